@@ -92,9 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="per-model concurrency before THROTTLED, e.g. '2' or 'gen4_turbo=1,veo3.1=3'",
     )
-    sim.add_argument(
-        "--config", default=None, help="take the model catalog from this config file"
-    )
+    sim.add_argument("--config", default=None, help="take the model catalog from this config file")
     sim.set_defaults(func=_cmd_simulate)
     return parser
 

@@ -228,10 +228,12 @@ class Settings(_Strict):
     runway: RunwaySettings = RunwaySettings()
     storage: StorageSettings = StorageSettings()
     quota: QuotaSettings = QuotaSettings()
-    models: tuple[ModelSpec, ...] = Field(min_length=1)
+    models: tuple[ModelSpec, ...]
 
     @model_validator(mode="after")
     def _unique_models(self) -> Settings:
+        if not self.models:
+            raise ValueError("the model catalog is empty: add at least one [[models]] entry")
         seen: set[str] = set()
         for spec in self.models:
             if spec.id in seen:

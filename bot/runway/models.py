@@ -80,9 +80,7 @@ class ImageToVideoRequest(_Wire):
     duration: int | None = None
     seed: int | None = None
     audio: bool | None = None
-    content_moderation: ContentModeration | None = Field(
-        default=None, alias="contentModeration"
-    )
+    content_moderation: ContentModeration | None = Field(default=None, alias="contentModeration")
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON body, camelCase, without unset fields."""
@@ -105,9 +103,7 @@ class VideoToVideoRequest(_Wire):
     references: list[VideoReference] | None = None
     ratio: str | None = None
     seed: int | None = None
-    content_moderation: ContentModeration | None = Field(
-        default=None, alias="contentModeration"
-    )
+    content_moderation: ContentModeration | None = Field(default=None, alias="contentModeration")
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON body, camelCase, without unset fields."""

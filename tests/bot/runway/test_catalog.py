@@ -13,4 +13,12 @@ def test_packaged_catalog_matches_example_config() -> None:
 
 def test_packaged_catalog_has_the_documented_models() -> None:
     ids = [m.id for m in default_catalog()]
-    assert ids == ["gen4_turbo", "gen4.5", "gen3a_turbo", "veo3.1", "veo3.1_fast", "gen4_aleph", "aleph2"]
+    assert ids == [
+        "gen4_turbo",
+        "gen4.5",
+        "gen3a_turbo",
+        "veo3.1",
+        "veo3.1_fast",
+        "gen4_aleph",
+        "aleph2",
+    ]
