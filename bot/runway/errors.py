@@ -91,3 +91,16 @@ class BadResponseError(RunwayError):
     """The answer could not be understood (malformed JSON, unexpected shape)."""
 
     transient = True
+
+
+class OutputExpiredError(RunwayError):
+    """The output URL answered 403/404/410: it expired. Fetch the task again for a fresh one."""
+
+
+class OutputTooLargeError(RunwayError):
+    """The output file is bigger than the caller allowed."""
+
+    def __init__(self, message: str, *, size: int | None = None, limit: int) -> None:
+        super().__init__(message)
+        self.size = size
+        self.limit = limit
