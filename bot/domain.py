@@ -115,6 +115,17 @@ class Job:
     delivered_message_id: int | None = None
     rerun_of: int | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    delivered_at: datetime | None = None
+    queue_seq: int = 0
+
+    @property
+    def delivered(self) -> bool:
+        """True once the final message (clip or failure notice) was confirmed posted.
+
+        ``state`` keeps the outcome (succeeded, failed, cancelled, in_doubt); delivery is
+        recorded separately, so ``JobState.DELIVERED`` is never stored.
+        """
+        return self.delivered_at is not None
 
     @property
     def nonce(self) -> str:
@@ -144,6 +155,16 @@ class QuotaStatus:
         if self.limit is None:
             return None
         return max(0.0, self.limit + self.bonus - self.used - self.reserved)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    """A snapshot of the job table for operators."""
+
+    by_state: dict[JobState, int]
+    in_flight_by_model: dict[str, int]
+    queued_by_model: dict[str, int]
+    undelivered: int = 0
 
 
 class JobError(Exception):

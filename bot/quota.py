@@ -1,0 +1,333 @@
+"""Per-user, per-guild quotas: limit resolution, reservation, settlement, admin operations.
+
+Amounts are credits (estimated from the catalog) or jobs, per UTC day, ISO week or month.
+Reservations happen inside the caller's ``BEGIN IMMEDIATE`` transaction, so the check and
+the write are atomic across tasks and processes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+import aiosqlite
+
+from .config import ModelSpec, QuotaPeriod, QuotaSettings, QuotaUnit
+from .domain import JobError, QuotaExceeded, QuotaStatus
+from .store import quota_repo
+from .store.db import Store
+from .store.quota_repo import BOT_GUILD, BOT_USER, LimitRow
+
+LimitValue = int | Literal["unlimited", "blocked"]
+
+_EPS = 1e-9
+
+
+def period_window(period: QuotaPeriod, now: datetime) -> tuple[str, datetime]:
+    """The period's key (``2026-11-21``, ``2026-W47``, ``2026-11``) and when it ends (UTC)."""
+    now = now.astimezone(UTC)
+    day = datetime(now.year, now.month, now.day, tzinfo=UTC)
+    if period is QuotaPeriod.DAY:
+        return day.strftime("%Y-%m-%d"), day + timedelta(days=1)
+    if period is QuotaPeriod.WEEK:
+        year, week, weekday = now.isocalendar()
+        return f"{year}-W{week:02d}", day + timedelta(days=8 - weekday)
+    nxt = datetime(now.year + (now.month == 12), now.month % 12 + 1, 1, tzinfo=UTC)
+    return now.strftime("%Y-%m"), nxt
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedLimit:
+    """The limit that applies to a user and where it came from."""
+
+    limit: float | None  # None: unlimited
+    blocked: bool
+    source: str
+
+
+def resolve_limit(rows: Sequence[LimitRow], user_id: int, default: int | None) -> ResolvedLimit:
+    """User override > highest of the user's role limits > guild default > config default.
+
+    Among roles, "unlimited" beats any number and any number beats "blocked".
+    """
+
+    def as_limit(row: LimitRow, source: str) -> ResolvedLimit:
+        if row.mode == "blocked":
+            return ResolvedLimit(0.0, True, source)
+        if row.mode == "unlimited":
+            return ResolvedLimit(None, False, source)
+        return ResolvedLimit(float(row.amount or 0), False, source)
+
+    for row in rows:
+        if row.scope == "user" and row.subject_id == user_id:
+            return as_limit(row, "user override")
+    roles = [r for r in rows if r.scope == "role"]
+    if roles:
+
+        def rank(row: LimitRow) -> tuple[int, int]:
+            order = {"blocked": 0, "limit": 1, "unlimited": 2}[row.mode]
+            return order, row.amount or 0
+
+        best = max(roles, key=lambda r: (rank(r), -r.subject_id))
+        return as_limit(best, f"role {best.subject_id}")
+    for row in rows:
+        if row.scope == "guild":
+            return as_limit(row, "guild default")
+    if default is None:
+        return ResolvedLimit(None, False, "config default")
+    return ResolvedLimit(float(default), False, "config default")
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """What a new job reserves: written by :meth:`QuotaService.commit_reservation`."""
+
+    guild_key: int
+    user_id: int
+    quota_key: str
+    amount: float
+    cap_key: str
+    credits: float
+
+
+def _fmt(value: float) -> str:
+    return f"{value:g}"
+
+
+def _check_limit(value: LimitValue) -> tuple[str, int | None]:
+    if value == "unlimited" or value == "blocked":
+        return value, None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise JobError("A limit must be a whole number of 0 or more, 'unlimited' or 'blocked'.")
+    return "limit", value
+
+
+class QuotaService:
+    """Quota limits and usage, backed by the store."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: QuotaSettings,
+        catalog: Sequence[ModelSpec],
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._settings = settings
+        self._catalog = tuple(catalog)
+        self._clock = clock
+
+    @property
+    def unit(self) -> QuotaUnit:
+        """What quotas count."""
+        return self._settings.unit
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), UTC)
+
+    def _key(self, now: datetime) -> tuple[str, datetime]:
+        period = self._settings.period
+        key, resets = period_window(period, now)
+        return f"{self._settings.unit.value}:{period.value}:{key}", resets
+
+    def _cap_key(self, now: datetime) -> str:
+        return "credits:day:" + period_window(QuotaPeriod.DAY, now)[0]
+
+    async def _status(
+        self,
+        conn: aiosqlite.Connection,
+        guild_id: int | None,
+        user_id: int,
+        role_ids: Sequence[int],
+    ) -> QuotaStatus:
+        now = self._now()
+        key, resets = self._key(now)
+        guild_key = guild_id or 0
+        rows = await quota_repo.limits_for(conn, guild_key, user_id, role_ids)
+        resolved = resolve_limit(rows, user_id, self._settings.default_limit)
+        usage = await quota_repo.usage(conn, guild_key, user_id, key)
+        return QuotaStatus(
+            unit=self._settings.unit.value,
+            limit=resolved.limit,
+            blocked=resolved.blocked,
+            used=usage.used,
+            reserved=usage.reserved,
+            bonus=usage.bonus,
+            source=resolved.source,
+            period=self._settings.period.value,
+            resets_at=resets,
+        )
+
+    async def status(
+        self, guild_id: int | None, user_id: int, role_ids: Sequence[int] = ()
+    ) -> QuotaStatus:
+        """The user's limit, use, reservations and remaining amount this period."""
+        async with self._store.transaction() as conn:
+            return await self._status(conn, guild_id, user_id, role_ids)
+
+    async def plan_reservation(
+        self,
+        conn: aiosqlite.Connection,
+        *,
+        guild_id: int | None,
+        user_id: int,
+        role_ids: Sequence[int],
+        credits: float,
+    ) -> Reservation:
+        """Check that a job fits (raises QuotaExceeded); call inside the insert transaction."""
+        now = self._now()
+        status = await self._status(conn, guild_id, user_id, role_ids)
+        amount = 1.0 if self._settings.unit is QuotaUnit.JOBS else float(credits)
+        reset_text = status.resets_at.strftime("%Y-%m-%d %H:%M UTC")
+        if status.blocked:
+            raise QuotaExceeded(
+                "You are not allowed to make videos here (blocked by an admin).",
+                status=status,
+                needed=amount,
+            )
+        remaining = status.remaining
+        if remaining is not None and amount > remaining + _EPS:
+            unit = self._settings.unit.value
+            raise QuotaExceeded(
+                f"This needs {_fmt(amount)} {unit} but you have {_fmt(remaining)} of "
+                f"{_fmt((status.limit or 0) + status.bonus)} left this {status.period}; "
+                f"your quota resets at {reset_text}.",
+                status=status,
+                needed=amount,
+            )
+        cap_key = self._cap_key(now)
+        cap = self._settings.daily_credit_cap
+        if cap is not None:
+            bot = await quota_repo.usage(conn, BOT_GUILD, BOT_USER, cap_key)
+            if bot.used + bot.reserved + credits > cap + _EPS:
+                raise QuotaExceeded(
+                    "The bot has used up today's Runway budget; try again after 00:00 UTC.",
+                    status=status,
+                    needed=amount,
+                )
+        return Reservation(guild_id or 0, user_id, self._key(now)[0], amount, cap_key, credits)
+
+    async def commit_reservation(
+        self, conn: aiosqlite.Connection, res: Reservation, job_id: int
+    ) -> None:
+        """Write a planned reservation for the newly inserted job (same transaction)."""
+        now = self._clock()
+        await quota_repo.add(
+            conn, res.guild_key, res.user_id, res.quota_key, entry="reserve", now=now,
+            reserved=res.amount, ledger_amount=res.amount, job_id=job_id,
+        )  # fmt: skip
+        await quota_repo.add(
+            conn, BOT_GUILD, BOT_USER, res.cap_key, entry="reserve", now=now,
+            reserved=res.credits, ledger_amount=res.credits, job_id=job_id,
+        )  # fmt: skip
+
+    async def settle(
+        self, conn: aiosqlite.Connection, job: aiosqlite.Row, charged_credits: float | None
+    ) -> float:
+        """Turn a job's reservation into use; returns the credits charged.
+
+        ``charged_credits`` is the provider's reported cost (None: use the estimate).
+        No-op (returns the recorded charge) when the job was already settled or refunded.
+        """
+        if job["quota_state"] != "reserved":
+            return float(job["charged_credits"] or 0.0)
+        now = self._clock()
+        credits = float(job["estimated_credits"]) if charged_credits is None else charged_credits
+        amount = float(job["quota_amount"])
+        used = credits if job["quota_key"].startswith("credits:") else amount
+        await quota_repo.add(
+            conn, job["quota_guild"], job["user_id"], job["quota_key"], entry="settle", now=now,
+            used=used, reserved=-amount, ledger_amount=used, job_id=job["id"],
+        )  # fmt: skip
+        await quota_repo.add(
+            conn, BOT_GUILD, BOT_USER, job["cap_key"], entry="settle", now=now,
+            used=credits, reserved=-float(job["estimated_credits"]), ledger_amount=credits,
+            job_id=job["id"],
+        )  # fmt: skip
+        await conn.execute(
+            "UPDATE jobs SET quota_state = 'settled', charged_credits = ? WHERE id = ?",
+            (credits, job["id"]),
+        )
+        return credits
+
+    async def refund(self, conn: aiosqlite.Connection, job: aiosqlite.Row) -> bool:
+        """Release a job's reservation; False when there was nothing to refund."""
+        if job["quota_state"] != "reserved":
+            return False
+        now = self._clock()
+        amount = float(job["quota_amount"])
+        await quota_repo.add(
+            conn, job["quota_guild"], job["user_id"], job["quota_key"], entry="refund", now=now,
+            reserved=-amount, ledger_amount=amount, job_id=job["id"],
+        )  # fmt: skip
+        await quota_repo.add(
+            conn, BOT_GUILD, BOT_USER, job["cap_key"], entry="refund", now=now,
+            reserved=-float(job["estimated_credits"]),
+            ledger_amount=float(job["estimated_credits"]), job_id=job["id"],
+        )  # fmt: skip
+        await conn.execute(
+            "UPDATE jobs SET quota_state = 'refunded', charged_credits = 0 WHERE id = ?",
+            (job["id"],),
+        )
+        return True
+
+    @property
+    def charge_moderation_failures(self) -> bool:
+        """Whether jobs refused for safety reasons are charged (else refunded)."""
+        return self._settings.charge_moderation_failures
+
+    async def _put(self, guild_id: int, scope: str, subject: int, value: LimitValue | None) -> None:
+        async with self._store.transaction() as conn:
+            if value is None:
+                await quota_repo.delete_limit(conn, guild_id, scope, subject)
+                return
+            mode, amount = _check_limit(value)
+            await quota_repo.put_limit(conn, guild_id, scope, subject, mode, amount, self._clock())
+
+    async def set_user_limit(self, guild_id: int, user_id: int, limit: LimitValue) -> None:
+        """Override one user's limit in a guild."""
+        await self._put(guild_id, "user", user_id, limit)
+
+    async def clear_user_limit(self, guild_id: int, user_id: int) -> None:
+        """Remove a user's override (role limits and defaults apply again)."""
+        await self._put(guild_id, "user", user_id, None)
+
+    async def set_role_limit(self, guild_id: int, role_id: int, limit: LimitValue | None) -> None:
+        """Set (or with None clear) the limit of members of a role."""
+        await self._put(guild_id, "role", role_id, limit)
+
+    async def set_guild_default(self, guild_id: int, limit: LimitValue | None) -> None:
+        """Set (or with None clear) the guild's default limit."""
+        await self._put(guild_id, "guild", 0, limit)
+
+    async def reset_usage(self, guild_id: int, user_id: int) -> None:
+        """Forget the user's use (and bonus) this period; active jobs stay reserved."""
+        async with self._store.transaction() as conn:
+            key = self._key(self._now())[0]
+            await quota_repo.reset_used(conn, guild_id, user_id, key, self._clock())
+
+    async def grant(self, guild_id: int, user_id: int, amount: float) -> None:
+        """Add a bonus on top of the user's limit for the current period."""
+        if not amount > 0:
+            raise JobError("A bonus must be more than 0.")
+        async with self._store.transaction() as conn:
+            key = self._key(self._now())[0]
+            await quota_repo.add(
+                conn, guild_id, user_id, key, entry="grant", now=self._clock(),
+                bonus=float(amount), ledger_amount=float(amount),
+            )  # fmt: skip
+
+    async def top(self, guild_id: int, limit: int = 10) -> list[tuple[int, float]]:
+        """The users who used the most this period: (user_id, used)."""
+        async with self._store.transaction() as conn:
+            return await quota_repo.top(conn, guild_id, self._key(self._now())[0], limit)
+
+    async def bot_usage_today(self) -> tuple[float, float]:
+        """Bot-wide credits (used, reserved) this UTC day."""
+        async with self._store.transaction() as conn:
+            u = await quota_repo.usage(conn, BOT_GUILD, BOT_USER, self._cap_key(self._now()))
+        return u.used, u.reserved
