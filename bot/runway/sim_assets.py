@@ -1,0 +1,125 @@
+"""Asset handling for the simulator: data URIs, loopback URLs and ``runway://`` uploads."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import io
+import secrets
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import aiohttp
+from PIL import Image, UnidentifiedImageError
+
+from .sim_validation import LOOPBACK_HOSTS, AssetRef, Issue, RequestInvalid
+
+URL_IMAGE_MAX = 16 * 1024 * 1024
+URL_VIDEO_MAX = 32 * 1024 * 1024
+UPLOAD_MAX = 200 * 1024 * 1024
+
+
+@dataclass
+class UploadStore:
+    """Ephemeral uploads: tickets issued by ``POST /v1/uploads`` and the files posted to them."""
+
+    secret: bytes = field(default_factory=lambda: secrets.token_bytes(16))
+    pending: dict[str, str] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)
+
+    def ticket(self, filename: str) -> tuple[str, dict[str, str], str]:
+        """A new upload id, the form fields to post with the file, and its runway:// URI."""
+        upload_id = secrets.token_hex(12)
+        uri = f"runway://uploads/{upload_id}/{filename}"
+        self.pending[upload_id] = uri
+        fields = {"key": upload_id, "signature": self._sign(upload_id)}
+        return upload_id, fields, uri
+
+    def accept(self, upload_id: str, fields: dict[str, str], data: bytes) -> str | None:
+        """Store a posted file; returns an error text when the post is refused."""
+        uri = self.pending.get(upload_id)
+        if uri is None:
+            return "unknown upload"
+        if fields.get("key") != upload_id or not hmac.compare_digest(
+            fields.get("signature", ""), self._sign(upload_id)
+        ):
+            return "bad upload signature"
+        if len(data) > UPLOAD_MAX:
+            return "file too large"
+        if not data:
+            return "empty file"
+        del self.pending[upload_id]
+        self.files[uri] = data
+        return None
+
+    def _sign(self, upload_id: str) -> str:
+        return hmac.new(self.secret, upload_id.encode(), hashlib.sha256).hexdigest()
+
+
+async def resolve_asset(
+    ref: AssetRef, uploads: UploadStore, session: aiohttp.ClientSession
+) -> bytes:
+    """The bytes an asset reference stands for (RequestInvalid with a 400 issue if unusable)."""
+    if ref.uri.startswith("data:"):
+        data = _decode_data_uri(ref)
+    elif ref.uri.startswith("runway://"):
+        found = uploads.files.get(ref.uri)
+        if found is None:
+            raise _invalid(ref, "Unknown or expired runway:// upload URI")
+        data = found
+    else:
+        data = await _fetch(ref, session)
+    if ref.kind == "image":
+        _check_image(ref, data)
+    return data
+
+
+def _invalid(ref: AssetRef, message: str) -> RequestInvalid:
+    return RequestInvalid([Issue(ref.path, message)], error="Invalid asset")
+
+
+def _decode_data_uri(ref: AssetRef) -> bytes:
+    payload = ref.uri.split(",", 1)[1]
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise _invalid(ref, "Invalid base64 data in data URI") from None
+    if not data:
+        raise _invalid(ref, "Empty data URI")
+    return data
+
+
+async def _fetch(ref: AssetRef, session: aiohttp.ClientSession) -> bytes:
+    host = (urlsplit(ref.uri).hostname or "").lower()
+    if host not in LOOPBACK_HOSTS:
+        raise _invalid(ref, f"Failed to fetch asset from {host}: host not reachable")
+    limit = URL_IMAGE_MAX if ref.kind == "image" else URL_VIDEO_MAX
+    try:
+        async with session.get(ref.uri, allow_redirects=False) as resp:
+            if resp.status != 200:
+                raise _invalid(ref, f"Failed to fetch asset: the server answered {resp.status}")
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in resp.content.iter_chunked(1 << 16):
+                size += len(chunk)
+                if size > limit:
+                    raise _invalid(ref, f"Asset is larger than {limit} bytes")
+                chunks.append(chunk)
+    except (aiohttp.ClientError, TimeoutError):
+        raise _invalid(ref, "Failed to fetch asset: connection failed") from None
+    if not chunks:
+        raise _invalid(ref, "Failed to fetch asset: empty body")
+    return b"".join(chunks)
+
+
+def _check_image(ref: AssetRef, data: bytes) -> None:
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            fmt = (img.format or "").upper()
+            img.verify()
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise _invalid(ref, "Invalid asset: not a readable image") from None
+    if fmt not in ("PNG", "JPEG", "WEBP"):
+        raise _invalid(ref, f"Unsupported image type {fmt or 'unknown'}: use JPEG, PNG or WebP")

@@ -1,0 +1,653 @@
+"""A local Runway API simulator (aiohttp.web) speaking the same protocol, strictly.
+
+Use it in-process (``async with RunwaySimulator(options) as sim``) or from the command
+line (``runway-bot simulate``). Tasks are timed on a simulated clock (see sim_tasks),
+bodies are validated like Runway does (see sim_validation), outputs are real clips
+(see clipmaker) served at signed, expiring URLs. Faults can be scripted with
+``add_fault`` / ``POST /_sim/faults`` and per task with ``[sim:...]`` prompt directives.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import re
+import secrets
+import signal
+import uuid
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import aiohttp
+from aiohttp import web
+
+from ..config import Endpoint, ModelSpec
+from . import clipmaker
+from .catalog import default_catalog
+from .models import TaskStatus
+from .sim_assets import UploadStore, resolve_asset
+from .sim_tasks import SimClock, SimTask, TaskBoard, parse_directives
+from .sim_validation import RUNWAY_VERSION, Issue, RequestInvalid, ValidRequest, validate_create
+
+log = logging.getLogger(__name__)
+
+_RUNWAY_KEY = re.compile(r"^key_[0-9a-f]{128}$")
+_COMET_STATUS = {
+    TaskStatus.PENDING: "SUBMITTED",
+    TaskStatus.THROTTLED: "QUEUED",
+    TaskStatus.RUNNING: "IN_PROGRESS",
+    TaskStatus.SUCCEEDED: "SUCCESS",
+    TaskStatus.FAILED: "FAILURE",
+    TaskStatus.CANCELLED: "FAILURE",
+}
+
+
+@dataclass
+class Fault:
+    """One scripted fault, consumed ``times`` times by matching requests.
+
+    A status below 300 without ``body`` only delays the request, which is then handled
+    normally.
+    """
+
+    method: str = "*"
+    path_prefix: str = "/v1/"
+    status: int = 500
+    retry_after: float | None = None
+    times: int = 1
+    delay: float = 0.0
+    body: str | None = None
+    drop_connection: bool = False
+
+
+@dataclass
+class SimulatorOptions:
+    """How the simulator behaves. Times are simulated seconds unless said otherwise."""
+
+    provider: Literal["runway", "cometapi"] = "runway"
+    api_key: str | None = None
+    models: tuple[ModelSpec, ...] = field(default_factory=default_catalog)
+    task_seconds: float = 20.0
+    pending_seconds: float = 1.0
+    time_scale: float = 1.0
+    concurrency: int | dict[str, int] = 2
+    task_not_exist_seconds: float = 3.0
+    url_ttl_seconds: float = 3600.0
+
+
+@dataclass
+class _Job:
+    """What the simulator keeps beside a board task: the request and its clip."""
+
+    task: SimTask
+    request: ValidRequest
+    estimated: float
+    clip: asyncio.Task[bytes] | None = None
+
+
+def _credits(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else round(value, 2)
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response(body, status=status, headers=headers)
+
+
+class RunwaySimulator:
+    """The simulator server; see the module docstring."""
+
+    def __init__(self, options: SimulatorOptions | None = None) -> None:
+        self.options = options or SimulatorOptions()
+        self.catalog: dict[str, ModelSpec] = {m.id: m for m in self.options.models}
+        self.clock = SimClock(self.options.time_scale)
+        self.board = TaskBoard(self.options.concurrency, self.options.pending_seconds)
+        self.uploads = UploadStore()
+        self.faults: list[Fault] = []
+        self.created_count = 0
+        self.request_log: list[tuple[str, str]] = []
+        self.base_url = ""
+        self._jobs: dict[str, _Job] = {}
+        self._secret = secrets.token_bytes(16)
+        self._url_serial = 0
+        self._revoked_upto = 0
+        self._encode_slots = asyncio.Semaphore(1)
+        self._runner: web.AppRunner | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._credit_balance = 100_000.0
+        self.app = self._make_app()
+
+    # ---- lifecycle -------------------------------------------------------------------
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve on ``host:port`` (0 picks a free port); returns the base URL."""
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        bound = self._runner.addresses[0][1]
+        shown = f"[{host}]" if ":" in host else host
+        self.base_url = f"http://{shown}:{bound}"
+        return self.base_url
+
+    async def stop(self) -> None:
+        """Stop serving and drop pending clip renders."""
+        for job in self._jobs.values():
+            if job.clip is not None and not job.clip.done():
+                job.clip.cancel()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def __aenter__(self) -> RunwaySimulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # ---- test controls ---------------------------------------------------------------
+
+    def add_fault(self, fault: Fault) -> None:
+        """Script a fault for the next matching request(s)."""
+        self.faults.append(fault)
+
+    def advance(self, seconds: float) -> None:
+        """Move the simulated clock forward."""
+        self.clock.advance(seconds)
+
+    def expire_outputs(self) -> None:
+        """Every output URL issued so far now answers 403."""
+        self._revoked_upto = self._url_serial
+
+    def task_status(self, task_id: str) -> str | None:
+        """The status a GET of the task would report now (None if unknown or deleted)."""
+        job = self._jobs.get(task_id)
+        if job is None:
+            return None
+        return str(self._status(job))
+
+    # ---- plumbing --------------------------------------------------------------------
+
+    def _make_app(self) -> web.Application:
+        app = web.Application(middlewares=[self._middleware], client_max_size=300 * 1024 * 1024)
+        app.router.add_post("/v1/image_to_video", self._create_i2v)
+        app.router.add_post("/v1/video_to_video", self._create_v2v)
+        app.router.add_get("/v1/tasks/{id}", self._get_task)
+        app.router.add_delete("/v1/tasks/{id}", self._delete_task)
+        app.router.add_get("/v1/organization", self._organization)
+        app.router.add_post("/v1/uploads", self._upload_ticket)
+        app.router.add_post("/_uploads/{id}", self._upload_file)
+        app.router.add_get("/_outputs/{name}", self._output)
+        app.router.add_post("/_sim/faults", self._ctl_fault)
+        app.router.add_post("/_sim/advance", self._ctl_advance)
+        app.router.add_post("/_sim/expire", self._ctl_expire)
+        app.router.add_post("/_sim/reset-faults", self._ctl_reset)
+        app.router.add_get("/_sim/state", self._ctl_state)
+        return app
+
+    def _take_fault(self, request: web.Request) -> Fault | None:
+        for fault in self.faults:
+            if fault.method not in ("*", request.method) or not request.path.startswith(
+                fault.path_prefix
+            ):
+                continue
+            fault.times -= 1
+            if fault.times <= 0:
+                self.faults.remove(fault)
+            return fault
+        return None
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path.startswith("/_sim/"):
+            resp: web.StreamResponse = await handler(request)
+            return resp
+        self.request_log.append((request.method, request.path))
+        fault = self._take_fault(request)
+        if fault is not None:
+            if fault.delay > 0:
+                await asyncio.sleep(fault.delay)
+            if fault.drop_connection:
+                if request.transport is not None:
+                    request.transport.abort()
+                raise asyncio.CancelledError
+            if fault.status >= 300 or fault.body is not None:
+                return self._fault_response(fault)
+        if request.path.startswith("/v1/"):
+            refused = self._check_headers(request)
+            if refused is not None:
+                return refused
+        try:
+            resp = await handler(request)
+        except web.HTTPNotFound:
+            return _json(404, {"error": "Not found"})
+        except web.HTTPMethodNotAllowed:
+            return _json(405, {"error": "Method not allowed"})
+        return resp
+
+    def _fault_response(self, fault: Fault) -> web.Response:
+        headers: dict[str, str] = {}
+        if fault.retry_after is not None:
+            ra = fault.retry_after
+            headers["Retry-After"] = str(int(ra)) if float(ra).is_integer() else str(ra)
+        if fault.body is not None:
+            return web.Response(
+                status=fault.status,
+                text=fault.body,
+                content_type="application/json",
+                headers=headers,
+            )
+        messages = {
+            429: "Too many requests",
+            500: "Internal server error",
+            502: "Bad gateway",
+            503: "Service unavailable",
+            504: "Gateway timeout",
+        }
+        text = messages.get(fault.status, f"Simulated error {fault.status}")
+        return _json(fault.status, {"error": text}, headers)
+
+    def _check_headers(self, request: web.Request) -> web.Response | None:
+        auth = request.headers.get("Authorization", "")
+        key = auth[7:].strip() if auth.startswith("Bearer ") else ""
+        if self.options.api_key is not None:
+            good = bool(key) and hmac.compare_digest(key, self.options.api_key)
+        elif self.options.provider == "runway":
+            good = bool(_RUNWAY_KEY.match(key))
+        else:
+            good = bool(key)
+        if not good:
+            body: dict[str, Any] = {"error": "Missing or invalid API key"}
+            if self.options.provider == "cometapi":
+                body = {"code": "unauthorized", "message": "invalid api key", "data": None}
+            return _json(401, body)
+        needs_version = self.options.provider == "runway" or request.method == "POST"
+        version = request.headers.get("X-Runway-Version")
+        if needs_version and version != RUNWAY_VERSION:
+            what = "missing" if version is None else f"{version!r} is not supported"
+            return _json(
+                400,
+                {
+                    "error": f"X-Runway-Version header {what}; use {RUNWAY_VERSION}",
+                    "issues": [
+                        {"path": ["X-Runway-Version"], "message": f"Expected {RUNWAY_VERSION}"}
+                    ],
+                },
+            )
+        return None
+
+    # ---- create ----------------------------------------------------------------------
+
+    async def _create_i2v(self, request: web.Request) -> web.Response:
+        return await self._create(request, Endpoint.IMAGE_TO_VIDEO)
+
+    async def _create_v2v(self, request: web.Request) -> web.Response:
+        return await self._create(request, Endpoint.VIDEO_TO_VIDEO)
+
+    async def _create(self, request: web.Request, endpoint: Endpoint) -> web.Response:
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return _json(400, {"error": "Invalid JSON body", "issues": []})
+        try:
+            valid = validate_create(endpoint, body, self.catalog)
+            assets = await self._resolve(valid)
+            input_seconds = await self._input_seconds(valid, assets)
+        except RequestInvalid as exc:
+            return _json(400, exc.to_wire())
+        directives, clean_prompt = parse_directives(valid.prompt_text)
+        task_id = str(uuid.uuid4())
+        task = self.board.add(
+            task_id, valid.spec.id, self.clock.now(), self.options.task_seconds, directives
+        )
+        job = _Job(task, valid, self._estimate(valid, input_seconds))
+        if not directives.fail_code and not directives.cancel:
+            job.clip = asyncio.create_task(self._render(valid, assets, clean_prompt, input_seconds))
+        self._jobs[task_id] = job
+        self.created_count += 1
+        return _json(200, {"id": task_id})
+
+    async def _resolve(self, valid: ValidRequest) -> dict[str, bytes]:
+        assert self._session is not None
+        out: dict[str, bytes] = {}
+        for ref in valid.assets:
+            out[ref.role] = await resolve_asset(ref, self.uploads, self._session)
+        return out
+
+    async def _input_seconds(self, valid: ValidRequest, assets: dict[str, bytes]) -> float | None:
+        if valid.endpoint is not Endpoint.VIDEO_TO_VIDEO:
+            return None
+        try:
+            seconds = await asyncio.to_thread(clipmaker.probe_seconds, assets["video"])
+        except clipmaker.ClipError as exc:
+            raise RequestInvalid([Issue(("videoUri",), f"Invalid asset: {exc.message}")]) from None
+        limit = valid.spec.max_input_seconds
+        if limit is not None and seconds > limit + 0.05:
+            raise RequestInvalid(
+                [Issue(("videoUri",), f"Asset duration must be at most {limit:g} seconds")]
+            )
+        return seconds
+
+    def _estimate(self, valid: ValidRequest, input_seconds: float | None) -> float:
+        spec = valid.spec
+        if valid.endpoint is Endpoint.IMAGE_TO_VIDEO:
+            rate = spec.audio_credits_per_second if valid.audio else None
+            return (rate or spec.credits_per_second) * float(valid.duration or 0)
+        seconds = input_seconds or 0.0
+        if spec.billed_input_seconds is not None:
+            seconds = min(seconds, spec.billed_input_seconds)
+        return spec.credits_per_second * round(seconds)
+
+    async def _render(
+        self,
+        valid: ValidRequest,
+        assets: dict[str, bytes],
+        prompt: str,
+        input_seconds: float | None,
+    ) -> bytes:
+        async with self._encode_slots:
+            if valid.endpoint is Endpoint.IMAGE_TO_VIDEO:
+                assert valid.ratio is not None and valid.duration is not None
+                return await asyncio.to_thread(
+                    lambda: clipmaker.image_to_video_clip(
+                        assets["first"],
+                        ratio=valid.ratio or "",
+                        duration=float(valid.duration or 1),
+                        seed=valid.seed or 0,
+                        last_image=assets.get("last"),
+                    )
+                )
+            limit = valid.spec.billed_input_seconds or valid.spec.max_input_seconds
+            return await asyncio.to_thread(
+                lambda: clipmaker.video_to_video_clip(
+                    assets["video"], prompt=prompt, max_seconds=limit
+                )
+            )
+
+    # ---- tasks -----------------------------------------------------------------------
+
+    def _status(self, job: _Job) -> TaskStatus:
+        status = self.board.status(job.task, self.clock.now())
+        if status is TaskStatus.SUCCEEDED and job.clip is not None and job.clip.done():
+            exc = job.clip.exception() if not job.clip.cancelled() else None
+            if exc is not None:
+                self._fail_asset(job, exc)
+                status = TaskStatus.FAILED
+        return status
+
+    def _fail_asset(self, job: _Job, exc: BaseException) -> None:
+        job.task.final = TaskStatus.FAILED
+        job.task.failure_code = "ASSET.INVALID"
+        reason = exc.message if isinstance(exc, clipmaker.ClipError) else "processing error"
+        job.task.failure = f"The input could not be processed: {reason}."
+
+    async def _task_body(self, job: _Job, request: web.Request) -> dict[str, Any]:
+        status = self._status(job)
+        if status is TaskStatus.SUCCEEDED and job.clip is not None and not job.clip.done():
+            with contextlib.suppress(Exception):
+                await asyncio.shield(job.clip)
+            status = self._status(job)
+        task = job.task
+        body: dict[str, Any] = {
+            "id": task.id,
+            "status": status.value,
+            "createdAt": _iso(self.clock.wall(task.created)),
+        }
+        if not status.terminal:
+            body["estimatedCost"] = {"credits": _credits(job.estimated)}
+            if status is TaskStatus.RUNNING:
+                body["progress"] = self.board.progress(task, self.clock.now())
+            return body
+        charged = round(job.estimated) if status is TaskStatus.SUCCEEDED else 0
+        body["cost"] = {"credits": int(charged)}
+        if status is TaskStatus.SUCCEEDED:
+            body["output"] = [self._output_url(request, task.id)]
+        elif status is TaskStatus.FAILED:
+            body["failure"] = task.failure or "The task failed."
+            body["failureCode"] = task.failure_code
+        return body
+
+    async def _get_task(self, request: web.Request) -> web.Response:
+        task_id = request.match_info["id"]
+        job = self._jobs.get(task_id)
+        comet = self.options.provider == "cometapi"
+        hidden = job is not None and (
+            self.clock.now() - job.task.created < self.options.task_not_exist_seconds
+        )
+        if comet and (job is None or hidden):
+            return _json(400, {"code": "task_not_exist", "message": "task_not_exist", "data": None})
+        if job is None:
+            return _json(404, {"error": "Task not found"})
+        raw = await self._task_body(job, request)
+        if not comet:
+            return _json(200, raw)
+        return _json(200, {"code": "success", "message": "", "data": self._wrap(job, raw)})
+
+    def _wrap(self, job: _Job, raw: dict[str, Any]) -> dict[str, Any]:
+        task = job.task
+        status = TaskStatus(raw["status"])
+        progress = 100 if status.terminal else int(raw.get("progress", 0.0) * 100)
+        return {
+            "task_id": task.id,
+            "action": job.request.endpoint.value.upper(),
+            "status": _COMET_STATUS[status],
+            "fail_reason": raw.get("failure", ""),
+            "submit_time": int(self.clock.wall(task.created)),
+            "start_time": int(self.clock.wall(task.started)) if task.started is not None else 0,
+            "finish_time": int(self.clock.wall(task.finished)) if task.finished is not None else 0,
+            "progress": f"{progress}%",
+            "data": raw,
+        }
+
+    async def _delete_task(self, request: web.Request) -> web.Response:
+        task_id = request.match_info["id"]
+        job = self._jobs.get(task_id)
+        if job is None:
+            return _json(404, {"error": "Task not found"})
+        if self._status(job).terminal:
+            del self._jobs[task_id]
+            self.board.remove(task_id)
+        else:
+            self.board.cancel(job.task, self.clock.now())
+            if job.clip is not None:
+                job.clip.cancel()
+        return web.Response(status=204)
+
+    # ---- outputs ---------------------------------------------------------------------
+
+    def _sign(self, name: str, exp: str, serial: str) -> str:
+        msg = f"{name}|{exp}|{serial}".encode()
+        return hmac.new(self._secret, msg, hashlib.sha256).hexdigest()[:32]
+
+    def _output_url(self, request: web.Request, task_id: str) -> str:
+        self._url_serial += 1
+        name = f"{task_id}.mp4"
+        exp = f"{self.clock.now() + self.options.url_ttl_seconds:.3f}"
+        serial = str(self._url_serial)
+        sig = self._sign(name, exp, serial)
+        return f"{request.scheme}://{request.host}/_outputs/{name}?exp={exp}&n={serial}&sig={sig}"
+
+    async def _output(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        exp, serial, sig = (request.query.get(k, "") for k in ("exp", "n", "sig"))
+        denied = web.Response(status=403, text="AccessDenied: Request has expired")
+        if not hmac.compare_digest(sig, self._sign(name, exp, serial)):
+            return web.Response(status=403, text="AccessDenied: Invalid signature")
+        if int(serial) <= self._revoked_upto or float(exp) < self.clock.now():
+            return denied
+        job = self._jobs.get(name.removesuffix(".mp4"))
+        if job is None or job.clip is None or not job.clip.done() or job.clip.cancelled():
+            return web.Response(status=404, text="NoSuchKey")
+        if job.clip.exception() is not None:
+            return web.Response(status=404, text="NoSuchKey")
+        data = clipmaker.pad_to(job.clip.result(), int(job.task.directives.big_mb * 1024 * 1024))
+        return web.Response(body=data, content_type="video/mp4")
+
+    # ---- organization and uploads ----------------------------------------------------
+
+    async def _organization(self, request: web.Request) -> web.Response:
+        if self.options.provider == "cometapi":
+            return _json(404, {"code": "not_found", "message": "not available", "data": None})
+        spent = sum(
+            round(j.estimated)
+            for j in self._jobs.values()
+            if self._status(j) is TaskStatus.SUCCEEDED
+        )
+        tier = {
+            m: {"maxConcurrentGenerations": self.board.limit(m), "maxDailyGenerations": 1000}
+            for m in self.catalog
+        }
+        usage: dict[str, dict[str, int]] = {m: {"dailyGenerations": 0} for m in self.catalog}
+        for job in self._jobs.values():
+            usage[job.task.model]["dailyGenerations"] += 1
+        return _json(
+            200,
+            {
+                "creditBalance": int(self._credit_balance - spent),
+                "tier": {"maxMonthlyCreditSpend": 1_000_000, "models": tier},
+                "usage": {"models": usage},
+            },
+        )
+
+    async def _upload_ticket(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return _json(400, {"error": "Invalid JSON body", "issues": []})
+        issues: list[dict[str, Any]] = []
+        filename = body.get("filename") if isinstance(body, dict) else None
+        if not isinstance(filename, str) or not filename or "/" in filename:
+            issues.append({"path": ["filename"], "message": "Expected a file name"})
+        if not isinstance(body, dict) or body.get("type") != "ephemeral":
+            issues.append(
+                {"path": ["type"], "message": "Invalid literal value, expected 'ephemeral'"}
+            )
+        if issues:
+            return _json(400, {"error": "Validation of body failed", "issues": issues})
+        upload_id, form, uri = self.uploads.ticket(str(filename))
+        url = f"{request.scheme}://{request.host}/_uploads/{upload_id}"
+        return _json(200, {"uploadUrl": url, "fields": form, "runwayUri": uri})
+
+    async def _upload_file(self, request: web.Request) -> web.Response:
+        form: dict[str, str] = {}
+        data = b""
+        try:
+            reader = await request.multipart()
+            while (part := await reader.next()) is not None:
+                if not isinstance(part, aiohttp.BodyPartReader):
+                    continue
+                if part.name == "file":
+                    data = bytes(await part.read())
+                elif part.name:
+                    form[part.name] = await part.text()
+        except (AssertionError, ValueError, KeyError):
+            return web.Response(status=400, text="Malformed multipart body")
+        error = self.uploads.accept(request.match_info["id"], form, data)
+        if error is not None:
+            return web.Response(status=403 if "signature" in error else 400, text=error)
+        return web.Response(status=204)
+
+    # ---- HTTP control API ------------------------------------------------------------
+
+    async def _ctl_fault(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        known = {f.name for f in fields(Fault)}
+        if not isinstance(body, dict) or set(body) - known:
+            return _json(400, {"error": f"expected an object with fields from {sorted(known)}"})
+        self.add_fault(Fault(**body))
+        return _json(200, {"ok": True, "faults": len(self.faults)})
+
+    async def _ctl_advance(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.advance(float(body["seconds"]))
+        return _json(200, {"ok": True, "now": self.clock.now()})
+
+    async def _ctl_expire(self, request: web.Request) -> web.Response:
+        self.expire_outputs()
+        return _json(200, {"ok": True})
+
+    async def _ctl_reset(self, request: web.Request) -> web.Response:
+        self.faults.clear()
+        return _json(200, {"ok": True})
+
+    async def _ctl_state(self, request: web.Request) -> web.Response:
+        tasks = {tid: str(self._status(job)) for tid, job in self._jobs.items()}
+        return _json(
+            200,
+            {
+                "created_count": self.created_count,
+                "tasks": tasks,
+                "requests": [list(r) for r in self.request_log],
+            },
+        )
+
+
+def parse_throttle(text: str | None, default: int = 2) -> int | dict[str, int]:
+    """``--throttle``: ``"2"`` for every model, or ``"gen4_turbo=1,veo3.1=3"`` (``*=N`` default)."""
+    if not text:
+        return default
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    out: dict[str, int] = {}
+    for item in text.split(","):
+        name, sep, value = item.partition("=")
+        if not sep or not value.strip().isdigit() or int(value) < 1:
+            raise ValueError(f"bad --throttle item {item!r}: expected MODEL=N with N >= 1")
+        out[name.strip()] = int(value)
+    return out
+
+
+def main_simulate(args: argparse.Namespace) -> int:
+    """``runway-bot simulate``: serve the simulator until SIGINT/SIGTERM."""
+    from ..config import ConfigError, load_settings
+
+    try:
+        models = load_settings(args.config).models if args.config else default_catalog()
+        concurrency = parse_throttle(args.throttle)
+    except ConfigError as exc:
+        print(f"invalid configuration in {args.config}:")
+        for problem in exc.problems:
+            print(f"  {problem}")
+        return 2
+    except ValueError as exc:
+        print(str(exc))
+        return 2
+    options = SimulatorOptions(
+        provider=args.provider,
+        api_key=args.api_key,
+        models=models,
+        task_seconds=args.task_seconds,
+        time_scale=args.time_scale,
+        concurrency=concurrency,
+    )
+
+    async def serve() -> None:
+        sim = RunwaySimulator(options)
+        url = await sim.start(args.host, args.port)
+        print(f"Runway simulator ({options.provider}) listening on {url}", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            await sim.stop()
+
+    asyncio.run(serve())
+    return 0
