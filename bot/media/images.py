@@ -1,0 +1,269 @@
+"""Check and prepare still images for Runway: verify, convert, resize, fit a data URI.
+
+Choices (Runway asks for JPEG/PNG/WebP, "avoid < 640x640 or > 4K", width/height 0.5-2.36):
+- the real type comes from the content (``sniff``); Pillow may only open that one format;
+- GIF, BMP, TIFF, AVIF, animated and odd-mode images are converted (first frame) to PNG when
+  the source was lossless, else JPEG; transparency is flattened onto white;
+- EXIF orientation is applied, so phone photos arrive upright;
+- below ``MIN_SIDE`` pixels on a side the image is refused; a short side under ``TARGET_SIDE``
+  is upscaled to it, and anything larger than a 4K frame (3840x2160 either way) is downscaled;
+- more than ``MAX_PIXELS`` in the header is refused before decoding (decompression bombs);
+- if the data URI would exceed 5 MB the image is re-encoded as JPEG at lower quality, then
+  downscaled step by step until it fits.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from bot.domain import InputRole, JobInput
+from bot.media._text import human_size, not_a, with_extension
+from bot.media.datauri import max_raw_bytes
+from bot.media.errors import (
+    BadAspectRatio,
+    CorruptMedia,
+    EmptyMedia,
+    ImageTooSmall,
+    MediaError,
+    MediaTooLarge,
+    TooManyPixels,
+    UnsupportedMedia,
+)
+from bot.media.sniff import describe, sniff
+
+MAX_IMAGE_INPUT_BYTES = 50_000_000
+MAX_PIXELS = 80_000_000
+MIN_SIDE = 64
+TARGET_SIDE = 640
+MAX_LONG_SIDE = 3840
+MAX_SHORT_SIDE = 2160
+MIN_ASPECT = 0.5
+MAX_ASPECT = 2.36
+_ASPECT_SLACK = 0.01
+
+_PILLOW_FORMATS = {
+    "image/png": "PNG",
+    "image/jpeg": "JPEG",
+    "image/webp": "WEBP",
+    "image/gif": "GIF",
+    "image/bmp": "BMP",
+    "image/tiff": "TIFF",
+    "image/avif": "AVIF",
+}
+_PASS_THROUGH = {"image/png", "image/jpeg", "image/webp"}
+_LOSSLESS_SOURCES = {"image/png", "image/gif", "image/bmp", "image/tiff"}
+_JPEG_QUALITIES = (90, 82, 74, 65)
+_EXIF_ORIENTATION = 0x0112
+_DOWNSCALE_STEP = 0.8
+_MAX_DOWNSCALES = 8
+_DAMAGED = (
+    "This image is damaged or incomplete, so it cannot be read. Try saving or exporting it again."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Opened:
+    image: Image.Image
+    mime: str
+
+
+def image_size(data: bytes) -> tuple[int, int]:
+    """Width and height from the header (no full decode); MediaError if it is not an image."""
+    opened = _open(data, filename="")
+    return opened.image.size
+
+
+def prepare_image(
+    data: bytes,
+    *,
+    role: InputRole = InputRole.IMAGE,
+    filename: str = "",
+    max_input_bytes: int = MAX_IMAGE_INPUT_BYTES,
+) -> JobInput:
+    """Verify ``data`` is a usable image and return it ready for Runway (JPEG/PNG/WebP that fits
+    a 5 MB data URI, upright, between 640 px short side and 4K); MediaError says why not."""
+    if len(data) > max_input_bytes:
+        raise MediaTooLarge(
+            f"This image is {human_size(len(data))}; the limit is {human_size(max_input_bytes)}."
+        )
+    opened = _open(data, filename=filename)
+    image = opened.image
+    animated = getattr(image, "n_frames", 1) > 1
+    _decode(image)
+    rotated = image.getexif().get(_EXIF_ORIENTATION, 1) not in (0, 1)
+    if rotated:
+        image = ImageOps.exif_transpose(image)
+    width, height = image.size
+    _check_shape(width, height)
+
+    scale = _scale_for(width, height)
+    alpha = _has_alpha(image)
+    if (
+        opened.mime in _PASS_THROUGH
+        and not animated
+        and not rotated
+        and scale == 1.0
+        and not alpha
+        and image.mode in ("RGB", "L")
+        and len(data) <= max_raw_bytes(opened.mime)
+    ):
+        return JobInput(
+            role=role,
+            mime=opened.mime,
+            data=data,
+            filename=with_extension(filename, _EXT[opened.mime], role.value),
+            width=width,
+            height=height,
+        )
+
+    rgb = _to_rgb(image)
+    if scale != 1.0:
+        rgb = rgb.resize(_scaled(width, height, scale), Image.Resampling.LANCZOS)
+    mime, encoded, rgb = _encode_to_fit(rgb, lossless=opened.mime in _LOSSLESS_SOURCES)
+    return JobInput(
+        role=role,
+        mime=mime,
+        data=encoded,
+        filename=with_extension(filename, _EXT[mime], role.value),
+        width=rgb.width,
+        height=rgb.height,
+    )
+
+
+_EXT = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
+
+
+def _open(data: bytes, *, filename: str) -> _Opened:
+    if not data:
+        raise EmptyMedia("That file is empty.")
+    mime = sniff(data)
+    if mime is None or not mime.startswith("image/"):
+        what = describe(data)
+        if what == "an SVG drawing":
+            raise UnsupportedMedia(
+                "That file is an SVG drawing; those cannot be used: export it as PNG or JPEG first."
+            )
+        raise UnsupportedMedia(not_a("an image", what, filename))
+    pillow_format = _PILLOW_FORMATS.get(mime)
+    if pillow_format is None:
+        what = describe(data)
+        message = (
+            f"{what[0].upper()}{what[1:]} cannot be used here: send a PNG, JPEG or WebP image."
+        )
+        if mime == "image/heic":
+            message += " (On an iPhone: Settings > Camera > Formats > Most Compatible.)"
+        raise UnsupportedMedia(message)
+    try:
+        image = Image.open(io.BytesIO(data), formats=[pillow_format])
+    except Image.DecompressionBombError as exc:
+        raise TooManyPixels(
+            f"This image has far too many pixels to process safely (the limit is "
+            f"{MAX_PIXELS // 1_000_000} megapixels)."
+        ) from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise CorruptMedia(_DAMAGED) from exc
+    width, height = image.size
+    if width * height > MAX_PIXELS:
+        raise TooManyPixels(
+            f"This image is {width}×{height} pixels ({width * height / 1_000_000:.0f} megapixels); "
+            f"the limit is {MAX_PIXELS // 1_000_000} megapixels."
+        )
+    if width <= 0 or height <= 0:
+        raise CorruptMedia(_DAMAGED)
+    return _Opened(image=image, mime=mime)
+
+
+def _decode(image: Image.Image) -> None:
+    if image.format == "JPEG":
+        long_side = max(image.size)
+        if long_side > 2 * MAX_LONG_SIDE:
+            # Decode big JPEGs at a reduced scale: faster and far less memory.
+            factor = long_side / MAX_LONG_SIDE
+            image.draft("RGB", (int(image.width / factor) + 1, int(image.height / factor) + 1))
+    try:
+        image.seek(0)
+        image.load()
+    except Image.DecompressionBombError as exc:
+        raise TooManyPixels(
+            f"This image has far too many pixels to process safely (the limit is "
+            f"{MAX_PIXELS // 1_000_000} megapixels)."
+        ) from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise CorruptMedia(_DAMAGED) from exc
+
+
+def _check_shape(width: int, height: int) -> None:
+    if min(width, height) < MIN_SIDE:
+        raise ImageTooSmall(
+            f"This image is only {width}×{height} pixels; send one at least {MIN_SIDE} pixels "
+            f"on each side ({TARGET_SIDE} or more looks best)."
+        )
+    aspect = width / height
+    if aspect < MIN_ASPECT - _ASPECT_SLACK or aspect > MAX_ASPECT + _ASPECT_SLACK:
+        shape = f"{aspect:.2g}:1" if aspect >= 1 else f"1:{1 / aspect:.2g}"
+        raise BadAspectRatio(
+            f"This image is {shape} ({width}×{height}); Runway accepts shapes between 1:2 "
+            f"(tall) and 2.36:1 (wide). Crop it and try again."
+        )
+
+
+def _scale_for(width: int, height: int) -> float:
+    long_side, short_side = max(width, height), min(width, height)
+    if long_side > MAX_LONG_SIDE or short_side > MAX_SHORT_SIDE:
+        return min(MAX_LONG_SIDE / long_side, MAX_SHORT_SIDE / short_side)
+    if short_side < TARGET_SIDE:
+        return min(TARGET_SIDE / short_side, MAX_LONG_SIDE / long_side)
+    return 1.0
+
+
+def _scaled(width: int, height: int, scale: float) -> tuple[int, int]:
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _has_alpha(image: Image.Image) -> bool:
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        return True
+    return image.mode == "P" and "transparency" in image.info
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if _has_alpha(image):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return image.convert("RGB")
+
+
+def _encode(image: Image.Image, fmt: str, quality: int = 0) -> bytes:
+    out = io.BytesIO()
+    if fmt == "PNG":
+        image.save(out, "PNG", optimize=False, compress_level=6)
+    else:
+        image.save(out, "JPEG", quality=quality, optimize=True, progressive=False)
+    return out.getvalue()
+
+
+def _encode_to_fit(image: Image.Image, *, lossless: bool) -> tuple[str, bytes, Image.Image]:
+    """Encode as PNG (lossless sources) or JPEG, lowering quality, then size, until it fits."""
+    if lossless:
+        encoded = _encode(image, "PNG")
+        if len(encoded) <= max_raw_bytes("image/png"):
+            return "image/png", encoded, image
+    limit = max_raw_bytes("image/jpeg")
+    for quality in _JPEG_QUALITIES:
+        encoded = _encode(image, "JPEG", quality)
+        if len(encoded) <= limit:
+            return "image/jpeg", encoded, image
+    current = image
+    for _ in range(_MAX_DOWNSCALES):
+        current = image.resize(
+            _scaled(current.width, current.height, _DOWNSCALE_STEP), Image.Resampling.LANCZOS
+        )
+        encoded = _encode(current, "JPEG", _JPEG_QUALITIES[-1])
+        if len(encoded) <= limit:
+            return "image/jpeg", encoded, current
+    raise MediaError("This image is too detailed to shrink below Runway's 5 MB limit.")
