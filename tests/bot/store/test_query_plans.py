@@ -1,0 +1,37 @@
+"""Hot-path queries must use an index (checked with EXPLAIN QUERY PLAN on the real SQL)."""
+
+import sqlite3
+
+from bot.store import jobs_repo
+from tests.bot.conftest import Engine, new_animate
+
+
+async def test_hot_path_queries_use_indexes(engine: Engine) -> None:
+    for user in range(1, 6):
+        await engine.jobs.create(new_animate(user_id=user, duration=2))
+    job = await engine.jobs.create(new_animate(user_id=9, duration=2))
+
+    statements: list[str] = []
+    conn = engine.store._conn
+    await conn.set_trace_callback(statements.append)
+    now = engine.clock()
+    async with engine.store.transaction() as c:
+        await jobs_repo.queued_in_order(c, "gen4_turbo", now, 5)
+        await jobs_repo.due_ids(c, now, 10)
+        await jobs_repo.earliest_due(c)
+        await jobs_repo.earliest_submit_after(c)
+        await jobs_repo.in_flight_by_model(c)
+        await jobs_repo.count_active(c, 1)
+        await jobs_repo.queue_position(c, job.id)
+        await jobs_repo.next_fair_seq(c, 1, "gen4_turbo")
+        await jobs_repo.claim(c, job.id, "w", now, now + 60)
+    await engine.quota.status(1000, 1, [3, 4])
+    await conn.set_trace_callback(None)
+
+    hot = [s for s in statements if s.lstrip().upper().startswith(("SELECT", "UPDATE"))]
+    assert len(hot) >= 12
+    with sqlite3.connect(engine.store.path) as raw:
+        for sql in hot:
+            plan = [row[3] for row in raw.execute("EXPLAIN QUERY PLAN " + sql)]
+            full_scans = [p for p in plan if p.startswith("SCAN") and "USING" not in p]
+            assert not full_scans, (sql, plan)
