@@ -64,11 +64,12 @@ def parse_directives(prompt: str | None) -> tuple[Directives, str]:
     for match in _DIRECTIVE.finditer(prompt):
         found[match.group(1).lower()] = (match.group(2) or "").strip()
     clean = " ".join(_DIRECTIVE.sub(" ", prompt).split())
+    run = _number(found.get("seconds"), -1.0)
     return (
         Directives(
             fail_code=found.get("fail") or None,
             throttle_seconds=_number(found.get("throttle"), 0.0),
-            run_seconds=_number(found.get("seconds"), -1.0) if "seconds" in found else None,
+            run_seconds=run if run >= 0 else None,
             big_mb=_number(found.get("big"), 0.0),
             cancel="cancel" in found,
         ),

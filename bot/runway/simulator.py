@@ -121,6 +121,7 @@ class RunwaySimulator:
         self._url_serial = 0
         self._revoked_upto = 0
         self._encode_slots = asyncio.Semaphore(1)
+        self._sleepers: set[asyncio.Task[Any]] = set()
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self._credit_balance = 100_000.0
@@ -145,6 +146,8 @@ class RunwaySimulator:
         for job in self._jobs.values():
             if job.clip is not None and not job.clip.done():
                 job.clip.cancel()
+        for sleeper in list(self._sleepers):
+            sleeper.cancel()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -220,7 +223,7 @@ class RunwaySimulator:
         fault = self._take_fault(request)
         if fault is not None:
             if fault.delay > 0:
-                await asyncio.sleep(fault.delay)
+                await self._sleep(fault.delay)
             if fault.drop_connection:
                 if request.transport is not None:
                     request.transport.abort()
@@ -238,6 +241,17 @@ class RunwaySimulator:
         except web.HTTPMethodNotAllowed:
             return _json(405, {"error": "Method not allowed"})
         return resp
+
+    async def _sleep(self, seconds: float) -> None:
+        """A fault's delay; cut short when the simulator stops."""
+        me = asyncio.current_task()
+        if me is not None:
+            self._sleepers.add(me)
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            if me is not None:
+                self._sleepers.discard(me)
 
     def _fault_response(self, fault: Fault) -> web.Response:
         headers: dict[str, str] = {}
