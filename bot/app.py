@@ -1,0 +1,252 @@
+"""The bot: wires configuration, store, Runway client, worker and cogs together.
+
+``main_run`` serves Discord until SIGTERM/SIGINT; ``main_sync`` registers (or, with
+``dry_run``, prints) the application commands. Commands are never synced on start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+from typing import Any, Literal
+
+import discord
+import yarl
+from discord import app_commands
+from discord.ext import commands
+
+from bot.config import DiscordSettings, Settings
+from bot.ui.context import Services
+from bot.ui.delivery import DiscordDelivery
+from bot.ui.errors import handle_app_command_error
+from bot.ui.views import DYNAMIC_ITEMS
+
+log = logging.getLogger(__name__)
+
+COG_EXTENSIONS: tuple[str, ...] = ("cogs.generate", "cogs.jobs", "cogs.quota_admin", "cogs.owner")
+SIMULATOR_API_KEY = "key_" + "0" * 128
+
+
+def apply_discord_overrides(discord_settings: DiscordSettings) -> None:
+    """Point discord.py at another REST base and gateway (a proxy or the fake server).
+
+    Must run before the first request: discord.py builds every route from ``Route.BASE``
+    and opens its first gateway connection at ``DiscordWebSocket.DEFAULT_GATEWAY``.
+    """
+    if discord_settings.api_base:
+        discord.http.Route.BASE = discord_settings.api_base.rstrip("/")
+    if discord_settings.gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(discord_settings.gateway_url)
+
+
+class RunwayTree(app_commands.CommandTree["RunwayBot"]):
+    """The command tree with one error handler for every application command."""
+
+    async def on_error(
+        self, interaction: discord.Interaction[RunwayBot], error: app_commands.AppCommandError
+    ) -> None:
+        await handle_app_command_error(interaction, error)
+
+
+class RunwayBot(commands.Bot):
+    """The Discord bot. ``mode="sync"`` loads only the commands (no store, worker, Runway)."""
+
+    def __init__(self, settings: Settings, *, mode: Literal["run", "sync"] = "run") -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            help_command=None,
+            tree_cls=RunwayTree,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+        self.settings = settings
+        self.mode = mode
+        self.services: Services | None = None
+        self._store: Any = None
+        self._runway: Any = None
+        self._simulator: Any = None
+        self._worker: Any = None
+        self._closed_services = False
+
+    async def load_cogs(self) -> None:
+        """Load every feature cog (their commands need no services to be defined)."""
+        for name in COG_EXTENSIONS:
+            await self.load_extension(name)
+
+    def _wake_worker(self) -> None:
+        if self._worker is not None:
+            self._worker.wake()
+
+    async def setup_hook(self) -> None:
+        """Open the store and Runway, start the worker, load cogs, register the buttons."""
+        if self.mode == "sync":
+            await self.load_cogs()
+            return
+        from bot.jobs import JobService
+        from bot.quota import QuotaService
+        from bot.runway.client import RunwayClient
+        from bot.store.db import Store
+        from bot.worker import Worker
+
+        settings = self.settings
+        data_dir = settings.storage.path.parent
+        data_dir.mkdir(parents=True, exist_ok=True)
+        workdir = data_dir / "work"
+        workdir.mkdir(parents=True, exist_ok=True)
+
+        self._store = store = await Store.open(settings.storage.path)
+        quota = QuotaService(store, settings.quota, settings.models)
+        jobs = JobService(settings, store, quota, wake=self._wake_worker)
+        self._runway = client = await self._open_runway(RunwayClient)
+        delivery = DiscordDelivery(self, settings, workdir)
+        self.services = Services(
+            settings=settings, jobs=jobs, quota=quota, delivery=delivery, runway=client
+        )
+        self.add_dynamic_items(*DYNAMIC_ITEMS)
+        await self.load_cogs()
+        self._worker = Worker(
+            settings,
+            store,
+            client,
+            delivery,
+            owner=f"{socket.gethostname()}:{os.getpid()}",
+            workdir=workdir,
+        )
+        await self._worker.start()
+        log.info(
+            "ready to serve: provider %s, %d models enabled",
+            settings.runway.provider,
+            len(settings.enabled_models()),
+        )
+
+    async def _open_runway(self, client_cls: Any) -> Any:
+        runway = self.settings.runway
+        if runway.provider != "simulator":
+            return client_cls.from_settings(runway)
+        from bot.runway.simulator import RunwaySimulator, SimulatorOptions
+
+        sim_settings = runway.simulator
+        self._simulator = RunwaySimulator(
+            SimulatorOptions(
+                models=self.settings.models,
+                task_seconds=sim_settings.task_seconds,
+                time_scale=sim_settings.time_scale,
+                concurrency=sim_settings.concurrency_per_model,
+            )
+        )
+        url = await self._simulator.start(sim_settings.host, sim_settings.port)
+        log.info("built-in Runway simulator listening on %s", url)
+        return client_cls.from_settings(runway, base_url=url)
+
+    async def _close_services(self) -> None:
+        if self._closed_services:
+            return
+        self._closed_services = True
+        steps: list[tuple[str, Any]] = [
+            ("worker", self._worker.stop if self._worker is not None else None),
+            ("Runway client", self._runway.close if self._runway is not None else None),
+            ("simulator", self._simulator.stop if self._simulator is not None else None),
+            ("store", self._store.close if self._store is not None else None),
+        ]
+        for name, stop in steps:
+            if stop is None:
+                continue
+            try:
+                await stop()
+            except Exception:
+                log.exception("stopping the %s failed", name)
+        self.services = None
+
+    async def close(self) -> None:
+        """Stop the worker (leases released), close Runway and the database, then Discord."""
+        await self._close_services()
+        await super().close()
+
+    async def on_ready(self) -> None:
+        """Log who we are once the gateway is ready."""
+        user = self.user
+        log.info(
+            "connected as %s (%s) in %d guilds", user, user.id if user else "?", len(self.guilds)
+        )
+
+
+async def _serve(settings: Settings, token: str) -> int:
+    bot = RunwayBot(settings)
+    loop = asyncio.get_running_loop()
+    closing: list[asyncio.Task[None]] = []
+
+    def on_signal(signame: str) -> None:
+        log.info("%s received: shutting down", signame)
+        if not closing:
+            closing.append(loop.create_task(bot.close()))
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal, sig.name)
+    try:
+        async with bot:
+            await bot.start(token)
+    except discord.LoginFailure:
+        log.error("Discord refused the bot token (check DISCORD_TOKEN)")
+        return 1
+    finally:
+        if closing:
+            await closing[0]
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+    return 0
+
+
+def main_run(settings: Settings) -> int:
+    """``runway-bot run``: serve until SIGTERM or SIGINT; returns the exit code."""
+    if settings.discord.token is None:
+        print("no Discord token: set DISCORD_TOKEN or discord.token", file=sys.stderr)
+        return 2
+    apply_discord_overrides(settings.discord)
+    return asyncio.run(_serve(settings, settings.discord.token.get_secret_value()))
+
+
+async def command_payloads(settings: Settings) -> list[dict[str, Any]]:
+    """The application commands exactly as they would be sent to Discord, built offline."""
+    bot = RunwayBot(settings, mode="sync")
+    await bot.load_cogs()
+    return [command.to_dict(bot.tree) for command in bot.tree.get_commands()]
+
+
+async def _sync(settings: Settings, token: str, guild_id: int | None) -> int:
+    bot = RunwayBot(settings, mode="sync")
+    try:
+        async with bot:
+            await bot.login(token)
+            guild = discord.Object(guild_id) if guild_id is not None else None
+            if guild is not None:
+                bot.tree.copy_global_to(guild=guild)
+            synced = await bot.tree.sync(guild=guild)
+    except discord.LoginFailure:
+        print("Discord refused the bot token (check DISCORD_TOKEN)", file=sys.stderr)
+        return 1
+    except discord.HTTPException as exc:
+        print(f"Discord refused the commands: HTTP {exc.status}: {exc.text}", file=sys.stderr)
+        return 1
+    where = f"guild {guild_id}" if guild_id is not None else "every server (global)"
+    print(f"synced {len(synced)} commands to {where}: {', '.join(c.name for c in synced)}")
+    return 0
+
+
+def main_sync(settings: Settings, guild_id: int | None, dry_run: bool) -> int:
+    """``runway-bot sync-commands``: register the commands, or print their payloads."""
+    if dry_run:
+        payloads = asyncio.run(command_payloads(settings))
+        print(json.dumps(payloads, indent=2, sort_keys=True))
+        return 0
+    if settings.discord.token is None:
+        print("no Discord token: set DISCORD_TOKEN or discord.token", file=sys.stderr)
+        return 2
+    apply_discord_overrides(settings.discord)
+    return asyncio.run(_sync(settings, settings.discord.token.get_secret_value(), guild_id))

@@ -1,0 +1,151 @@
+"""What the buttons and commands do to jobs: create, cancel, rerun; shared by cogs and views."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import discord
+
+from bot.domain import Job, JobError, JobState, NewJob, QuotaExceeded
+
+from .context import Services, services_of
+from .embeds import over_quota_text, refund_line
+from .permissions import (
+    THREAD_PERMISSIONS,
+    is_admin,
+    missing,
+    missing_permission_text,
+    role_ids,
+)
+from .posting import PostFailed, can_hold_threads, confirmation_text, post_job
+
+log = logging.getLogger(__name__)
+
+NO_MENTIONS = discord.AllowedMentions.none()
+
+
+async def reply(interaction: discord.Interaction[Any], text: str) -> None:
+    """An ephemeral answer, whether or not the interaction was already acknowledged."""
+    if interaction.response.is_done():
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+    else:
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+
+def target_channel(interaction: discord.Interaction[Any]) -> discord.abc.Messageable | None:
+    """Where a job started from this interaction posts its status: a thread's parent channel."""
+    channel = interaction.channel
+    if isinstance(channel, discord.Thread) and isinstance(channel.parent, discord.TextChannel):
+        return channel.parent
+    if isinstance(channel, discord.abc.Messageable):
+        return channel
+    return None
+
+
+async def publish(
+    interaction: discord.Interaction[Any],
+    services: Services,
+    job: Job,
+    channel: discord.abc.Messageable,
+) -> None:
+    """Post the job's status message and thread, then confirm ephemerally with a link.
+
+    If the bot cannot post, the job is cancelled (its quota refunded) and the user is told
+    exactly which permission is missing.
+    """
+    interaction.extras["job_id"] = job.id
+    position = await services.jobs.queue_position(job.id)
+    notes: list[str] = []
+    open_thread = True
+    if interaction.guild_id is not None and can_hold_threads(channel):
+        lacking = missing(interaction.app_permissions, THREAD_PERMISSIONS)
+        if lacking:
+            open_thread = False
+            notes.append(
+                missing_permission_text(lacking, "this channel")
+                + " So there is no thread: the clip will be posted in the channel."
+            )
+    try:
+        posted = await post_job(
+            services, channel, job, queue_position=position, open_thread=open_thread, notes=notes
+        )
+    except PostFailed as exc:
+        try:
+            await services.jobs.cancel(job.id, actor_id=job.user_id, actor_is_admin=True)
+        except JobError:
+            log.warning("job %s: could not cancel after a failed post", job.id)
+        await reply(interaction, f"{exc.message}\nJob #{job.id} was cancelled and not charged.")
+        return
+    await reply(interaction, confirmation_text(job, posted))
+
+
+async def submit(
+    interaction: discord.Interaction[Any],
+    services: Services,
+    new: NewJob,
+    channel: discord.abc.Messageable,
+) -> Job | None:
+    """Create the job (quota reserved) and publish it; answer the user on refusal."""
+    try:
+        job = await services.jobs.create(new)
+    except QuotaExceeded as exc:
+        await reply(interaction, over_quota_text(exc))
+        return None
+    except JobError as exc:
+        await reply(interaction, exc.message)
+        return None
+    await publish(interaction, services, job, channel)
+    return job
+
+
+async def cancel_job(interaction: discord.Interaction[Any], job_id: int) -> Job | None:
+    """Cancel a job for the interaction's user (requester, admin or owner)."""
+    services = services_of(interaction.client)
+    admin = is_admin(interaction, services.settings.discord.owner_ids)
+    try:
+        job = await services.jobs.cancel(job_id, actor_id=interaction.user.id, actor_is_admin=admin)
+    except JobError as exc:
+        await reply(interaction, exc.message)
+        return None
+    if job.state is JobState.CANCELLED:
+        text = f"Job #{job.id} is cancelled. {refund_line(job, services.settings.quota.unit.value)}"
+    else:
+        text = f"Job #{job.id} is being cancelled; Runway is told to stop."
+    await reply(interaction, text)
+    if services.delivery is not None:
+        await services.delivery.refresh(job)
+    return job
+
+
+async def rerun_job(
+    interaction: discord.Interaction[Any], job_id: int, *, keep_seed: bool
+) -> Job | None:
+    """Start a job again from its stored inputs, with the same or a new random seed."""
+    services = services_of(interaction.client)
+    original = await services.jobs.get(job_id)
+    if original is None:
+        await reply(interaction, "That job no longer exists.")
+        return None
+    # Retry keeps the seed; Rerun leaves it to the job service to pick a different one.
+    seed = original.params.seed if keep_seed else None
+    channel = target_channel(interaction)
+    if channel is None:
+        await reply(interaction, "I cannot post in this channel.")
+        return None
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    try:
+        job = await services.jobs.rerun(
+            job_id,
+            actor_id=interaction.user.id,
+            new_seed=seed,
+            user_role_ids=role_ids(interaction.user),
+        )
+    except QuotaExceeded as exc:
+        await reply(interaction, over_quota_text(exc))
+        return None
+    except JobError as exc:
+        await reply(interaction, exc.message)
+        return None
+    await publish(interaction, services, job, channel)
+    return job

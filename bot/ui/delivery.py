@@ -1,0 +1,280 @@
+"""The Discord side of :class:`bot.ports.DeliveryPort`: status edits, clips and failure notices.
+
+Everything goes out with the bot token (channel and thread messages), never through an
+interaction webhook, whose token dies after 15 minutes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import discord
+from discord.utils import MISSING
+
+from bot.config import Settings
+from bot.domain import Job
+from bot.media import MediaError, fit_clip
+from bot.ports import DeliveryFailed, DeliveryReceipt, StatusUpdate
+
+from .embeds import failure_embed, result_embed, status_embed
+from .permissions import CLIP_PERMISSIONS, missing, missing_permission_text
+from .text import amount
+from .views import failure_view, job_view, result_view
+
+log = logging.getLogger(__name__)
+
+# Room left under the upload limit for the multipart envelope and the embed.
+UPLOAD_HEADROOM_BYTES = 64 * 1024
+MIB = 1024 * 1024
+
+
+_Target = discord.TextChannel | discord.Thread | discord.DMChannel | discord.PartialMessageable
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size
+
+
+@dataclass
+class _EditState:
+    at: float
+    key: tuple[object, ...]
+
+
+def _edit_key(update: StatusUpdate) -> tuple[object, ...]:
+    job = update.job
+    progress = None if job.progress is None else int(job.progress * 100)
+    return (job.state, update.queue_position, update.throttled, job.provider_status, progress)
+
+
+class DiscordDelivery:
+    """Implements :class:`bot.ports.DeliveryPort` with discord.py."""
+
+    def __init__(
+        self,
+        client: discord.Client,
+        settings: Settings,
+        workdir: Path,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._settings = settings
+        self._workdir = workdir
+        self._clock = clock
+        self._edits: dict[int, _EditState] = {}
+        self._gone: set[int] = set()
+
+    # -- status message -------------------------------------------------------------------
+
+    async def status_changed(self, update: StatusUpdate) -> None:
+        """Edit the job's status message; skips edits that change nothing or come too fast."""
+        await self._edit_status(update, force=False)
+
+    async def refresh(self, job: Job) -> None:
+        """Redraw the status message now (after a cancel from a button or command)."""
+        await self._edit_status(StatusUpdate(job=job), force=True)
+
+    async def _edit_status(self, update: StatusUpdate, *, force: bool) -> None:
+        job = update.job
+        if job.status_message_id is None or job.id in self._gone:
+            return
+        key = _edit_key(update)
+        now = self._clock()
+        last = self._edits.get(job.id)
+        if last is not None and not force and job.state.active:
+            interval = self._settings.discord.status_edit_interval_seconds
+            if last.key == key or (last.key[0] == job.state and now - last.at < interval):
+                return
+        self._edits[job.id] = _EditState(at=now, key=key)
+        model = self._settings.model(job.params.model)
+        message = self._channel(job.channel_id, job.guild_id).get_partial_message(
+            job.status_message_id
+        )
+        try:
+            await message.edit(embed=status_embed(update, model=model), view=job_view(job))
+        except discord.NotFound:
+            self._gone.add(job.id)
+            log.info("job %s: status message is gone; no more edits", job.id)
+        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            log.warning("job %s: status edit failed: %s", job.id, exc)
+        if not job.state.active:
+            self._edits.pop(job.id, None)
+
+    # -- clip and failure -----------------------------------------------------------------
+
+    async def deliver_clip(self, job: Job, clip: Path, nonce: str) -> DeliveryReceipt:
+        """Post the clip in the job's thread (or channel/DM), fitted to the upload limit."""
+        target = self._channel(job.thread_id or job.channel_id, job.guild_id)
+        await self._require(job, target, CLIP_PERMISSIONS)
+        limit = await self._upload_limit(job)
+        model = self._settings.model(job.params.model)
+        try:
+            fitted = await asyncio.to_thread(
+                fit_clip, clip, max(MIB, limit - UPLOAD_HEADROOM_BYTES), self._workdir
+            )
+        except MediaError as exc:
+            log.warning("job %s: clip does not fit %d bytes: %s", job.id, limit, exc.message)
+            size_mb = (await asyncio.to_thread(_size, clip)) / MIB
+            text = (
+                f"<@{job.user_id}> your clip for job #{job.id} is ready, but at "
+                f"{size_mb:.1f} MB it is larger than this server's upload limit of "
+                f"{limit / MIB:.0f} MB and could not be shrunk enough to fit. "
+                f"It used {amount(job.charged_credits or job.estimated_credits)} credits."
+            )
+            return await self._send(job, target, nonce, content=text, embed=None, file=None)
+        file = discord.File(fitted, filename=f"runway-job-{job.id}.mp4")
+        try:
+            return await self._send(
+                job,
+                target,
+                nonce,
+                content=f"<@{job.user_id}> your clip is ready.",
+                embed=result_embed(job, model=model),
+                file=file,
+                view=result_view(job),
+            )
+        finally:
+            file.close()
+
+    async def deliver_failure(self, job: Job, nonce: str) -> DeliveryReceipt:
+        """Explain in the thread why the job produced no clip, and what happened to the quota."""
+        target = self._channel(job.thread_id or job.channel_id, job.guild_id)
+        await self._require(job, target, ())
+        unit = self._settings.quota.unit.value
+        return await self._send(
+            job,
+            target,
+            nonce,
+            content=f"<@{job.user_id}>",
+            embed=failure_embed(job, unit=unit),
+            file=None,
+            view=failure_view(job),
+        )
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _channel(self, channel_id: int, guild_id: int | None) -> _Target:
+        channel = self._client.get_channel(channel_id)
+        if isinstance(channel, discord.TextChannel | discord.Thread | discord.DMChannel):
+            return channel
+        return self._client.get_partial_messageable(channel_id, guild_id=guild_id)
+
+    async def _upload_limit(self, job: Job) -> int:
+        if job.guild_id is None:
+            return discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
+        guild = self._client.get_guild(job.guild_id)
+        if guild is None:
+            try:
+                guild = await self._client.fetch_guild(job.guild_id)
+            except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+                log.warning("job %s: could not fetch guild for its upload limit: %s", job.id, exc)
+                return discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
+        return guild.filesize_limit
+
+    def _missing_in(self, target: object, extra: Sequence[str]) -> list[str]:
+        """Missing permissions for posting in ``target`` when the cache can tell, else []."""
+        if isinstance(target, discord.Thread):
+            needed: tuple[str, ...] = ("view_channel", "send_messages_in_threads", "embed_links")
+        elif isinstance(target, discord.TextChannel):
+            needed = ("view_channel", "send_messages", "embed_links")
+        else:
+            return []
+        me = target.guild.me
+        if me is None:
+            return []
+        return missing(target.permissions_for(me), (*needed, *extra))
+
+    async def _require(
+        self, job: Job, target: discord.abc.Messageable, extra: Sequence[str]
+    ) -> None:
+        names = self._missing_in(target, extra)
+        if names:
+            await self._tell_missing(job, target, names)
+            raise DeliveryFailed(f"missing permissions: {', '.join(names)}", permanent=True)
+
+    async def _send(
+        self,
+        job: Job,
+        target: discord.abc.Messageable,
+        nonce: str,
+        *,
+        content: str,
+        embed: discord.Embed | None,
+        file: discord.File | None,
+        view: discord.ui.View | None = None,
+    ) -> DeliveryReceipt:
+        mentions = discord.AllowedMentions(
+            everyone=False, roles=False, users=[discord.Object(job.user_id)], replied_user=False
+        )
+        try:
+            if file is not None:
+                message = await target.send(
+                    content,
+                    embed=embed or MISSING,
+                    file=file,
+                    view=view or MISSING,
+                    nonce=nonce,
+                    allowed_mentions=mentions,
+                )
+            else:
+                message = await target.send(
+                    content,
+                    embed=embed or MISSING,
+                    view=view or MISSING,
+                    nonce=nonce,
+                    allowed_mentions=mentions,
+                )
+        except discord.Forbidden as exc:
+            names = self._missing_in(target, CLIP_PERMISSIONS if file else ()) or [
+                "Send Messages",
+                "Attach Files" if file else "Embed Links",
+            ]
+            await self._tell_missing(job, target, names)
+            raise DeliveryFailed(f"forbidden ({exc.code})", permanent=True) from exc
+        except discord.NotFound as exc:
+            raise DeliveryFailed("the channel or thread no longer exists", permanent=True) from exc
+        except discord.HTTPException as exc:
+            permanent = exc.status < 500 and exc.status != 429 and exc.status != 408
+            log.warning("job %s: delivery failed with HTTP %s (%s)", job.id, exc.status, exc.code)
+            raise DeliveryFailed(
+                f"Discord answered HTTP {exc.status}", permanent=permanent
+            ) from exc
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise DeliveryFailed(f"network error: {type(exc).__name__}") from exc
+        return DeliveryReceipt(message_id=message.id)
+
+    async def _tell_missing(
+        self, job: Job, target: discord.abc.Messageable, names: Sequence[str]
+    ) -> None:
+        """Tell the requester which permission is missing: in the channel, else by DM."""
+        where = getattr(target, "mention", None) or "the job's thread"
+        text = (
+            f"<@{job.user_id}> I could not post the result of job #{job.id}. "
+            + missing_permission_text(names, where)
+        )
+        mentions = discord.AllowedMentions(
+            everyone=False, roles=False, users=[discord.Object(job.user_id)]
+        )
+        candidates: list[discord.abc.Messageable] = []
+        if job.thread_id is not None and getattr(target, "id", None) == job.thread_id:
+            candidates.append(self._channel(job.channel_id, job.guild_id))
+        for channel in candidates:
+            try:
+                await channel.send(text, allowed_mentions=mentions)
+                return
+            except (discord.HTTPException, aiohttp.ClientError, OSError):
+                continue
+        try:
+            user = self._client.get_user(job.user_id) or await self._client.fetch_user(job.user_id)
+            await user.send(text, allowed_mentions=mentions)
+        except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+            log.warning(
+                "job %s: could not tell the user about missing permissions: %s", job.id, exc
+            )

@@ -1,0 +1,133 @@
+"""Persistent buttons (Cancel, Rerun, Retry) that keep working after a restart.
+
+Each button is a :class:`discord.ui.DynamicItem` whose custom id carries the job id, so the
+bot only has to register the classes (``bot.add_dynamic_items``) at start-up.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Self
+
+import discord
+
+from bot.domain import Job
+
+from .embeds import Outcome, outcome
+
+Button = discord.ui.Button[discord.ui.View]
+
+
+class CancelButton(discord.ui.DynamicItem[Button], template=r"rw:cancel:(?P<job_id>[0-9]+)"):
+    """Cancels a job that has not finished (requester or admin)."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Cancel", style=discord.ButtonStyle.danger, custom_id=f"rw:cancel:{job_id}"
+            )
+        )
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> Self:
+        return cls(int(match["job_id"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        from .actions import cancel_job
+
+        await cancel_job(interaction, self.job_id)
+
+
+class RerunButton(discord.ui.DynamicItem[Button], template=r"rw:rerun:(?P<job_id>[0-9]+)"):
+    """Starts the same job again with a new random seed."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Rerun with a new seed",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"rw:rerun:{job_id}",
+            )
+        )
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> Self:
+        return cls(int(match["job_id"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        from .actions import rerun_job
+
+        await rerun_job(interaction, self.job_id, keep_seed=False)
+
+
+class RetryButton(discord.ui.DynamicItem[Button], template=r"rw:retry:(?P<job_id>[0-9]+)"):
+    """Sends a failed or interrupted job again with the same parameters."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Retry", style=discord.ButtonStyle.primary, custom_id=f"rw:retry:{job_id}"
+            )
+        )
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> Self:
+        return cls(int(match["job_id"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        from .actions import rerun_job
+
+        await rerun_job(interaction, self.job_id, keep_seed=True)
+
+
+DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
+    CancelButton,
+    RerunButton,
+    RetryButton,
+)
+
+
+def job_view(job: Job) -> discord.ui.View | None:
+    """The buttons under a status message: Cancel while the job is not finished."""
+    if not job.state.active:
+        return None
+    view = discord.ui.View(timeout=None)
+    view.add_item(CancelButton(job.id))
+    return view
+
+
+def result_view(job: Job) -> discord.ui.View:
+    """The buttons under a finished clip: Rerun with a new seed."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(RerunButton(job.id))
+    return view
+
+
+def failure_view(job: Job) -> discord.ui.View | None:
+    """The buttons under a failure notice: Retry (not for cancelled jobs)."""
+    if outcome(job) is Outcome.CANCELLED:
+        return None
+    view = discord.ui.View(timeout=None)
+    view.add_item(RetryButton(job.id))
+    return view

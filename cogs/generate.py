@@ -1,0 +1,423 @@
+"""/animate, /restyle and the "Animate this image" message menu (with its prompt modal)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.config import SEED_MAX, Endpoint, ModelSpec, Settings
+from bot.domain import InputRole, JobError, JobInput, JobKind, JobParams, NewJob
+from bot.media import MediaError, prepare_image, prepare_video
+from bot.ui.actions import reply, submit
+from bot.ui.context import services_of
+from bot.ui.permissions import missing, missing_permission_text, role_ids
+from bot.ui.text import amount
+
+if TYPE_CHECKING:
+    from bot.app import RunwayBot
+
+log = logging.getLogger(__name__)
+
+MIB = 1024 * 1024
+MAX_IMAGE_BYTES = 20 * MIB
+MAX_VIDEO_BYTES = 100 * MIB
+
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".avif"}
+VIDEO_EXTENSIONS = {".mp4", ".mov", ".webm", ".mkv", ".m4v", ".avi"}
+
+KIND_ENDPOINT = {JobKind.ANIMATE: Endpoint.IMAGE_TO_VIDEO, JobKind.RESTYLE: Endpoint.VIDEO_TO_VIDEO}
+
+
+class CheckFailed(Exception):
+    """A cheap check failed; ``message`` is shown to the user as is."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _looks_like(attachment: discord.Attachment, kind: str, extensions: set[str]) -> bool:
+    if attachment.content_type:
+        return attachment.content_type.split(";")[0].strip().lower().startswith(f"{kind}/")
+    return os.path.splitext(attachment.filename)[1].lower() in extensions
+
+
+def check_attachment(attachment: discord.Attachment, *, kind: str, label: str) -> None:
+    """Type by Discord's content type (or extension) and size; raises :class:`CheckFailed`."""
+    extensions = IMAGE_EXTENSIONS if kind == "image" else VIDEO_EXTENSIONS
+    limit = MAX_IMAGE_BYTES if kind == "image" else MAX_VIDEO_BYTES
+    if not _looks_like(attachment, kind, extensions):
+        what = attachment.content_type or "an unknown type"
+        raise CheckFailed(
+            f"The {label} must be {'an image' if kind == 'image' else 'a video'}; "
+            f"`{discord.utils.escape_markdown(attachment.filename)}` is {what}."
+        )
+    if attachment.size > limit:
+        raise CheckFailed(
+            f"The {label} is {attachment.size / MIB:.1f} MB; the most I accept is "
+            f"{limit // MIB} MB."
+        )
+    if attachment.size == 0:
+        raise CheckFailed(f"The {label} is empty.")
+
+
+def dm_refusal(interaction: discord.Interaction[Any], settings: Settings) -> str | None:
+    """Why this interaction may not start a job here, or None."""
+    if interaction.guild_id is None and not settings.discord.allow_dms:
+        return "Making videos in direct messages is turned off. Please use me in a server."
+    return None
+
+
+def post_permission_problem(interaction: discord.Interaction[Any]) -> str | None:
+    """The permissions the bot lacks to post a job's messages in this channel, as a sentence."""
+    if interaction.guild_id is None:
+        return None
+    in_thread = isinstance(interaction.channel, discord.Thread)
+    needed = (
+        "view_channel",
+        "send_messages_in_threads" if in_thread else "send_messages",
+        "embed_links",
+        "attach_files",
+    )
+    lacking = missing(interaction.app_permissions, needed)
+    return missing_permission_text(lacking) if lacking else None
+
+
+async def read_attachment(attachment: discord.Attachment, label: str) -> bytes:
+    """The attachment's bytes (read now: Discord's CDN links expire)."""
+    try:
+        return await attachment.read()
+    except (discord.HTTPException, OSError) as exc:
+        log.warning("reading attachment %s failed: %s", attachment.id, exc)
+        raise CheckFailed(
+            f"I could not download your {label} from Discord. Please upload it again."
+        ) from exc
+
+
+def _model_choices(settings: Settings, endpoint: Endpoint, current: str) -> list[ModelSpec]:
+    needle = current.lower().strip()
+    return [
+        m
+        for m in settings.enabled_models(endpoint)
+        if not needle or needle in m.id.lower() or needle in m.display_name.lower()
+    ][:25]
+
+
+def _selected_model(settings: Settings, endpoint: Endpoint, value: Any) -> ModelSpec | None:
+    if isinstance(value, str) and value:
+        spec = settings.model(value)
+        if spec is not None and spec.enabled and spec.endpoint is endpoint:
+            return spec
+    return settings.default_model(endpoint)
+
+
+def _ratio_label(ratio: str) -> str:
+    w, h = (int(x) for x in ratio.split(":"))
+    shape = "landscape" if w > h else "portrait" if h > w else "square"
+    return f"{w}×{h} ({shape})"
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the user asked for, before the files are read."""
+
+    kind: JobKind
+    prompt: str
+    params: JobParams
+    main: discord.Attachment
+    extra: discord.Attachment | None = None  # last frame (animate) or reference (restyle)
+
+
+class GenerateCog(commands.Cog):
+    """Starting jobs: /animate, /restyle and the message menu."""
+
+    def __init__(self, bot: RunwayBot) -> None:
+        self.bot = bot
+        self.menu = app_commands.ContextMenu(
+            name="Animate this image",
+            callback=self.animate_message,
+            allowed_contexts=app_commands.AppCommandContext(guild=True, dm_channel=True),
+            allowed_installs=app_commands.AppInstallationType(guild=True, user=False),
+        )
+        bot.tree.add_command(self.menu)
+
+    async def cog_unload(self) -> None:
+        self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
+
+    @property
+    def settings(self) -> Settings:
+        return self.bot.settings
+
+    # -- autocomplete ---------------------------------------------------------------------
+
+    def _model_autocomplete(
+        self, endpoint: Endpoint
+    ) -> Callable[[discord.Interaction[Any], str], list[app_commands.Choice[str]]]:
+        def complete(
+            interaction: discord.Interaction[Any], current: str
+        ) -> list[app_commands.Choice[str]]:
+            return [
+                app_commands.Choice(
+                    name=f"{m.display_name} ({amount(m.credits_per_second)} credits/s)",
+                    value=m.id,
+                )
+                for m in _model_choices(self.settings, endpoint, current)
+            ]
+
+        return complete
+
+    async def animate_model_autocomplete(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        """Enabled image-to-video models."""
+        return self._model_autocomplete(Endpoint.IMAGE_TO_VIDEO)(interaction, current)
+
+    async def restyle_model_autocomplete(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        """Enabled video-to-video models."""
+        return self._model_autocomplete(Endpoint.VIDEO_TO_VIDEO)(interaction, current)
+
+    async def ratio_autocomplete(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        """``auto`` plus the ratios of the chosen (or default) model."""
+        spec = _selected_model(
+            self.settings, Endpoint.IMAGE_TO_VIDEO, getattr(interaction.namespace, "model", None)
+        )
+        choices = [app_commands.Choice(name="auto (closest to your image)", value="auto")]
+        if spec is not None:
+            choices += [app_commands.Choice(name=_ratio_label(r), value=r) for r in spec.ratios]
+        needle = current.strip().lower()
+        return [c for c in choices if needle in c.name.lower() or needle in c.value][:25]
+
+    async def duration_autocomplete(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[int]]:
+        """The durations of the chosen (or default) model, with their estimated credits."""
+        spec = _selected_model(
+            self.settings, Endpoint.IMAGE_TO_VIDEO, getattr(interaction.namespace, "model", None)
+        )
+        if spec is None:
+            return []
+        return [
+            app_commands.Choice(
+                name=f"{d} s (about {amount(d * spec.credits_per_second)} credits)", value=d
+            )
+            for d in spec.durations
+            if not current.strip() or current.strip() in str(d)
+        ][:25]
+
+    # -- commands -------------------------------------------------------------------------
+
+    @app_commands.command(name="animate", description="Turn an image into a short video clip.")
+    @app_commands.describe(
+        image="The picture to animate (PNG, JPEG, WebP or GIF)",
+        prompt="What should happen in the clip",
+        model="Which Runway model to use",
+        duration="Length of the clip in seconds",
+        ratio="Shape of the clip (auto: closest to your image)",
+        seed="Fixed seed, to repeat a result",
+        last_frame="An image the clip should end on (some models only)",
+    )
+    @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=False)
+    @app_commands.allowed_installs(guilds=True, users=False)
+    @app_commands.autocomplete(model=animate_model_autocomplete, ratio=ratio_autocomplete)
+    @app_commands.autocomplete(duration=duration_autocomplete)
+    async def animate(
+        self,
+        interaction: discord.Interaction[Any],
+        image: discord.Attachment,
+        prompt: str,
+        model: str | None = None,
+        duration: app_commands.Range[int, 1, 60] | None = None,
+        ratio: str | None = None,
+        seed: app_commands.Range[int, 0, SEED_MAX] | None = None,
+        last_frame: discord.Attachment | None = None,
+    ) -> None:
+        """/animate: image to video."""
+        default = self.settings.default_model(Endpoint.IMAGE_TO_VIDEO)
+        params = JobParams(
+            model=model or (default.id if default else ""),
+            ratio=ratio,
+            duration=duration,
+            seed=seed,
+        )
+        request = Request(JobKind.ANIMATE, prompt, params, image, last_frame)
+        await self.start(interaction, request)
+
+    @app_commands.command(name="restyle", description="Transform a video clip with a prompt.")
+    @app_commands.describe(
+        video="The clip to transform (MP4, MOV or WebM)",
+        prompt="How the clip should change",
+        reference="An image showing the style to aim for",
+        model="Which Runway model to use",
+        seed="Fixed seed, to repeat a result",
+    )
+    @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=False)
+    @app_commands.allowed_installs(guilds=True, users=False)
+    @app_commands.autocomplete(model=restyle_model_autocomplete)
+    async def restyle(
+        self,
+        interaction: discord.Interaction[Any],
+        video: discord.Attachment,
+        prompt: str,
+        reference: discord.Attachment | None = None,
+        model: str | None = None,
+        seed: app_commands.Range[int, 0, SEED_MAX] | None = None,
+    ) -> None:
+        """/restyle: video to video."""
+        default = self.settings.default_model(Endpoint.VIDEO_TO_VIDEO)
+        chosen = model or (default.id if default else "")
+        if not chosen:
+            await reply(interaction, "No video-to-video model is enabled on this bot.")
+            return
+        params = JobParams(model=chosen, seed=seed)
+        await self.start(interaction, Request(JobKind.RESTYLE, prompt, params, video, reference))
+
+    async def animate_message(
+        self, interaction: discord.Interaction[Any], message: discord.Message
+    ) -> None:
+        """Message menu: open a prompt modal for the first image of the message."""
+        refusal = dm_refusal(interaction, self.settings)
+        if refusal:
+            await reply(interaction, refusal)
+            return
+        image = next(
+            (a for a in message.attachments if _looks_like(a, "image", IMAGE_EXTENSIONS)), None
+        )
+        if image is None:
+            await reply(interaction, "That message has no image attached.")
+            return
+        await interaction.response.send_modal(PromptModal(self, image))
+
+    # -- the flow -------------------------------------------------------------------------
+
+    async def start(self, interaction: discord.Interaction[Any], request: Request) -> None:
+        """Cheap checks, acknowledge, read and check the files, reserve quota, post."""
+        services = services_of(self.bot)
+        problem = dm_refusal(interaction, self.settings) or post_permission_problem(interaction)
+        channel = interaction.channel
+        if problem is None and not isinstance(channel, discord.abc.Messageable):
+            problem = "I cannot post in this kind of channel."
+        if problem:
+            await reply(interaction, problem)
+            return
+        assert isinstance(channel, discord.abc.Messageable)
+        main_kind, main_label = (
+            ("image", "image") if request.kind is JobKind.ANIMATE else ("video", "video")
+        )
+        extra_label = "last frame" if request.kind is JobKind.ANIMATE else "reference image"
+        try:
+            params = services.jobs.validate(
+                request.kind,
+                request.params,
+                request.prompt,
+                has_reference=request.kind is JobKind.RESTYLE and request.extra is not None,
+                has_last_frame=request.kind is JobKind.ANIMATE and request.extra is not None,
+            )
+            check_attachment(request.main, kind=main_kind, label=main_label)
+            if request.extra is not None:
+                check_attachment(request.extra, kind="image", label=extra_label)
+        except (JobError, CheckFailed) as exc:
+            await reply(interaction, exc.message)
+            return
+
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            inputs = await self._inputs(request, params)
+        except (CheckFailed, MediaError) as exc:
+            await reply(interaction, exc.message)
+            return
+        new = NewJob(
+            kind=request.kind,
+            user_id=interaction.user.id,
+            guild_id=interaction.guild_id,
+            channel_id=channel.id if isinstance(channel, discord.abc.Snowflake) else 0,
+            prompt=request.prompt.strip(),
+            params=params,
+            inputs=inputs,
+            user_role_ids=role_ids(interaction.user),
+        )
+        await submit(interaction, services, new, channel)
+
+    async def _inputs(self, request: Request, params: JobParams) -> tuple[JobInput, ...]:
+        data = await read_attachment(
+            request.main, "image" if request.kind is JobKind.ANIMATE else "video"
+        )
+        extra = await read_attachment(request.extra, "image") if request.extra else None
+        if request.kind is JobKind.ANIMATE:
+            items = [
+                await asyncio.to_thread(
+                    prepare_image, data, role=InputRole.IMAGE, filename=request.main.filename
+                )
+            ]
+            if extra is not None and request.extra is not None:
+                items.append(
+                    await asyncio.to_thread(
+                        prepare_image,
+                        extra,
+                        role=InputRole.LAST_FRAME,
+                        filename=request.extra.filename,
+                    )
+                )
+            return tuple(items)
+        spec = self.settings.model(params.model)
+        items = [
+            await asyncio.to_thread(
+                prepare_video,
+                data,
+                filename=request.main.filename,
+                max_seconds=spec.max_input_seconds if spec else None,
+                keep_seconds=spec.billed_input_seconds if spec else None,
+            )
+        ]
+        if extra is not None and request.extra is not None:
+            items.append(
+                await asyncio.to_thread(
+                    prepare_image, extra, role=InputRole.REFERENCE, filename=request.extra.filename
+                )
+            )
+        return tuple(items)
+
+
+class PromptModal(discord.ui.Modal, title="Animate this image"):
+    """Asks for the prompt, then runs the /animate flow with the default model."""
+
+    prompt: discord.ui.TextInput[PromptModal] = discord.ui.TextInput(
+        label="Prompt",
+        style=discord.TextStyle.paragraph,
+        placeholder="What should happen in the clip?",
+        required=False,
+        max_length=4000,
+    )
+
+    def __init__(self, cog: GenerateCog, image: discord.Attachment) -> None:
+        super().__init__(timeout=900)
+        self.cog = cog
+        self.image = image
+
+    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
+        default = self.cog.settings.default_model(Endpoint.IMAGE_TO_VIDEO)
+        params = JobParams(model=default.id if default else "")
+        request = Request(JobKind.ANIMATE, self.prompt.value or "", params, self.image)
+        await self.cog.start(interaction, request)
+
+    async def on_error(  # type: ignore[override]
+        self, interaction: discord.Interaction[Any], error: Exception, /
+    ) -> None:
+        log.error("the prompt modal failed", exc_info=error)
+        await reply(interaction, "Something went wrong on my side; please try again.")
+
+
+async def setup(bot: RunwayBot) -> None:
+    """Extension entry point."""
+    await bot.add_cog(GenerateCog(bot))
