@@ -81,6 +81,20 @@ def is_retryable(error: RunwayError, *, creates_task: bool) -> bool:
     return isinstance(error, ServerError | RunwayTimeoutError | BadResponseError)
 
 
+def create_may_have_started(error: RunwayError) -> bool:
+    """Whether a failed create may still have started (and billed) a task at Runway.
+
+    True after a 5xx, a read timeout, a broken connection once the request was sent,
+    or an unreadable answer; False when Runway answered a 4xx or nothing was sent.
+    Callers treat True as "in doubt": never resubmit silently.
+    """
+    if isinstance(error, RunwayConnectionError):
+        return error.request_sent
+    if isinstance(error, ServerError | RunwayTimeoutError | BadResponseError):
+        return True
+    return error.status is None or error.status >= 500
+
+
 @dataclass
 class RetryPolicy:
     """Exponential backoff with jitter; ``sleep`` and ``rng`` are injectable for tests."""

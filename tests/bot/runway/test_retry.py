@@ -21,7 +21,12 @@ from bot.runway.errors import (
     ServerError,
     TaskNotVisibleYet,
 )
-from bot.runway.retry import RetryPolicy, is_retryable, parse_retry_after
+from bot.runway.retry import (
+    RetryPolicy,
+    create_may_have_started,
+    is_retryable,
+    parse_retry_after,
+)
 
 NOW = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC)
 
@@ -133,3 +138,23 @@ def test_no_retries_when_max_retries_is_zero() -> None:
 def test_create_server_error_is_never_retried() -> None:
     policy = RetryPolicy(max_retries=4)
     assert policy.delay_for(ServerError("500", status=500), 0, creates_task=True) is None
+
+
+@pytest.mark.parametrize(
+    ("error", "in_doubt"),
+    [
+        (NOT_SENT, False),
+        (SENT, True),
+        (ServerError("502", status=502), True),
+        (RunwayTimeoutError("slow"), True),
+        (BadResponseError("junk"), True),
+        (RateLimitedError("429"), False),
+        (RunwayValidationError("bad"), False),
+        (AuthenticationError("401", status=401), False),
+        (NotFoundError("404", status=404), False),
+        (RunwayError("409", status=409), False),
+        (RunwayError("odd", status=None), True),
+    ],
+)
+def test_create_may_have_started(error: RunwayError, in_doubt: bool) -> None:
+    assert create_may_have_started(error) is in_doubt
