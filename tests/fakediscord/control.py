@@ -1,0 +1,385 @@
+"""HTTP control API under /_control/: seed the world, act as users, read back what the bot did."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from tests.fakediscord import gateway, interactions, rules
+from tests.fakediscord.interactions import AttachmentInput, ControlError
+from tests.fakediscord.state import Interaction, StoredFile
+
+if TYPE_CHECKING:
+    from tests.fakediscord.server import FakeDiscord
+
+PREFIX = "/_control"
+JsonHandler = Callable[["FakeDiscord", web.Request, dict[str, Any]], Awaitable[Any]]
+
+
+def setup(app: web.Application, fake: FakeDiscord) -> None:
+    def add(method: str, path: str, handler: JsonHandler) -> None:
+        async def serve(request: web.Request) -> web.Response:
+            body: dict[str, Any] = {}
+            if request.can_read_body:
+                raw = await request.read()
+                if raw:
+                    body = await request.json()
+            try:
+                result = await handler(fake, request, body)
+            except (ControlError, KeyError, ValueError, TypeError) as error:
+                return web.json_response({"error": f"{type(error).__name__}: {error}"}, status=400)
+            except rules.DiscordError as error:
+                return web.json_response({"error": error.message, "code": error.code}, status=404)
+            return web.json_response(result)
+
+        app.router.add_route(method, PREFIX + path, serve)
+
+    for method, path, handler in ENDPOINTS:
+        add(method, path, handler)
+
+
+def _attachments(items: list[dict[str, Any]]) -> list[AttachmentInput]:
+    return [
+        AttachmentInput(
+            option=str(a.get("option", "file")),
+            filename=str(a["filename"]),
+            data=base64.b64decode(a["data_b64"]),
+            content_type=str(a.get("content_type", "application/octet-stream")),
+        )
+        for a in items
+    ]
+
+
+def _ids(request: web.Request, name: str) -> int:
+    return int(request.match_info[name])
+
+
+# -- world --------------------------------------------------------------------------------------
+
+
+async def state(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+    world = fake.world
+    return {
+        "base_url": fake.base_url,
+        "api_base": fake.api_base,
+        "gateway_url": fake.gateway_url,
+        "token": fake.token,
+        "application_id": str(fake.application_id),
+        "bot_user_id": str(world.bot_user.id),
+        "time": fake.clock.now(),
+        "time_scale": fake.clock.scale,
+        "settings": vars(fake.settings),
+        "guilds": [world.guild_create_json(g) for g in world.guilds],
+        "users": [u.to_json() for u in world.users.values()],
+        "global_commands": list(world.global_commands.values()),
+        "guild_commands": {str(g): list(c.values()) for g, c in world.guild_commands.items()},
+        "sessions": [
+            {"id": s.id, "connected": s.conn is not None, "intents": s.intents, "seq": s.seq}
+            for s in fake.sessions.values()
+        ],
+    }
+
+
+async def add_user(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+    user = fake.world.add_user(
+        str(body["username"]), user_id=int(body["id"]) if body.get("id") else None
+    )
+    return user.to_json()
+
+
+async def add_guild(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+    kwargs: dict[str, Any] = {}
+    for key in ("premium_tier", "upload_limit", "everyone_permissions", "bot_permissions"):
+        if body.get(key) is not None:
+            kwargs[key] = int(body[key])
+    guild = fake.world.add_guild(
+        str(body.get("name", "Guild")),
+        guild_id=int(body["id"]) if body.get("id") else None,
+        owner_id=int(body["owner_id"]) if body.get("owner_id") else None,
+        **kwargs,
+    )
+    await fake.dispatch("GUILD_CREATE", fake.world.guild_create_json(guild.id))
+    return fake.world.guild_create_json(guild.id)
+
+
+async def update_guild(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+    guild = fake.world.guild(_ids(request, "guild_id"))
+    if "premium_tier" in body:
+        guild.premium_tier = int(body["premium_tier"])
+    if "upload_limit" in body:
+        guild.upload_limit_override = (
+            None if body["upload_limit"] is None else int(body["upload_limit"])
+        )
+    await fake.dispatch("GUILD_UPDATE", guild.to_json())
+    return guild.to_json() | {"upload_limit": guild.upload_limit}
+
+
+async def add_channel(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+    gid = _ids(request, "guild_id")
+    channel = fake.world.add_channel(
+        gid,
+        str(body.get("name", "general")),
+        type=int(body.get("type", 0)),
+        parent_id=int(body["parent_id"]) if body.get("parent_id") else None,
+        channel_id=int(body["id"]) if body.get("id") else None,
+    )
+    if body.get("bot_permissions") is not None:
+        fake.world.set_member_overwrite(
+            channel.id, fake.world.bot_user.id, int(body["bot_permissions"])
+        )
+    await fake.dispatch("CHANNEL_CREATE", channel.to_json())
+    return channel.to_json()
+
+
+async def add_role(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+    gid = _ids(request, "guild_id")
+    role = fake.world.add_role(gid, str(body["name"]), int(body.get("permissions", 0)))
+    await fake.dispatch("GUILD_ROLE_CREATE", {"guild_id": str(gid), "role": role.to_json()})
+    return role.to_json()
+
+
+async def add_member(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+    gid = _ids(request, "guild_id")
+    uid = int(body["user_id"])
+    fake.world.add_member(gid, uid, [int(r) for r in body.get("roles", [])])
+    return fake.world.member_json(gid, uid)
+
+
+async def set_bot_permissions(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+    cid = _ids(request, "channel_id")
+    channel = fake.world.channel(cid)
+    fake.world.set_member_overwrite(
+        cid, int(body.get("user_id", fake.world.bot_user.id)), int(body["permissions"])
+    )
+    await fake.dispatch("CHANNEL_UPDATE", channel.to_json())
+    return channel.to_json()
+
+
+async def permissions(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+    channel = fake.world.channel(_ids(request, "channel_id"))
+    uid = int(request.query.get("user_id", fake.world.bot_user.id))
+    return {"permissions": str(fake.world.permissions(channel.id, channel.guild_id, uid))}
+
+
+# -- users acting ---------------------------------------------------------------------------------
+
+
+async def post_message(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+    channel = fake.world.channel(_ids(request, "channel_id"))
+    author = fake.world.user(int(body["author_id"]))
+    files = []
+    for a in _attachments(body.get("attachments", [])):
+        f = StoredFile(fake.world.ids.next(), channel.id, a.filename, a.content_type, a.data)
+        fake.world.files[f.id] = f
+        files.append(f)
+    msg = fake.world.new_message(
+        channel, author, {"content": body.get("content", "")}, files, cdn_base=fake.base_url
+    )
+    data = dict(msg)
+    data["member"] = fake.world.member_json(channel.guild_id, author.id, with_user=False)
+    await fake.dispatch("MESSAGE_CREATE", data, guild_id=channel.guild_id)
+    return msg
+
+
+async def invoke_command(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+    interaction = await interactions.invoke(
+        fake,
+        user_id=int(body["user_id"]),
+        guild_id=int(body["guild_id"]),
+        channel_id=int(body["channel_id"]),
+        name=str(body["name"]),
+        options=body.get("options") or {},
+        attachments=_attachments(body.get("attachments", [])),
+        focused=body.get("focused"),
+    )
+    return _summary(fake, interaction)
+
+
+async def message_command(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+    interaction = await interactions.message_command(
+        fake,
+        user_id=int(body["user_id"]),
+        name=str(body["name"]),
+        message_id=int(body["message_id"]),
+    )
+    return _summary(fake, interaction)
+
+
+async def press(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+    interaction = await interactions.component(
+        fake,
+        user_id=int(body["user_id"]),
+        message_id=int(body["message_id"]),
+        custom_id=str(body["custom_id"]),
+        values=body.get("values"),
+    )
+    return _summary(fake, interaction)
+
+
+async def submit_modal(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+    interaction = await interactions.submit_modal(
+        fake,
+        opened_by=int(body["opened_by"]),
+        values=dict(body.get("values", {})),
+        user_id=int(body["user_id"]) if body.get("user_id") else None,
+    )
+    return _summary(fake, interaction)
+
+
+def _summary(fake: FakeDiscord, interaction: Interaction) -> dict[str, Any]:
+    return interaction.summary(fake.world)
+
+
+async def get_interaction(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+    interaction = fake.world.interactions.get(_ids(request, "interaction_id"))
+    if interaction is None:
+        raise ControlError("unknown interaction")
+    timeout = float(request.query.get("wait", "0"))
+    if timeout > 0:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(interaction.acked.wait(), timeout)
+    return _summary(fake, interaction)
+
+
+# -- read back ----------------------------------------------------------------------------------
+
+
+async def channel_messages(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+    cid = str(_ids(request, "channel_id"))
+    return [m for m in fake.world.messages.values() if m["channel_id"] == cid]
+
+
+async def get_message(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+    msg = fake.world.messages.get(_ids(request, "message_id"))
+    if msg is None:
+        raise ControlError("unknown message")
+    return msg
+
+
+async def threads(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+    parent = request.query.get("parent_id")
+    return [
+        c.to_json()
+        for c in fake.world.channels.values()
+        if c.is_thread and (parent is None or str(c.parent_id) == parent)
+    ]
+
+
+async def file_bytes(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+    f = fake.world.files.get(_ids(request, "file_id"))
+    if f is None:
+        raise ControlError("unknown file")
+    return {
+        "id": str(f.id),
+        "filename": f.filename,
+        "content_type": f.content_type,
+        "size": len(f.data),
+        "data_b64": base64.b64encode(f.data).decode(),
+    }
+
+
+async def calls(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+    return fake.calls_json()
+
+
+async def invalid(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+    return fake.invalid
+
+
+async def clear_logs(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+    fake.calls.clear()
+    fake.invalid.clear()
+    fake.gateway_log.clear()
+    return {"ok": True}
+
+
+async def gateway_log(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+    return fake.gateway_log
+
+
+async def reconnect(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+    return {"sessions": await gateway.send_reconnect(fake)}
+
+
+# -- rules ----------------------------------------------------------------------------------------
+
+
+async def clock(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+    if body.get("time_scale") is not None:
+        fake.clock.set_scale(float(body["time_scale"]))
+    if body.get("advance"):
+        fake.clock.advance(float(body["advance"]))
+    return {"time": fake.clock.now(), "time_scale": fake.clock.scale}
+
+
+async def settings(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+    fake.settings.update(body)
+    return vars(fake.settings)
+
+
+async def rate_limit(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+    if "random_rate" in body:
+        fake.limiter.random_rate = float(body["random_rate"])
+        fake.limiter.random_retry_after = float(body.get("retry_after", 0.05))
+    if body.get("count"):
+        fake.limiter.force(
+            str(body.get("method", "*")),
+            str(body.get("route", "*")),
+            int(body["count"]),
+            float(body.get("retry_after", 0.1)),
+            bool(body.get("global", False)),
+        )
+    return {"limited": fake.limiter.limited, "pending": [vars(r) for r in fake.limiter.forced]}
+
+
+async def register_commands(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+    """Store commands as if the bot had synced them (e.g. from its dry-run JSON)."""
+    from tests.fakediscord.rest import _command_json
+
+    commands = body["commands"]
+    fake.validator.validate("bulk_set_application_commands", commands)
+    gid = body.get("guild_id")
+    store = (
+        fake.world.guild_commands.setdefault(int(gid), {}) if gid else fake.world.global_commands
+    )
+    new = [_command_json(fake, c, store, int(gid) if gid else None) for c in commands]
+    store.clear()
+    store.update({int(c["id"]): c for c in new})
+    return new
+
+
+ENDPOINTS: list[tuple[str, str, JsonHandler]] = [
+    ("GET", "/state", state),
+    ("POST", "/users", add_user),
+    ("POST", "/guilds", add_guild),
+    ("PATCH", "/guilds/{guild_id}", update_guild),
+    ("POST", "/guilds/{guild_id}/channels", add_channel),
+    ("POST", "/guilds/{guild_id}/roles", add_role),
+    ("POST", "/guilds/{guild_id}/members", add_member),
+    ("PUT", "/channels/{channel_id}/permissions", set_bot_permissions),
+    ("GET", "/channels/{channel_id}/permissions", permissions),
+    ("POST", "/channels/{channel_id}/messages", post_message),
+    ("GET", "/channels/{channel_id}/messages", channel_messages),
+    ("GET", "/messages/{message_id}", get_message),
+    ("GET", "/threads", threads),
+    ("GET", "/files/{file_id}", file_bytes),
+    ("POST", "/interactions/command", invoke_command),
+    ("POST", "/interactions/message-command", message_command),
+    ("POST", "/interactions/component", press),
+    ("POST", "/interactions/modal", submit_modal),
+    ("GET", "/interactions/{interaction_id}", get_interaction),
+    ("GET", "/calls", calls),
+    ("GET", "/invalid", invalid),
+    ("DELETE", "/logs", clear_logs),
+    ("GET", "/gateway", gateway_log),
+    ("POST", "/gateway/reconnect", reconnect),
+    ("POST", "/clock", clock),
+    ("POST", "/settings", settings),
+    ("POST", "/rate-limits", rate_limit),
+    ("POST", "/commands", register_commands),
+]

@@ -1,0 +1,179 @@
+"""The fake Discord: one aiohttp app serving REST (/api/v10), the gateway, the CDN and /_control."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from tests.fakediscord import rules
+from tests.fakediscord.openapi import BodyValidator
+from tests.fakediscord.state import User, World
+
+DEFAULT_TOKEN = "fake.discord.token"
+DEFAULT_APPLICATION_ID = 1100000000000000001
+INTENT_GUILDS = 1 << 0
+INTENT_GUILD_MESSAGES = 1 << 9
+
+GUILD_MESSAGE_EVENTS = {"MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE"}
+GUILDS_EVENTS = {
+    "GUILD_CREATE",
+    "GUILD_UPDATE",
+    "CHANNEL_CREATE",
+    "CHANNEL_UPDATE",
+    "THREAD_CREATE",
+    "THREAD_UPDATE",
+    "GUILD_ROLE_CREATE",
+    "GUILD_ROLE_UPDATE",
+}
+
+
+@dataclass
+class Settings:
+    """Switches tests flip through the control API."""
+
+    require_registered_commands: bool = True
+    ack_seconds: float = rules.INTERACTION_ACK_SECONDS
+    token_seconds: float = rules.INTERACTION_TOKEN_SECONDS
+    heartbeat_interval_ms: int = 41250
+    check_bot_token: bool = True
+
+    def update(self, values: dict[str, Any]) -> None:
+        for key, value in values.items():
+            if not hasattr(self, key):
+                raise KeyError(key)
+            setattr(self, key, type(getattr(self, key))(value))
+
+
+@dataclass
+class LoggedCall:
+    """One REST request the fake received."""
+
+    method: str
+    path: str
+    route: str
+    query: dict[str, str]
+    body: Any
+    files: list[dict[str, Any]]
+    status: int = 0
+    response: Any = None
+    at: float = field(default_factory=time.time)
+
+
+class FakeDiscord:
+    """Owns the world and its rules; `start()` serves it on 127.0.0.1."""
+
+    def __init__(
+        self,
+        *,
+        token: str = DEFAULT_TOKEN,
+        application_id: int = DEFAULT_APPLICATION_ID,
+        bot_name: str = "RunwayBot",
+        time_scale: float = 1.0,
+    ) -> None:
+        self.token = token
+        self.application_id = application_id
+        self.bot_name = bot_name
+        self.clock = rules.Clock(time_scale)
+        self.settings = Settings()
+        self.limiter = rules.RateLimiter()
+        self.nonces = rules.NonceCache()
+        self.validator = BodyValidator()
+        self.world = World(application_id, User(application_id, bot_name, bot=True))
+        self.calls: list[LoggedCall] = []
+        self.invalid: list[dict[str, Any]] = []
+        self.errors: list[str] = []
+        self.sessions: dict[str, Any] = {}  # session_id -> gateway.Session
+        self.gateway_log: list[dict[str, Any]] = []
+        self.changed = asyncio.Condition()
+        self.base_url = ""
+        self._runner: web.AppRunner | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def make_app(self) -> web.Application:
+        from tests.fakediscord import control, gateway, rest
+
+        app = web.Application(client_max_size=1024**3)
+        app["fake"] = self
+        rest.setup(app, self)
+        gateway.setup(app, self)
+        control.setup(app, self)
+        return app
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        self._runner = web.AppRunner(self.make_app(), handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        server = site._server
+        assert server is not None
+        sockets = getattr(server, "sockets", None) or []
+        actual = sockets[0].getsockname()[1] if sockets else port
+        self.base_url = f"http://{host}:{actual}"
+        return self.base_url
+
+    async def stop(self) -> None:
+        for session in list(self.sessions.values()):
+            await session.close(1001)
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeDiscord:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # -- URLs ---------------------------------------------------------------------------------
+
+    @property
+    def api_base(self) -> str:
+        return f"{self.base_url}/api/v10"
+
+    @property
+    def gateway_url(self) -> str:
+        return self.base_url.replace("http://", "ws://", 1) + "/gateway"
+
+    # -- events -------------------------------------------------------------------------------
+
+    async def notify(self) -> None:
+        async with self.changed:
+            self.changed.notify_all()
+
+    async def dispatch(
+        self, event: str, data: dict[str, Any], *, guild_id: int | None = None
+    ) -> None:
+        """Send a DISPATCH to every identified gateway session whose intents allow it."""
+        for session in list(self.sessions.values()):
+            if (
+                event in GUILD_MESSAGE_EVENTS
+                and guild_id
+                and not session.intents & (INTENT_GUILD_MESSAGES)
+            ):
+                continue
+            if event in GUILDS_EVENTS and not session.intents & INTENT_GUILDS:
+                continue
+            await session.dispatch(event, data)
+        await self.notify()
+
+    def record_invalid(self, call: LoggedCall, error: rules.DiscordError) -> None:
+        self.invalid.append(
+            {
+                "method": call.method,
+                "path": call.path,
+                "route": call.route,
+                "body": call.body,
+                "errors": error.errors,
+                "message": error.message,
+                "code": error.code,
+            }
+        )
+
+    def calls_json(self) -> list[dict[str, Any]]:
+        return [asdict(c) for c in self.calls]
