@@ -21,6 +21,8 @@ from bot.media.probe import DAMAGED_VIDEO, VideoInfo, open_input
 
 MAX_FPS = 30
 AUDIO_BITRATE = 96_000
+MIN_AUDIO_BITRATE = 32_000
+AUDIO_SHARE = 0.15  # at most this share of a tight budget goes to sound
 MIN_VIDEO_BITRATE = 30_000
 # Bits per pixel per frame: below MIN_BPP we scale down instead; above a plan's quality_bpp the
 # extra bits buy little, so a generous budget is not filled.
@@ -72,9 +74,9 @@ def plan_for_budget(
     duration = info.duration_seconds if seconds is None else min(seconds, info.duration_seconds)
     duration = max(duration, 1.0 / fps)
     keep_audio = audio and info.has_audio
-    audio_bits = AUDIO_BITRATE * duration if keep_audio else 0.0
-    total_bits = max_bytes * 8 * CONTAINER_MARGIN - audio_bits
-    bitrate = int(total_bits / duration)
+    total_rate = max_bytes * 8 * CONTAINER_MARGIN / duration
+    audio_bitrate = int(min(AUDIO_BITRATE, max(MIN_AUDIO_BITRATE, AUDIO_SHARE * total_rate)))
+    bitrate = int(total_rate - (audio_bitrate if keep_audio else 0))
     width, height = fit_dimensions(info.width, info.height, max_long_side, max_short_side)
     pixels_per_second = width * height * fps
     if bitrate < MIN_BPP * pixels_per_second:
@@ -90,6 +92,7 @@ def plan_for_budget(
         video_bitrate=max(bitrate, 1),
         seconds=seconds,
         audio=keep_audio,
+        audio_bitrate=audio_bitrate,
     )
 
 

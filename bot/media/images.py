@@ -121,7 +121,7 @@ def prepare_image(
 
     rgb = _to_rgb(image)
     if scale != 1.0:
-        rgb = rgb.resize(_scaled(width, height, scale), Image.Resampling.LANCZOS)
+        rgb = rgb.resize(_scaled(width, height, scale), Image.Resampling.LANCZOS, reducing_gap=3.0)
     mime, encoded, rgb = _encode_to_fit(rgb, lossless=opened.mime in _LOSSLESS_SOURCES)
     return JobInput(
         role=role,
@@ -260,9 +260,8 @@ def _encode_to_fit(image: Image.Image, *, lossless: bool) -> tuple[str, bytes, I
             return "image/jpeg", encoded, image
     current = image
     for _ in range(_MAX_DOWNSCALES):
-        current = image.resize(
-            _scaled(current.width, current.height, _DOWNSCALE_STEP), Image.Resampling.LANCZOS
-        )
+        size = _scaled(current.width, current.height, _DOWNSCALE_STEP)
+        current = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
         encoded = _encode(current, "JPEG", _JPEG_QUALITIES[-1])
         if len(encoded) <= limit:
             return "image/jpeg", encoded, current

@@ -65,6 +65,8 @@ def probe_video(source: bytes | Path) -> VideoInfo:
 
 def _probe(container: InputContainer, size: int) -> VideoInfo:
     if not container.streams.video:
+        if container.streams.audio:
+            raise NoVideoStream("That file has only sound in it, no video.")
         raise NoVideoStream("That file has no video in it.")
     stream = container.streams.video[0]
     ctx = stream.codec_context
