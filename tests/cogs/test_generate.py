@@ -1,0 +1,303 @@
+"""/animate, /restyle and the message menu against the real job service and SQLite."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+import pytest
+
+from bot.domain import JobState
+from cogs.generate import GenerateCog, PromptModal
+from tests.cogs.conftest import Harness, make_harness, png_bytes
+from tests.discord_doubles import (
+    forbidden,
+    make_attachment,
+    make_dm_channel,
+    make_member,
+    make_user,
+)
+
+
+@pytest.fixture
+def cog(harness: Harness) -> GenerateCog:
+    return GenerateCog(harness.bot)
+
+
+async def animate(cog: GenerateCog, interaction: Any, image: Any, prompt: str, **kw: Any) -> None:
+    await GenerateCog.animate.callback(cog, interaction, image, prompt, **kw)
+
+
+async def test_animate_posts_status_opens_thread_and_confirms(
+    harness: Harness, cog: GenerateCog
+) -> None:
+    user = make_member()
+    interaction, log = harness.interaction(user=user)
+    image = make_attachment(png_bytes(1280, 720))
+
+    await animate(cog, interaction, image, "a cat waves")
+
+    assert log.deferred
+    image.read.assert_awaited_once()
+    jobs = await harness.jobs.list_user_jobs(user.id, guild_id=harness.guild_id)
+    assert len(jobs) == 1
+    job = jobs[0]
+    assert job.state is JobState.QUEUED
+    assert job.params.model == "gen4_turbo"
+    assert job.params.ratio == "1280:720"
+    (args, kwargs, message) = harness.channel.sent[0]
+    embed = kwargs["embed"]
+    assert embed.title == f"Animate · job #{job.id}"
+    assert "a cat waves" in (embed.description or "")
+    assert kwargs["allowed_mentions"].to_dict()["parse"] == []
+    assert [c.custom_id for c in kwargs["view"].children] == [f"rw:cancel:{job.id}"]
+    thread = harness.channel.threads_created[0]
+    assert job.id == interaction.extras["job_id"]
+    stored = await harness.jobs.get(job.id)
+    assert stored is not None
+    assert stored.thread_id == thread.id
+    assert stored.status_message_id == message.id
+    assert thread.jump_url in log.last
+    assert log.messages[-1][1]["ephemeral"] is True
+    status = await harness.quota.status(harness.guild_id, user.id)
+    assert status.reserved == 25
+
+
+async def test_wrong_attachment_type_is_refused_before_acknowledging(
+    harness: Harness, cog: GenerateCog
+) -> None:
+    user = make_member()
+    interaction, log = harness.interaction(user=user)
+    doc = make_attachment(b"hello", filename="notes.txt", content_type="text/plain")
+
+    await animate(cog, interaction, doc, "x")
+
+    assert not log.deferred
+    assert "must be an image" in log.last
+    assert "text/plain" in log.last
+    doc.read.assert_not_awaited()
+    assert await harness.jobs.list_user_jobs(user.id) == []
+
+
+async def test_oversized_attachment_is_refused(harness: Harness, cog: GenerateCog) -> None:
+    interaction, log = harness.interaction()
+    big = make_attachment(b"x", size=60 * 1024 * 1024)
+    await animate(cog, interaction, big, "x")
+    assert "60.0 MB" in log.last and "20 MB" in log.last
+
+
+async def test_image_that_is_not_really_an_image_is_refused_after_deep_check(
+    harness: Harness, cog: GenerateCog
+) -> None:
+    user = make_member()
+    interaction, log = harness.interaction(user=user)
+    fake = make_attachment(b"this is plain text pretending", content_type="image/png")
+
+    await animate(cog, interaction, fake, "x")
+
+    assert log.deferred
+    assert "image" in log.last.lower()
+    assert harness.channel.sent == []
+    assert await harness.jobs.list_user_jobs(user.id) == []
+
+
+async def test_prompt_too_long_counts_utf16_units(harness: Harness, cog: GenerateCog) -> None:
+    user = make_member()
+    interaction, log = harness.interaction(user=user)
+    prompt = "😀" * 501  # 501 characters, 1002 UTF-16 units
+
+    await animate(cog, interaction, make_attachment(png_bytes()), prompt)
+
+    assert not log.deferred
+    assert "1002" in log.last and "1000" in log.last
+    assert await harness.jobs.list_user_jobs(user.id) == []
+
+
+async def test_duration_not_offered_by_the_model(harness: Harness, cog: GenerateCog) -> None:
+    interaction, log = harness.interaction()
+    await animate(cog, interaction, make_attachment(png_bytes()), "x", model="veo3.1", duration=5)
+    assert "veo3.1" in log.last and "5 s" in log.last
+
+
+async def test_last_frame_on_a_model_without_it(harness: Harness, cog: GenerateCog) -> None:
+    interaction, log = harness.interaction()
+    await animate(
+        cog,
+        interaction,
+        make_attachment(png_bytes()),
+        "x",
+        model="gen4_turbo",
+        last_frame=make_attachment(png_bytes()),
+    )
+    assert "last frame" in log.last
+
+
+async def test_over_quota_says_used_limit_needed_and_reset(
+    harness: Harness, cog: GenerateCog
+) -> None:
+    user = make_member()
+    await harness.quota.set_user_limit(harness.guild_id, user.id, 10)
+    interaction, log = harness.interaction(user=user)
+
+    await animate(cog, interaction, make_attachment(png_bytes()), "x")
+
+    text = log.last
+    assert "**0** of **10** credits" in text
+    assert "needs **25**" in text
+    assert "<t:" in text
+    assert harness.channel.sent == []
+    assert await harness.jobs.list_user_jobs(user.id) == []
+
+
+async def test_missing_attach_files_is_named_and_nothing_is_created(
+    harness: Harness, cog: GenerateCog
+) -> None:
+    user = make_member()
+    perms = discord.Permissions.all()
+    perms.attach_files = False
+    interaction, log = harness.interaction(user=user, app_permissions=perms)
+
+    await animate(cog, interaction, make_attachment(png_bytes()), "x")
+
+    assert "**Attach Files**" in log.last
+    assert not log.deferred
+    assert await harness.jobs.list_user_jobs(user.id) == []
+
+
+async def test_without_create_threads_the_job_runs_in_the_channel(
+    harness: Harness, cog: GenerateCog
+) -> None:
+    perms = discord.Permissions.all()
+    perms.create_public_threads = False
+    interaction, log = harness.interaction(app_permissions=perms)
+
+    await animate(cog, interaction, make_attachment(png_bytes()), "x")
+
+    assert len(harness.channel.sent) == 1
+    assert harness.channel.threads_created == []
+    assert "**Create Public Threads**" in log.last
+    assert harness.channel.sent[0][2].jump_url in log.last
+
+
+async def test_forbidden_status_post_cancels_and_refunds(
+    harness: Harness, cog: GenerateCog
+) -> None:
+    user = make_member()
+    harness.channel.send.side_effect = forbidden()
+    perms = discord.Permissions.all()
+    perms.send_messages = False
+    harness.channel.permissions_for.return_value = perms
+    interaction, log = harness.interaction(user=user)
+
+    await animate(cog, interaction, make_attachment(png_bytes()), "x")
+
+    assert "**Send Messages**" in log.last
+    assert "cancelled and not charged" in log.last
+    (job,) = await harness.jobs.list_user_jobs(user.id)
+    assert job.state is JobState.CANCELLED
+    status = await harness.quota.status(harness.guild_id, user.id)
+    assert status.reserved == 0 and status.used == 0
+
+
+async def test_dms_are_refused_unless_enabled(harness: Harness, cog: GenerateCog) -> None:
+    interaction, log = harness.interaction(
+        guild_id=None, channel=make_dm_channel(), user=make_user()
+    )
+    await animate(cog, interaction, make_attachment(png_bytes()), "x")
+    assert "direct messages is turned off" in log.last
+
+
+async def test_dms_work_without_a_thread_when_enabled(tmp_path: Any) -> None:
+    h = await make_harness(tmp_path, allow_dms=True)
+    try:
+        cog = GenerateCog(h.bot)
+        dm = make_dm_channel()
+        user = make_user()
+        interaction, log = h.interaction(guild_id=None, channel=dm, user=user)
+        await animate(cog, interaction, make_attachment(png_bytes()), "x")
+        assert len(dm.sent) == 1
+        (job,) = await h.jobs.list_user_jobs(user.id)
+        assert job.guild_id is None and job.thread_id is None
+        assert dm.sent[0][2].jump_url in log.last
+    finally:
+        await h.store.close()
+
+
+async def test_prompt_cannot_mention_everyone_in_the_status(
+    harness: Harness, cog: GenerateCog
+) -> None:
+    interaction, _ = harness.interaction()
+    await animate(
+        cog,
+        interaction,
+        make_attachment(png_bytes()),
+        "hi @everyone **bold** <@&123456789012345678>",
+    )
+    kwargs = harness.channel.sent[0][1]
+    description = kwargs["embed"].description or ""
+    assert "@everyone" not in description
+    assert "<@&123456789012345678>" not in description
+    assert "\\*\\*bold\\*\\*" in description
+    assert kwargs["allowed_mentions"].to_dict() == {"parse": []}
+
+
+async def test_message_menu_without_image(harness: Harness, cog: GenerateCog) -> None:
+    interaction, log = harness.interaction()
+    message = discord.utils.MISSING
+    from unittest.mock import MagicMock
+
+    message = MagicMock(spec_set=discord.Message)
+    message.attachments = [make_attachment(b"x", filename="a.txt", content_type="text/plain")]
+    await cog.animate_message(interaction, message)
+    assert "no image" in log.last
+    assert log.modals == []
+
+
+async def test_message_menu_opens_modal_then_starts_the_job(
+    harness: Harness, cog: GenerateCog
+) -> None:
+    from unittest.mock import MagicMock
+
+    user = make_member()
+    interaction, log = harness.interaction(user=user)
+    message = MagicMock(spec_set=discord.Message)
+    image = make_attachment(png_bytes(720, 1280))
+    message.attachments = [image]
+
+    await cog.animate_message(interaction, message)
+    (modal,) = log.modals
+    assert isinstance(modal, PromptModal)
+
+    modal.prompt._value = "the leaves fall"
+    submit, submit_log = harness.interaction(user=user)
+    await modal.on_submit(submit)
+
+    (job,) = await harness.jobs.list_user_jobs(user.id)
+    assert job.prompt == "the leaves fall"
+    assert job.params.ratio == "720:1280"
+    assert submit_log.deferred
+
+
+async def test_model_autocomplete_lists_enabled_image_models(
+    harness: Harness, cog: GenerateCog
+) -> None:
+    interaction, _ = harness.interaction()
+    choices = await cog.animate_model_autocomplete(interaction, "")
+    values = [c.value for c in choices]
+    assert values == ["gen4_turbo", "gen4.5", "veo3.1", "veo3.1_fast"]
+    assert "gen3a_turbo" not in values  # disabled
+    veo = await cog.animate_model_autocomplete(interaction, "veo")
+    assert [c.value for c in veo] == ["veo3.1", "veo3.1_fast"]
+    restyle = await cog.restyle_model_autocomplete(interaction, "")
+    assert [c.value for c in restyle] == ["gen4_aleph"]
+
+
+async def test_duration_and_ratio_autocomplete_follow_the_chosen_model(
+    harness: Harness, cog: GenerateCog
+) -> None:
+    interaction, _ = harness.interaction(namespace={"model": "veo3.1"})
+    durations = await cog.duration_autocomplete(interaction, "")
+    assert [c.value for c in durations] == [4, 6, 8]
+    ratios = await cog.ratio_autocomplete(interaction, "")
+    assert ratios[0].value == "auto"
+    assert [c.value for c in ratios[1:]] == ["1280:720", "720:1280", "1080:1920", "1920:1080"]
