@@ -2,8 +2,8 @@
 
 A double only has the attributes the real class has, so a typo or an API change fails the
 test instead of passing silently. Channel and thread doubles use ``spec`` (reading unknown
-attributes still fails) so they can also carry ``sent`` and ``threads_created`` records. Async methods are :class:`AsyncMock`; what the code sent
-is read back from their ``await_args``.
+attributes still fails) so they can also carry ``sent`` and ``threads_created`` records.
+Async methods are :class:`AsyncMock`; what the code sent is read back from the records.
 """
 
 from __future__ import annotations

@@ -155,37 +155,38 @@ def result_embed(job: Job, *, model: ModelSpec | None = None) -> discord.Embed:
 
 
 def explain_failure(job: Job) -> str:
-    """Plain words for why a job did not produce a clip."""
+    """Plain words for why a job did not produce a clip.
+
+    The engine stores a user-facing ``error_text`` (never Runway's raw text); it is still
+    escaped here. Known codes have a fallback when no text was stored.
+    """
     code = (job.error_code or "").upper()
     result = outcome(job)
     if result is Outcome.CANCELLED:
-        return "This job was cancelled before it finished."
+        text = "This job was cancelled before it finished."
+        if job.error_text:
+            text += f" {safe_quote(job.error_text, 200)}"
+        return text
     if result is Outcome.IN_DOUBT:
         return (
-            "The bot restarted while it was sending this job to Runway, so it cannot tell "
-            "whether Runway received it. It was not sent again on its own, so you are never "
-            "charged twice. Press **Retry** to try again."
+            "The bot was interrupted while it was sending this job to Runway, so it cannot "
+            "tell whether Runway received it. It was not sent again on its own, so you are "
+            "never charged twice. Press **Retry** to send it again."
         )
+    if job.error_text:
+        return safe_quote(job.error_text, 500)
     if code.startswith("SAFETY.INPUT"):
         return (
             "Runway's content moderation refused your input (the image, video or prompt). "
             "Try a different picture or wording."
         )
     if code.startswith("SAFETY"):
-        return (
-            "Runway's content moderation refused the generated video. "
-            "Try a different prompt or seed."
-        )
+        return "Runway's content moderation refused the generated video. Try another prompt."
     if code.startswith("INTERNAL"):
         return "Runway had an internal problem making this clip. Trying again usually works."
     if code.startswith(("ASSET", "INPUT_PREPROCESSING")):
         return "Runway could not use the input file. Try another file or format."
-    if code in ("DEADLINE", "TIMEOUT"):
-        return "Runway took too long, so the job was stopped."
-    text = "Runway could not finish this job."
-    if job.error_text:
-        text += f"\nDetails: {safe_quote(job.error_text, 300)}"
-    return text
+    return "Runway could not finish this job."
 
 
 def refund_line(job: Job, unit: str) -> str:

@@ -45,7 +45,7 @@ async def test_animate_posts_status_opens_thread_and_confirms(
     assert job.state is JobState.QUEUED
     assert job.params.model == "gen4_turbo"
     assert job.params.ratio == "1280:720"
-    (args, kwargs, message) = harness.channel.sent[0]
+    (_args, kwargs, message) = harness.channel.sent[0]
     embed = kwargs["embed"]
     assert embed.title == f"Animate · job #{job.id}"
     assert "a cat waves" in (embed.description or "")
