@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import aiohttp
+from aiohttp import web
 from PIL import Image, UnidentifiedImageError
 
 from .sim_validation import LOOPBACK_HOSTS, AssetRef, Issue, RequestInvalid
@@ -123,3 +124,49 @@ def _check_image(ref: AssetRef, data: bytes) -> None:
         raise _invalid(ref, "Invalid asset: not a readable image") from None
     if fmt not in ("PNG", "JPEG", "WEBP"):
         raise _invalid(ref, f"Unsupported image type {fmt or 'unknown'}: use JPEG, PNG or WebP")
+
+
+def upload_routes(store: UploadStore) -> list[web.RouteDef]:
+    """``POST /v1/uploads`` (a ticket) and ``POST /_uploads/{id}`` (the multipart file)."""
+
+    async def ticket(request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except (ValueError, UnicodeDecodeError):
+            return web.json_response({"error": "Invalid JSON body", "issues": []}, status=400)
+        issues: list[dict[str, object]] = []
+        filename = body.get("filename") if isinstance(body, dict) else None
+        if not isinstance(filename, str) or not filename or "/" in filename:
+            issues.append({"path": ["filename"], "message": "Expected a file name"})
+        if not isinstance(body, dict) or body.get("type") != "ephemeral":
+            issues.append(
+                {"path": ["type"], "message": "Invalid literal value, expected 'ephemeral'"}
+            )
+        if issues:
+            return web.json_response(
+                {"error": "Validation of body failed", "issues": issues}, status=400
+            )
+        upload_id, form, uri = store.ticket(str(filename))
+        url = f"{request.scheme}://{request.host}/_uploads/{upload_id}"
+        return web.json_response({"uploadUrl": url, "fields": form, "runwayUri": uri})
+
+    async def upload(request: web.Request) -> web.Response:
+        form: dict[str, str] = {}
+        data = b""
+        try:
+            reader = await request.multipart()
+            while (part := await reader.next()) is not None:
+                if not isinstance(part, aiohttp.BodyPartReader):
+                    continue
+                if part.name == "file":
+                    data = bytes(await part.read())
+                elif part.name:
+                    form[part.name] = await part.text()
+        except (AssertionError, ValueError, KeyError):
+            return web.Response(status=400, text="Malformed multipart body")
+        error = store.accept(request.match_info["id"], form, data)
+        if error is not None:
+            return web.Response(status=403 if "signature" in error else 400, text=error)
+        return web.Response(status=204)
+
+    return [web.post("/v1/uploads", ticket), web.post("/_uploads/{id}", upload)]

@@ -223,3 +223,19 @@ class TaskBoard:
             free = self.limit(model) - self.count_running(model)
             for t in sorted(queue, key=lambda x: x.seq)[: max(0, free)]:
                 t.started = max(self._cursor, t.ready_at)
+
+
+def parse_throttle(text: str | None, default: int = 2) -> int | dict[str, int]:
+    """``--throttle``: ``"2"`` for every model, or ``"gen4_turbo=1,veo3.1=3"`` (``*=N`` default)."""
+    if not text:
+        return default
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    out: dict[str, int] = {}
+    for item in text.split(","):
+        name, sep, value = item.partition("=")
+        if not sep or not value.strip().isdigit() or int(value) < 1:
+            raise ValueError(f"bad --throttle item {item!r}: expected MODEL=N with N >= 1")
+        out[name.strip()] = int(value)
+    return out

@@ -12,16 +12,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import json
 import logging
-import re
-import secrets
 import signal
+import sys
 import uuid
-from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import aiohttp
@@ -31,39 +27,17 @@ from ..config import Endpoint, ModelSpec
 from . import clipmaker
 from .catalog import default_catalog
 from .models import TaskStatus
-from .sim_assets import UploadStore, resolve_asset
-from .sim_tasks import SimClock, SimTask, TaskBoard, parse_directives
-from .sim_validation import RUNWAY_VERSION, Issue, RequestInvalid, ValidRequest, validate_create
+from .sim_assets import UploadStore, resolve_asset, upload_routes
+from .sim_control import control_routes
+from .sim_gate import Fault, check_headers, fault_response, take_fault
+from .sim_outputs import OutputSigner
+from .sim_tasks import SimClock, SimTask, TaskBoard, parse_directives, parse_throttle
+from .sim_validation import Issue, RequestInvalid, ValidRequest, validate_create
+from .sim_wire import comet_task_not_exist, comet_wrap, task_body
+
+__all__ = ["Fault", "RunwaySimulator", "SimulatorOptions", "main_simulate"]
 
 log = logging.getLogger(__name__)
-
-_RUNWAY_KEY = re.compile(r"^key_[0-9a-f]{128}$")
-_COMET_STATUS = {
-    TaskStatus.PENDING: "SUBMITTED",
-    TaskStatus.THROTTLED: "QUEUED",
-    TaskStatus.RUNNING: "IN_PROGRESS",
-    TaskStatus.SUCCEEDED: "SUCCESS",
-    TaskStatus.FAILED: "FAILURE",
-    TaskStatus.CANCELLED: "FAILURE",
-}
-
-
-@dataclass
-class Fault:
-    """One scripted fault, consumed ``times`` times by matching requests.
-
-    A status below 300 without ``body`` only delays the request, which is then handled
-    normally.
-    """
-
-    method: str = "*"
-    path_prefix: str = "/v1/"
-    status: int = 500
-    retry_after: float | None = None
-    times: int = 1
-    delay: float = 0.0
-    body: str | None = None
-    drop_connection: bool = False
 
 
 @dataclass
@@ -91,12 +65,10 @@ class _Job:
     clip: asyncio.Task[bytes] | None = None
 
 
-def _credits(value: float) -> int | float:
-    return int(value) if float(value).is_integer() else round(value, 2)
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def _observe(clip: asyncio.Task[bytes]) -> None:
+    """Mark a render's failure as seen; it is reported through the task's status."""
+    if not clip.cancelled() and clip.exception() is not None:
+        log.debug("clip render failed: %s", clip.exception())
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
@@ -117,9 +89,7 @@ class RunwaySimulator:
         self.request_log: list[tuple[str, str]] = []
         self.base_url = ""
         self._jobs: dict[str, _Job] = {}
-        self._secret = secrets.token_bytes(16)
-        self._url_serial = 0
-        self._revoked_upto = 0
+        self.outputs = OutputSigner()
         self._encode_slots = asyncio.Semaphore(1)
         self._sleepers: set[asyncio.Task[Any]] = set()
         self._runner: web.AppRunner | None = None
@@ -174,7 +144,7 @@ class RunwaySimulator:
 
     def expire_outputs(self) -> None:
         """Every output URL issued so far now answers 403."""
-        self._revoked_upto = self._url_serial
+        self.outputs.revoke_all()
 
     def task_status(self, task_id: str) -> str | None:
         """The status a GET of the task would report now (None if unknown or deleted)."""
@@ -192,27 +162,10 @@ class RunwaySimulator:
         app.router.add_get("/v1/tasks/{id}", self._get_task)
         app.router.add_delete("/v1/tasks/{id}", self._delete_task)
         app.router.add_get("/v1/organization", self._organization)
-        app.router.add_post("/v1/uploads", self._upload_ticket)
-        app.router.add_post("/_uploads/{id}", self._upload_file)
         app.router.add_get("/_outputs/{name}", self._output)
-        app.router.add_post("/_sim/faults", self._ctl_fault)
-        app.router.add_post("/_sim/advance", self._ctl_advance)
-        app.router.add_post("/_sim/expire", self._ctl_expire)
-        app.router.add_post("/_sim/reset-faults", self._ctl_reset)
-        app.router.add_get("/_sim/state", self._ctl_state)
+        app.router.add_routes(upload_routes(self.uploads))
+        app.router.add_routes(control_routes(self))
         return app
-
-    def _take_fault(self, request: web.Request) -> Fault | None:
-        for fault in self.faults:
-            if fault.method not in ("*", request.method) or not request.path.startswith(
-                fault.path_prefix
-            ):
-                continue
-            fault.times -= 1
-            if fault.times <= 0:
-                self.faults.remove(fault)
-            return fault
-        return None
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
@@ -220,7 +173,7 @@ class RunwaySimulator:
             resp: web.StreamResponse = await handler(request)
             return resp
         self.request_log.append((request.method, request.path))
-        fault = self._take_fault(request)
+        fault = take_fault(self.faults, request.method, request.path)
         if fault is not None:
             if fault.delay > 0:
                 await self._sleep(fault.delay)
@@ -229,11 +182,13 @@ class RunwaySimulator:
                     request.transport.abort()
                 raise asyncio.CancelledError
             if fault.status >= 300 or fault.body is not None:
-                return self._fault_response(fault)
+                return fault_response(fault)
         if request.path.startswith("/v1/"):
-            refused = self._check_headers(request)
+            refused = check_headers(
+                request.headers, request.method, self.options.provider, self.options.api_key
+            )
             if refused is not None:
-                return refused
+                return _json(*refused)
         try:
             resp = await handler(request)
         except web.HTTPNotFound:
@@ -252,57 +207,6 @@ class RunwaySimulator:
         finally:
             if me is not None:
                 self._sleepers.discard(me)
-
-    def _fault_response(self, fault: Fault) -> web.Response:
-        headers: dict[str, str] = {}
-        if fault.retry_after is not None:
-            ra = fault.retry_after
-            headers["Retry-After"] = str(int(ra)) if float(ra).is_integer() else str(ra)
-        if fault.body is not None:
-            return web.Response(
-                status=fault.status,
-                text=fault.body,
-                content_type="application/json",
-                headers=headers,
-            )
-        messages = {
-            429: "Too many requests",
-            500: "Internal server error",
-            502: "Bad gateway",
-            503: "Service unavailable",
-            504: "Gateway timeout",
-        }
-        text = messages.get(fault.status, f"Simulated error {fault.status}")
-        return _json(fault.status, {"error": text}, headers)
-
-    def _check_headers(self, request: web.Request) -> web.Response | None:
-        auth = request.headers.get("Authorization", "")
-        key = auth[7:].strip() if auth.startswith("Bearer ") else ""
-        if self.options.api_key is not None:
-            good = bool(key) and hmac.compare_digest(key, self.options.api_key)
-        elif self.options.provider == "runway":
-            good = bool(_RUNWAY_KEY.match(key))
-        else:
-            good = bool(key)
-        if not good:
-            body: dict[str, Any] = {"error": "Missing or invalid API key"}
-            if self.options.provider == "cometapi":
-                body = {"code": "unauthorized", "message": "invalid api key", "data": None}
-            return _json(401, body)
-        needs_version = self.options.provider == "runway" or request.method == "POST"
-        version = request.headers.get("X-Runway-Version")
-        if needs_version and version != RUNWAY_VERSION:
-            what = "missing" if version is None else f"{version!r} is not supported"
-            return _json(
-                400,
-                {
-                    "error": f"X-Runway-Version header {what}; use {RUNWAY_VERSION}",
-                    "issues": [
-                        {"path": ["X-Runway-Version"], "message": f"Expected {RUNWAY_VERSION}"}
-                    ],
-                },
-            )
-        return None
 
     # ---- create ----------------------------------------------------------------------
 
@@ -331,6 +235,7 @@ class RunwaySimulator:
         job = _Job(task, valid, self._estimate(valid, input_seconds))
         if not directives.fail_code and not directives.cancel:
             job.clip = asyncio.create_task(self._render(valid, assets, clean_prompt, input_seconds))
+            job.clip.add_done_callback(_observe)
         self._jobs[task_id] = job
         self.created_count += 1
         return _json(200, {"id": task_id})
@@ -415,25 +320,19 @@ class RunwaySimulator:
             with contextlib.suppress(Exception):
                 await asyncio.shield(job.clip)
             status = self._status(job)
-        task = job.task
-        body: dict[str, Any] = {
-            "id": task.id,
-            "status": status.value,
-            "createdAt": _iso(self.clock.wall(task.created)),
-        }
-        if not status.terminal:
-            body["estimatedCost"] = {"credits": _credits(job.estimated)}
-            if status is TaskStatus.RUNNING:
-                body["progress"] = self.board.progress(task, self.clock.now())
-            return body
-        charged = round(job.estimated) if status is TaskStatus.SUCCEEDED else 0
-        body["cost"] = {"credits": int(charged)}
+        now = self.clock.now()
+        url = None
         if status is TaskStatus.SUCCEEDED:
-            body["output"] = [self._output_url(request, task.id)]
-        elif status is TaskStatus.FAILED:
-            body["failure"] = task.failure or "The task failed."
-            body["failureCode"] = task.failure_code
-        return body
+            origin = f"{request.scheme}://{request.host}"
+            url = self.outputs.issue(origin, job.task.id, now + self.options.url_ttl_seconds)
+        return task_body(
+            job.task,
+            status,
+            created_wall=self.clock.wall(job.task.created),
+            estimated=job.estimated,
+            progress=self.board.progress(job.task, now),
+            output_url=url,
+        )
 
     async def _get_task(self, request: web.Request) -> web.Response:
         task_id = request.match_info["id"]
@@ -443,29 +342,20 @@ class RunwaySimulator:
             self.clock.now() - job.task.created < self.options.task_not_exist_seconds
         )
         if comet and (job is None or hidden):
-            return _json(400, {"code": "task_not_exist", "message": "task_not_exist", "data": None})
+            return _json(400, comet_task_not_exist())
         if job is None:
             return _json(404, {"error": "Task not found"})
         raw = await self._task_body(job, request)
         if not comet:
             return _json(200, raw)
-        return _json(200, {"code": "success", "message": "", "data": self._wrap(job, raw)})
-
-    def _wrap(self, job: _Job, raw: dict[str, Any]) -> dict[str, Any]:
         task = job.task
-        status = TaskStatus(raw["status"])
-        progress = 100 if status.terminal else int(raw.get("progress", 0.0) * 100)
-        return {
-            "task_id": task.id,
-            "action": job.request.endpoint.value.upper(),
-            "status": _COMET_STATUS[status],
-            "fail_reason": raw.get("failure", ""),
-            "submit_time": int(self.clock.wall(task.created)),
-            "start_time": int(self.clock.wall(task.started)) if task.started is not None else 0,
-            "finish_time": int(self.clock.wall(task.finished)) if task.finished is not None else 0,
-            "progress": f"{progress}%",
-            "data": raw,
+        wall = {
+            "submit": self.clock.wall(task.created),
+            "start": None if task.started is None else self.clock.wall(task.started),
+            "finish": None if task.finished is None else self.clock.wall(task.finished),
         }
+        action = job.request.endpoint.value.upper()
+        return _json(200, comet_wrap(task, raw, action=action, wall=wall))
 
     async def _delete_task(self, request: web.Request) -> web.Response:
         task_id = request.match_info["id"]
@@ -483,35 +373,19 @@ class RunwaySimulator:
 
     # ---- outputs ---------------------------------------------------------------------
 
-    def _sign(self, name: str, exp: str, serial: str) -> str:
-        msg = f"{name}|{exp}|{serial}".encode()
-        return hmac.new(self._secret, msg, hashlib.sha256).hexdigest()[:32]
-
-    def _output_url(self, request: web.Request, task_id: str) -> str:
-        self._url_serial += 1
-        name = f"{task_id}.mp4"
-        exp = f"{self.clock.now() + self.options.url_ttl_seconds:.3f}"
-        serial = str(self._url_serial)
-        sig = self._sign(name, exp, serial)
-        return f"{request.scheme}://{request.host}/_outputs/{name}?exp={exp}&n={serial}&sig={sig}"
-
     async def _output(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
-        exp, serial, sig = (request.query.get(k, "") for k in ("exp", "n", "sig"))
-        denied = web.Response(status=403, text="AccessDenied: Request has expired")
-        if not hmac.compare_digest(sig, self._sign(name, exp, serial)):
-            return web.Response(status=403, text="AccessDenied: Invalid signature")
-        if int(serial) <= self._revoked_upto or float(exp) < self.clock.now():
-            return denied
+        refused = self.outputs.check(name, request.query, self.clock.now())
+        if refused is not None:
+            return web.Response(status=403, text=f"AccessDenied: {refused}")
         job = self._jobs.get(name.removesuffix(".mp4"))
-        if job is None or job.clip is None or not job.clip.done() or job.clip.cancelled():
+        clip = job.clip if job is not None else None
+        if job is None or clip is None or not clip.done() or clip.cancelled() or clip.exception():
             return web.Response(status=404, text="NoSuchKey")
-        if job.clip.exception() is not None:
-            return web.Response(status=404, text="NoSuchKey")
-        data = clipmaker.pad_to(job.clip.result(), int(job.task.directives.big_mb * 1024 * 1024))
+        data = clipmaker.pad_to(clip.result(), int(job.task.directives.big_mb * 1024 * 1024))
         return web.Response(body=data, content_type="video/mp4")
 
-    # ---- organization and uploads ----------------------------------------------------
+    # ---- organization and state --------------------------------------------------------
 
     async def _organization(self, request: web.Request) -> web.Response:
         if self.options.provider == "cometapi":
@@ -537,93 +411,13 @@ class RunwaySimulator:
             },
         )
 
-    async def _upload_ticket(self, request: web.Request) -> web.Response:
-        try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return _json(400, {"error": "Invalid JSON body", "issues": []})
-        issues: list[dict[str, Any]] = []
-        filename = body.get("filename") if isinstance(body, dict) else None
-        if not isinstance(filename, str) or not filename or "/" in filename:
-            issues.append({"path": ["filename"], "message": "Expected a file name"})
-        if not isinstance(body, dict) or body.get("type") != "ephemeral":
-            issues.append(
-                {"path": ["type"], "message": "Invalid literal value, expected 'ephemeral'"}
-            )
-        if issues:
-            return _json(400, {"error": "Validation of body failed", "issues": issues})
-        upload_id, form, uri = self.uploads.ticket(str(filename))
-        url = f"{request.scheme}://{request.host}/_uploads/{upload_id}"
-        return _json(200, {"uploadUrl": url, "fields": form, "runwayUri": uri})
-
-    async def _upload_file(self, request: web.Request) -> web.Response:
-        form: dict[str, str] = {}
-        data = b""
-        try:
-            reader = await request.multipart()
-            while (part := await reader.next()) is not None:
-                if not isinstance(part, aiohttp.BodyPartReader):
-                    continue
-                if part.name == "file":
-                    data = bytes(await part.read())
-                elif part.name:
-                    form[part.name] = await part.text()
-        except (AssertionError, ValueError, KeyError):
-            return web.Response(status=400, text="Malformed multipart body")
-        error = self.uploads.accept(request.match_info["id"], form, data)
-        if error is not None:
-            return web.Response(status=403 if "signature" in error else 400, text=error)
-        return web.Response(status=204)
-
-    # ---- HTTP control API ------------------------------------------------------------
-
-    async def _ctl_fault(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        known = {f.name for f in fields(Fault)}
-        if not isinstance(body, dict) or set(body) - known:
-            return _json(400, {"error": f"expected an object with fields from {sorted(known)}"})
-        self.add_fault(Fault(**body))
-        return _json(200, {"ok": True, "faults": len(self.faults)})
-
-    async def _ctl_advance(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        self.advance(float(body["seconds"]))
-        return _json(200, {"ok": True, "now": self.clock.now()})
-
-    async def _ctl_expire(self, request: web.Request) -> web.Response:
-        self.expire_outputs()
-        return _json(200, {"ok": True})
-
-    async def _ctl_reset(self, request: web.Request) -> web.Response:
-        self.faults.clear()
-        return _json(200, {"ok": True})
-
-    async def _ctl_state(self, request: web.Request) -> web.Response:
-        tasks = {tid: str(self._status(job)) for tid, job in self._jobs.items()}
-        return _json(
-            200,
-            {
-                "created_count": self.created_count,
-                "tasks": tasks,
-                "requests": [list(r) for r in self.request_log],
-            },
-        )
-
-
-def parse_throttle(text: str | None, default: int = 2) -> int | dict[str, int]:
-    """``--throttle``: ``"2"`` for every model, or ``"gen4_turbo=1,veo3.1=3"`` (``*=N`` default)."""
-    if not text:
-        return default
-    text = text.strip()
-    if text.isdigit():
-        return int(text)
-    out: dict[str, int] = {}
-    for item in text.split(","):
-        name, sep, value = item.partition("=")
-        if not sep or not value.strip().isdigit() or int(value) < 1:
-            raise ValueError(f"bad --throttle item {item!r}: expected MODEL=N with N >= 1")
-        out[name.strip()] = int(value)
-    return out
+    def state(self) -> dict[str, Any]:
+        """What ``GET /_sim/state`` answers: created count, task statuses, request log."""
+        return {
+            "created_count": self.created_count,
+            "tasks": {tid: str(self._status(job)) for tid, job in self._jobs.items()},
+            "requests": [list(r) for r in self.request_log],
+        }
 
 
 def main_simulate(args: argparse.Namespace) -> int:
@@ -631,15 +425,20 @@ def main_simulate(args: argparse.Namespace) -> int:
     from ..config import ConfigError, load_settings
 
     try:
-        models = load_settings(args.config).models if args.config else default_catalog()
-        concurrency = parse_throttle(args.throttle)
+        models = default_catalog()
+        default_concurrency = 2
+        if args.config:
+            settings = load_settings(args.config)
+            models = settings.models
+            default_concurrency = settings.runway.simulator.concurrency_per_model
+        concurrency = parse_throttle(args.throttle, default_concurrency)
     except ConfigError as exc:
-        print(f"invalid configuration in {args.config}:")
+        print(f"invalid configuration in {args.config}:", file=sys.stderr)
         for problem in exc.problems:
-            print(f"  {problem}")
+            print(f"  {problem}", file=sys.stderr)
         return 2
     except ValueError as exc:
-        print(str(exc))
+        print(str(exc), file=sys.stderr)
         return 2
     options = SimulatorOptions(
         provider=args.provider,

@@ -22,7 +22,8 @@ import pytest
 from aiohttp import web
 from PIL import Image
 
-from bot.runway.simulator import Fault, RunwaySimulator, SimulatorOptions, parse_throttle
+from bot.runway.sim_tasks import parse_throttle
+from bot.runway.simulator import Fault, RunwaySimulator, SimulatorOptions
 from tests.bot.runway.sim_media import make_mp4, make_png
 
 KEY = "key_" + "0123456789abcdef" * 8

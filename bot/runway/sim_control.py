@@ -1,0 +1,64 @@
+"""The simulator's HTTP control API (``/_sim/...``), for subprocess tests and ``simulate``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from .sim_gate import Fault
+
+if TYPE_CHECKING:
+    from .simulator import RunwaySimulator
+
+
+def control_routes(sim: RunwaySimulator) -> list[web.RouteDef]:
+    """Routes: POST faults, advance, expire, reset-faults; GET state."""
+    known = {f.name for f in fields(Fault)}
+
+    async def body_of(request: web.Request) -> Any:
+        try:
+            return await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return None
+
+    async def add_fault(request: web.Request) -> web.Response:
+        body = await body_of(request)
+        if not isinstance(body, dict) or set(body) - known:
+            return web.json_response(
+                {"error": f"expected an object with fields from {sorted(known)}"}, status=400
+            )
+        try:
+            sim.add_fault(Fault(**body))
+        except TypeError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response({"ok": True, "faults": len(sim.faults)})
+
+    async def advance(request: web.Request) -> web.Response:
+        body = await body_of(request)
+        try:
+            sim.advance(float(body["seconds"]))
+        except (TypeError, KeyError, ValueError):
+            return web.json_response({"error": 'expected {"seconds": N >= 0}'}, status=400)
+        return web.json_response({"ok": True, "now": sim.clock.now()})
+
+    async def expire(_: web.Request) -> web.Response:
+        sim.expire_outputs()
+        return web.json_response({"ok": True})
+
+    async def reset_faults(_: web.Request) -> web.Response:
+        sim.faults.clear()
+        return web.json_response({"ok": True})
+
+    async def state(_: web.Request) -> web.Response:
+        return web.json_response(sim.state())
+
+    return [
+        web.post("/_sim/faults", add_fault),
+        web.post("/_sim/advance", advance),
+        web.post("/_sim/expire", expire),
+        web.post("/_sim/reset-faults", reset_faults),
+        web.get("/_sim/state", state),
+    ]
