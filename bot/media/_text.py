@@ -27,15 +27,30 @@ def with_extension(filename: str, ext: str, default_stem: str) -> str:
     return f"{stem or default_stem}.{ext}"
 
 
-MEDIA_EXTENSIONS = frozenset(
-    {"png", "jpg", "jpeg", "jfif", "gif", "webp", "bmp", "tif", "tiff", "heic", "heif", "avif"}
-    | {"mp4", "m4v", "mov", "qt", "webm", "mkv", "avi", "3gp"}
-)
+# The extensions a file of each type usually carries.
+EXTENSIONS: dict[str, frozenset[str]] = {
+    "image/png": frozenset({"png", "apng"}),
+    "image/jpeg": frozenset({"jpg", "jpeg", "jfif", "jpe"}),
+    "image/gif": frozenset({"gif"}),
+    "image/webp": frozenset({"webp"}),
+    "image/bmp": frozenset({"bmp", "dib"}),
+    "image/tiff": frozenset({"tif", "tiff"}),
+    "image/heic": frozenset({"heic", "heif"}),
+    "image/avif": frozenset({"avif"}),
+    "video/mp4": frozenset({"mp4", "m4v"}),
+    "video/quicktime": frozenset({"mov", "qt"}),
+    "video/webm": frozenset({"webm"}),
+    "video/x-matroska": frozenset({"mkv"}),
+    "video/x-msvideo": frozenset({"avi"}),
+    "video/3gpp": frozenset({"3gp", "3gpp"}),
+}
+MEDIA_EXTENSIONS = frozenset().union(*EXTENSIONS.values())
 
 
-def not_a(expected: str, what: str, filename: str) -> str:
-    """E.g. "That file is called .png but it is actually text, not an image." """
+def not_a(expected: str, what: str, filename: str, mime: str | None = None) -> str:
+    """E.g. "That file is called .png but it is actually text, not an image." The name is only
+    mentioned when it claims a media type the content (``mime``) does not have."""
     ext = extension(filename)
-    if ext in MEDIA_EXTENSIONS:
+    if ext in MEDIA_EXTENSIONS and ext not in EXTENSIONS.get(mime or "", frozenset()):
         return f"That file is called .{ext} but it is actually {what}, not {expected}."
     return f"That file is {what}, not {expected}."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 from bot.media.encode import encode_within, plan_for_budget
@@ -15,23 +16,21 @@ QUALITY_BPP = 0.35
 
 
 def fit_clip(src: Path, max_bytes: int, workdir: Path) -> Path:
-    """``src`` itself when it is at most ``max_bytes``, else a re-encoded H.264/AAC MP4 copy in
-    ``workdir`` that is. The bitrate comes from the byte budget and the duration; the picture is
-    scaled down when the bits per pixel would get too low.
+    """``src`` itself when it is at most ``max_bytes``, else a re-encoded H.264/AAC MP4 copy
+    that is: a new, uniquely named file in ``workdir`` that the caller deletes when done.
+    The bitrate comes from the byte budget and the duration; the picture is scaled down when
+    the bits per pixel would get too low.
 
     Raises ClipTooLarge (a MediaError, with ``achieved_bytes``) when no acceptable encode fits,
     and CorruptMedia when ``src`` cannot be read, so the caller can fall back (e.g. post a link).
     """
-    size = src.stat().st_size
-    if size <= max_bytes:
+    if src.stat().st_size <= max_bytes:
         return src
     if max_bytes <= 0:
         raise MediaError("There is no room to upload this clip here.")
     info = probe_video(src)
     workdir.mkdir(parents=True, exist_ok=True)
-    dest = workdir / f"{src.stem}.fit.mp4"
-    if dest == src:
-        dest = workdir / f"{src.stem}.fit2.mp4"
+    dest = workdir / f"{src.stem}.fit-{uuid.uuid4().hex[:8]}.mp4"
     plan = plan_for_budget(
         info,
         max_bytes,

@@ -146,7 +146,7 @@ def _open(data: bytes, *, filename: str) -> _Opened:
             raise UnsupportedMedia(
                 "That file is an SVG drawing; those cannot be used: export it as PNG or JPEG first."
             )
-        raise UnsupportedMedia(not_a("an image", what, filename))
+        raise UnsupportedMedia(not_a("an image", what, filename, mime))
     pillow_format = _PILLOW_FORMATS.get(mime)
     if pillow_format is None:
         what = describe(data)
@@ -230,6 +230,13 @@ def _has_alpha(image: Image.Image) -> bool:
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode in ("I", "F") or image.mode.startswith("I;16"):
+        # Deep grey images: scale to 8 bits rather than let conversion clip them to white.
+        wide = image.convert("F")
+        high = wide.getextrema()[1]
+        assert isinstance(high, int | float)
+        top = 65535.0 if image.mode.startswith("I;16") else max(float(high), 255.0)
+        return wide.point(lambda v: v * (255.0 / top)).convert("L").convert("RGB")
     if _has_alpha(image):
         rgba = image.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))

@@ -3,7 +3,7 @@
 A video passes through untouched when it is already H.264/yuv420p MP4, upright, within
 1920x1080 and 60 fps, short enough, and small enough for ``max_output_bytes`` (by default a
 16 MB data URI). Otherwise it is re-encoded (video only: Runway's video_to_video ignores
-sound) at up to 30 fps, sized to the byte budget.
+sound) at up to 30 fps, sized to the byte budget. Animated GIFs are accepted and converted.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ _ACCEPTED = {
     "video/x-matroska",
     "video/x-msvideo",
     "video/3gpp",
+    "image/gif",  # animated GIFs are short videos; a still one is refused below
 }
 _TRIM_SLACK_SECONDS = 0.05
 
@@ -68,9 +69,15 @@ def prepare_video(
         )
     mime = sniff(data)
     if mime not in _ACCEPTED:
-        raise UnsupportedMedia(not_a("a video", describe(data), filename))
+        raise UnsupportedMedia(not_a("a video", describe(data), filename, mime))
     info = probe_video(data)
-    if info.duration_seconds < MIN_VIDEO_SECONDS or info.frames < 2:
+    if info.frames < 2:
+        if mime == "image/gif":
+            raise UnsupportedMedia("That GIF has a single frame: it is a still image, not a video.")
+        raise VideoTooShort(
+            f"This video has only one frame; send a clip of at least {MIN_VIDEO_SECONDS:g} s."
+        )
+    if info.duration_seconds < MIN_VIDEO_SECONDS:
         raise VideoTooShort(
             f"This video is only {info.duration_seconds:.1f} s long; send a clip of at least "
             f"{MIN_VIDEO_SECONDS:g} s."

@@ -236,3 +236,21 @@ def test_image_size_reads_the_header() -> None:
     assert image_size(encode_image(solid((321, 123)), "WEBP")) == (321, 123)
     with pytest.raises(UnsupportedMedia):
         image_size(b"plain text")
+
+
+def test_sixteen_bit_grey_is_scaled_not_clipped() -> None:
+    item = prepare_image(encode_image(Image.new("I;16", (700, 700), 30_000), "PNG"))
+    assert rgb_at(reopen(item.data), (1, 1)) == pytest.approx((117, 117, 117), abs=2)
+
+
+def test_a_huge_jpeg_is_decoded_at_reduced_scale_and_fits_4k() -> None:
+    data = encode_image(solid((8000, 4000)), "JPEG", quality=80)
+    item = prepare_image(data)
+    assert (item.width, item.height) == (3840, 1920)
+    assert reopen(item.data).size == (3840, 1920)
+
+
+def test_a_file_named_like_its_content_is_not_called_misleading() -> None:
+    with pytest.raises(UnsupportedMedia) as caught:
+        prepare_image(b"shopping list\n", filename="notes.txt")
+    assert caught.value.message == "That file is text, not an image."

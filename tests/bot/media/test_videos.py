@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from bot.domain import InputRole
@@ -158,7 +160,41 @@ def test_single_frame_video_is_too_short(make_video: MakeVideo) -> None:
     data = make_video("one.mp4", seconds=0.1).read_bytes()
     with pytest.raises(VideoTooShort) as caught:
         prepare_video(data)
-    assert caught.value.message.startswith("This video is only 0.1 s long")
+    assert caught.value.message == "This video has only one frame; send a clip of at least 1 s."
+
+
+def test_half_second_video_is_too_short(make_video: MakeVideo) -> None:
+    data = make_video("short.mp4", seconds=0.5).read_bytes()
+    with pytest.raises(VideoTooShort) as caught:
+        prepare_video(data)
+    assert caught.value.message == "This video is only 0.5 s long; send a clip of at least 1 s."
+
+
+def animated_gif(count: int) -> bytes:
+    frames = [solid((64, 48), (40 * i, 0, 200)) for i in range(count)]
+    out = io.BytesIO()
+    frames[0].save(out, "GIF", save_all=True, append_images=frames[1:], duration=200, loop=0)
+    return out.getvalue()
+
+
+def test_animated_gif_becomes_an_mp4() -> None:
+    item = prepare_video(animated_gif(8), filename="dance.gif")
+    assert item.filename == "dance.mp4"
+    info = probe_video(item.data)
+    assert (info.codec, info.width, info.height) == ("h264", 64, 48)
+    assert info.duration_seconds == pytest.approx(1.6, abs=0.1)
+
+
+def test_still_gif_is_not_a_video() -> None:
+    with pytest.raises(UnsupportedMedia) as caught:
+        prepare_video(animated_gif(1), filename="still.gif")
+    assert caught.value.message == "That GIF has a single frame: it is a still image, not a video."
+
+
+def test_a_webp_named_webp_is_just_not_a_video() -> None:
+    with pytest.raises(UnsupportedMedia) as caught:
+        prepare_video(encode_image(solid((64, 64)), "WEBP"), filename="pic.webp")
+    assert caught.value.message == "That file is a WebP image, not a video."
 
 
 def test_oversized_input_is_refused_before_probing(make_video: MakeVideo) -> None:
