@@ -147,7 +147,7 @@ class GenerateCog(commands.Cog):
             allowed_contexts=app_commands.AppCommandContext(guild=True, dm_channel=True),
             allowed_installs=app_commands.AppInstallationType(guild=True, user=False),
         )
-        bot.tree.add_command(self.menu)
+        bot.tree.add_command(self.menu, override=True)
 
     async def cog_unload(self) -> None:
         self.bot.tree.remove_command(self.menu.name, type=self.menu.type)

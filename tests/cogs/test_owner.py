@@ -1,0 +1,100 @@
+"""/runway status and /runway sync: owners only; status reads the queue and the simulator."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.domain import JobState, QueueStats
+from bot.runway.client import RunwayClient
+from bot.runway.models import Organization
+from bot.runway.simulator import RunwaySimulator
+from bot.ui.context import Services
+from bot.ui.errors import NotOwner, handle_app_command_error
+from cogs.generate import GenerateCog
+from cogs.owner import OwnerCog, organization_lines, queue_lines
+from tests.cogs.conftest import ADMIN_PERMISSIONS, OWNER_ID, Harness, png_bytes
+from tests.discord_doubles import make_attachment, make_member
+
+
+@pytest.fixture
+def cog(harness: Harness) -> OwnerCog:
+    return OwnerCog(harness.bot)
+
+
+@pytest.fixture
+async def simulator() -> AsyncIterator[RunwaySimulator]:
+    sim = RunwaySimulator()
+    await sim.start()
+    try:
+        yield sim
+    finally:
+        await sim.stop()
+
+
+async def test_server_admins_are_not_owners(harness: Harness, cog: OwnerCog) -> None:
+    interaction, log = harness.interaction(user=make_member(), permissions=ADMIN_PERMISSIONS)
+    with pytest.raises(NotOwner) as caught:
+        await cog.interaction_check(interaction)
+    await handle_app_command_error(interaction, caught.value)
+    assert "Only the bot's owners" in log.last
+
+
+async def test_status_shows_queue_and_simulator_balance(
+    harness: Harness, cog: OwnerCog, simulator: RunwaySimulator
+) -> None:
+    user = make_member()
+    start, _ = harness.interaction(user=user)
+    await GenerateCog.animate.callback(
+        GenerateCog(harness.bot), start, make_attachment(png_bytes()), "x"
+    )
+    async with RunwayClient(base_url=simulator.base_url, api_key="key_" + "0" * 128) as client:
+        assert harness.bot.services is not None
+        harness.bot.services = Services(
+            settings=harness.settings,
+            jobs=harness.jobs,
+            quota=harness.quota,
+            runway=client,
+        )
+        interaction, log = harness.interaction(user=make_member(OWNER_ID))
+        assert await cog.interaction_check(interaction)
+        await OwnerCog.status.callback(cog, interaction)
+
+    (embed,) = log.embeds()
+    fields = {f.name: f.value or "" for f in embed.fields}
+    assert "queued: **1**" in fields["Queue"]
+    assert "`gen4_turbo`: 0 at Runway, 1 queued" in fields["Queue"]
+    assert "Runway (simulator)" in fields
+
+
+def test_queue_lines_cover_every_state() -> None:
+    stats = QueueStats(
+        by_state={JobState.RUNNING: 2, JobState.FAILED: 1},
+        in_flight_by_model={"veo3.1": 2},
+        queued_by_model={},
+        undelivered=1,
+    )
+    lines = queue_lines(stats)
+    assert "running: **2**" in lines
+    assert "queued: **0**" in lines
+    assert "in doubt: **0**" in lines
+    assert "finished but not yet posted: **1**" in lines
+    assert "`veo3.1`: 2 at Runway, 0 queued" in lines
+
+
+def test_organization_lines() -> None:
+    org = Organization.model_validate(
+        {
+            "creditBalance": 1234,
+            "tier": {
+                "maxMonthlyCreditSpend": 10000,
+                "models": {
+                    "gen4_turbo": {"maxConcurrentGenerations": 3, "maxDailyGenerations": 50}
+                },
+            },
+        }
+    )
+    lines = organization_lines(org)
+    assert lines[0] == "credit balance: **1234**"
+    assert "`gen4_turbo`: 3 at once, 50 a day" in lines
