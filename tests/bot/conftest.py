@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from bot.config import QuotaSettings, Settings
-from bot.domain import InputRole, JobInput, JobKind, JobParams, NewJob
+from bot.domain import InputRole, Job, JobInput, JobKind, JobParams, NewJob
 from bot.jobs import JobService
+from bot.ports import DeliveryReceipt, StatusUpdate
 from bot.quota import QuotaService
 from bot.runway.catalog import default_catalog
+from bot.runway.simulator import RunwaySimulator, SimulatorOptions
 from bot.store.db import Store
+
+if TYPE_CHECKING:
+    from tests.bot.worker_harness import Harness
 
 
 class FakeClock:
@@ -122,3 +129,90 @@ class Engine:
 @pytest.fixture
 def engine(settings: Settings, store: Store, clock: FakeClock) -> Engine:
     return Engine(settings, store, clock)
+
+
+class RecordingPort:
+    """A DeliveryPort for tests: records calls, de-duplicates by nonce like Discord does.
+
+    ``failures`` holds exceptions to raise (in order) on the next deliver calls;
+    ``hang_after_confirm`` makes the next delivery post its message and then never
+    return (what a crash right after Discord confirmed looks like).
+    """
+
+    def __init__(self) -> None:
+        self.statuses: list[StatusUpdate] = []
+        self.calls: list[tuple[str, int, str]] = []
+        self.messages: dict[str, tuple[str, int, int]] = {}  # nonce -> (kind, job id, msg id)
+        self.clips: dict[int, bytes] = {}
+        self.failures: list[Exception] = []
+        self.hang_after_confirm = False
+        self.confirmed = asyncio.Event()
+        self._next_id = 9000
+
+    async def status_changed(self, update: StatusUpdate) -> None:
+        self.statuses.append(update)
+
+    def _post(self, kind: str, job: Job, nonce: str) -> DeliveryReceipt:
+        self.calls.append((kind, job.id, nonce))
+        if self.failures:
+            raise self.failures.pop(0)
+        if nonce not in self.messages:
+            self._next_id += 1
+            self.messages[nonce] = (kind, job.id, self._next_id)
+        return DeliveryReceipt(self.messages[nonce][2])
+
+    async def _maybe_hang(self) -> None:
+        if self.hang_after_confirm:
+            self.hang_after_confirm = False
+            self.confirmed.set()
+            await asyncio.Event().wait()
+
+    async def deliver_clip(self, job: Job, clip: Path, nonce: str) -> DeliveryReceipt:
+        data = await asyncio.to_thread(clip.read_bytes)
+        receipt = self._post("clip", job, nonce)
+        self.clips.setdefault(job.id, data)
+        await self._maybe_hang()
+        return receipt
+
+    async def deliver_failure(self, job: Job, nonce: str) -> DeliveryReceipt:
+        receipt = self._post("failure", job, nonce)
+        await self._maybe_hang()
+        return receipt
+
+    def visible(self, kind: str | None = None) -> list[tuple[str, int, int]]:
+        """The messages a Discord user would see."""
+        return [m for m in self.messages.values() if kind is None or m[0] == kind]
+
+    def states_of(self, job_id: int) -> list[str]:
+        """The successive states reported for a job (repeats collapsed)."""
+        out: list[str] = []
+        for s in self.statuses:
+            if s.job.id == job_id and (not out or out[-1] != s.job.state.value):
+                out.append(s.job.state.value)
+        return out
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[RunwaySimulator]:
+    s = RunwaySimulator(SimulatorOptions(task_seconds=12.0, pending_seconds=2.0, concurrency=2))
+    await s.start()
+    try:
+        yield s
+    finally:
+        await s.stop()
+
+
+@pytest.fixture
+async def harness(
+    tmp_path: Path, store: Store, sim: RunwaySimulator, clock: FakeClock
+) -> AsyncIterator[Harness]:
+    from tests.bot.worker_harness import Harness, make_client, worker_settings
+
+    client = make_client(sim)
+    h = Harness(tmp_path, store, sim, client, clock, worker_settings())
+    try:
+        yield h
+    finally:
+        for w in h.workers:
+            await w.abort()
+        await client.close()

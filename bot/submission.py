@@ -1,0 +1,82 @@
+"""Turn a stored job and its inputs into a Runway create request."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .domain import InputRole, JobError, JobInput, JobKind
+from .media import data_uri_fits, to_data_uri
+from .runway.client import RunwayClient
+from .runway.models import (
+    ContentModeration,
+    ImageToVideoRequest,
+    PromptFrame,
+    VideoReference,
+    VideoToVideoRequest,
+)
+
+
+async def _uri(client: RunwayClient, item: JobInput) -> str:
+    """A data URI when it fits; otherwise an ephemeral upload (Runway direct only)."""
+    if data_uri_fits(item):
+        return to_data_uri(item)
+    if client.provider == "runway":
+        name = item.filename or f"input.{item.mime.split('/')[-1]}"
+        return await client.upload_ephemeral(name, item.data, item.mime)
+    raise JobError(f"The {item.role.value} file is too large to send to Runway.")
+
+
+async def build_request(
+    client: RunwayClient,
+    kind: JobKind,
+    *,
+    model: str,
+    prompt: str,
+    ratio: str | None,
+    duration: int | None,
+    seed: int | None,
+    audio: bool,
+    inputs: Sequence[JobInput],
+) -> ImageToVideoRequest | VideoToVideoRequest:
+    """The create request for a job (uploads large videos first when needed)."""
+    by_role: dict[InputRole, list[JobInput]] = {}
+    for item in inputs:
+        by_role.setdefault(item.role, []).append(item)
+    text = prompt or None
+    moderation = ContentModeration()
+    if kind is JobKind.ANIMATE:
+        if not by_role.get(InputRole.IMAGE) or ratio is None:
+            raise JobError("The input image of this job is no longer available.")
+        first = await _uri(client, by_role[InputRole.IMAGE][0])
+        image: str | list[PromptFrame] = first
+        if by_role.get(InputRole.LAST_FRAME):
+            last = await _uri(client, by_role[InputRole.LAST_FRAME][0])
+            image = [
+                PromptFrame(uri=first, position="first"),
+                PromptFrame(uri=last, position="last"),
+            ]
+        return ImageToVideoRequest(
+            model=model,
+            prompt_image=image,
+            prompt_text=text,
+            ratio=ratio,
+            duration=duration,
+            seed=seed,
+            audio=True if audio else None,
+            content_moderation=moderation,
+        )
+    if not by_role.get(InputRole.VIDEO):
+        raise JobError("The input video of this job is no longer available.")
+    video = await _uri(client, by_role[InputRole.VIDEO][0])
+    refs = [
+        VideoReference(uri=await _uri(client, item))
+        for item in by_role.get(InputRole.REFERENCE, [])
+    ]
+    return VideoToVideoRequest(
+        model=model,
+        video_uri=video,
+        prompt_text=text,
+        references=refs or None,
+        seed=seed,
+        content_moderation=moderation,
+    )
