@@ -96,7 +96,7 @@ def plan_for_budget(
     )
 
 
-def encode_within(src: Path, dest: Path, info: VideoInfo, max_bytes: int, plan: EncodePlan) -> Path:
+def encode_within(src: Path, dest: Path, max_bytes: int, plan: EncodePlan) -> Path:
     """Encode ``src`` to ``dest`` by ``plan``, lowering the bitrate (and size) until the file is
     at most ``max_bytes``; ClipTooLarge with the smallest size reached when that fails."""
     smallest: int | None = None

@@ -39,4 +39,4 @@ def fit_clip(src: Path, max_bytes: int, workdir: Path) -> Path:
         audio=True,
         quality_bpp=QUALITY_BPP,
     )
-    return encode_within(src, dest, info, max_bytes, plan)
+    return encode_within(src, dest, max_bytes, plan)

@@ -92,7 +92,9 @@ def prepare_image(
     opened = _open(data, filename=filename)
     image = opened.image
     animated = getattr(image, "n_frames", 1) > 1
+    stored_size = image.size
     _decode(image)
+    reduced = image.size != stored_size
     rotated = image.getexif().get(_EXIF_ORIENTATION, 1) not in (0, 1)
     if rotated:
         image = ImageOps.exif_transpose(image)
@@ -104,6 +106,7 @@ def prepare_image(
     if (
         opened.mime in _PASS_THROUGH
         and not animated
+        and not reduced
         and not rotated
         and scale == 1.0
         and not alpha

@@ -113,7 +113,7 @@ def prepare_video(
             max_short_side=MAX_SHORT_SIDE,
         )
         try:
-            encode_within(src, dest, info, budget, plan)
+            encode_within(src, dest, budget, plan)
         except ClipTooLarge as exc:
             raise MediaTooLarge(
                 f"This video is too large to send even after compressing it "
