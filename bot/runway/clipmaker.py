@@ -178,8 +178,8 @@ def video_to_video_clip(
                 while current is not None and out_index / FPS < t:
                     enc.add(current)
                     out_index += 1
-                image = frame.to_image()  # type: ignore[no-untyped-call]
-                gray = ImageOps.grayscale(image.resize(size))
+                small = frame.reformat(width=size[0], height=size[1], format="rgb24")
+                gray = ImageOps.grayscale(small.to_image())  # type: ignore[no-untyped-call]
                 current = ImageOps.mirror(ImageOps.colorize(gray, dark, light))
     except av.FFmpegError as exc:
         raise ClipError("the input video is not a readable video") from exc

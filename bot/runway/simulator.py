@@ -1,10 +1,23 @@
 """A local Runway API simulator (aiohttp.web) speaking the same protocol, strictly.
 
 Use it in-process (``async with RunwaySimulator(options) as sim``) or from the command
-line (``runway-bot simulate``). Tasks are timed on a simulated clock (see sim_tasks),
-bodies are validated like Runway does (see sim_validation), outputs are real clips
-(see clipmaker) served at signed, expiring URLs. Faults can be scripted with
-``add_fault`` / ``POST /_sim/faults`` and per task with ``[sim:...]`` prompt directives.
+line (``runway-bot simulate``). Tasks are timed on a simulated clock (sim_tasks), bodies
+are validated like Runway does (sim_validation), assets may be data URIs, HTTPS or
+loopback URLs, or ``runway://`` uploads (sim_assets), outputs are real H.264 clips
+(clipmaker) served at signed URLs that expire (sim_outputs), and CometAPI's envelope is
+written by sim_wire.
+
+Faults are scripted with ``add_fault`` / ``POST /_sim/faults`` (sim_gate, sim_control) or
+per task by directives anywhere in ``promptText`` (stripped before "processing"; the
+prompt length limit counts them):
+
+- ``[sim:fail=CODE]``: the task ends FAILED with ``failureCode`` CODE after its run.
+- ``[sim:throttle=N]``: THROTTLED for N simulated seconds before it may start.
+- ``[sim:seconds=N]``: the task RUNS N simulated seconds.
+- ``[sim:big=MB]``: the output is padded to at least MB MiB (still a playable MP4).
+- ``[sim:cancel]``: the task ends CANCELLED on its own after its run.
+
+A task whose input cannot be decoded ends FAILED with ``ASSET.INVALID``.
 """
 
 from __future__ import annotations

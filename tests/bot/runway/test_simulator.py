@@ -621,3 +621,14 @@ def test_simulate_command_serves_until_sigterm(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+async def test_time_scale_runs_the_clock_faster(http: aiohttp.ClientSession) -> None:
+    opts = options(time_scale=2000.0, task_seconds=20.0, url_ttl_seconds=200.0)
+    async with RunwaySimulator(opts) as sim:
+        task_id = await create(http, sim)
+        await asyncio.sleep(0.05)  # at least 100 simulated seconds
+        done = await get(http, sim, task_id)
+        assert done["status"] == "SUCCEEDED"
+        await asyncio.sleep(0.15)  # at least 300 more: the URL's 200 s are over
+        assert (await fetch(http, done["output"][0]))[0] == 403
