@@ -103,7 +103,7 @@ async def add_guild(fake: FakeDiscord, request: web.Request, body: dict[str, Any
         owner_id=int(body["owner_id"]) if body.get("owner_id") else None,
         **kwargs,
     )
-    await fake.dispatch("GUILD_CREATE", fake.world.guild_create_json(guild.id))
+    await fake.dispatch("GUILD_CREATE", fake.world.guild_create_json(guild.id, all_members=False))
     return fake.world.guild_create_json(guild.id)
 
 

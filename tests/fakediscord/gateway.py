@@ -24,6 +24,8 @@ OP_INVALID_SESSION = 9
 OP_HELLO = 10
 OP_HEARTBEAT_ACK = 11
 
+INTENT_GUILD_MEMBERS = 1 << 1
+
 CLOSE_UNKNOWN_ERROR = 4000
 CLOSE_DECODE_ERROR = 4002
 CLOSE_NOT_AUTHENTICATED = 4003
@@ -199,7 +201,10 @@ async def _ready(fake: FakeDiscord, session: Session) -> None:
     )
     for gid in guild_ids:
         if session.intents & 1:
-            await session.dispatch("GUILD_CREATE", world.guild_create_json(gid))
+            members = bool(session.intents & INTENT_GUILD_MEMBERS)
+            await session.dispatch(
+                "GUILD_CREATE", world.guild_create_json(gid, all_members=members)
+            )
     await fake.notify()
 
 

@@ -76,6 +76,8 @@ class BodyValidator:
             allowed.extend(values)
             if body["type"] in values:
                 return dict(branch)
+        if not allowed:
+            return schema
         raise rules.form_error(
             ["type"],
             "BASE_TYPE_CHOICES",

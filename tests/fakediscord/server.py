@@ -98,7 +98,6 @@ class FakeDiscord:
         from tests.fakediscord import control, gateway, rest
 
         app = web.Application(client_max_size=1024**3)
-        app["fake"] = self
         rest.setup(app, self)
         gateway.setup(app, self)
         control.setup(app, self)

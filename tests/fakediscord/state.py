@@ -446,7 +446,8 @@ class World:
             out["user"] = self.user(user_id).to_json()
         return out
 
-    def guild_create_json(self, guild_id: int) -> dict[str, Any]:
+    def guild_create_json(self, guild_id: int, *, all_members: bool = True) -> dict[str, Any]:
+        """GUILD_CREATE's guild; without the GUILD_MEMBERS intent Discord sends only the bot."""
         guild = self.guild(guild_id)
         channels = [self.channels[c].to_json() for c in guild.channel_ids]
         threads = [
@@ -454,7 +455,8 @@ class World:
             for t in self.channels.values()
             if t.guild_id == guild_id and t.is_thread and not t.archived
         ]
-        members = [self.member_json(guild_id, uid) for uid in guild.members]
+        shown = guild.members if all_members else [self.bot_user.id]
+        members = [self.member_json(guild_id, uid) for uid in shown]
         bot = guild.members[self.bot_user.id]
         return {
             **guild.to_json(),

@@ -1,0 +1,443 @@
+"""A real discord.py 2.7 bot driven end to end against the fake."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from dataclasses import dataclass, field
+
+import aiohttp
+import discord
+import pytest
+from discord import app_commands
+from discord.ext import commands
+
+from tests.fakediscord import FakeDiscord, FakeDiscordClient, rules
+from tests.fakediscord.client import ControlError, InvalidRequestsError
+from tests.test_fakediscord.conftest import Seed, running
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+
+
+@dataclass
+class Probe:
+    """What the test bot saw, and what its Discord calls raised."""
+
+    errors: asyncio.Queue[discord.HTTPException] = field(default_factory=asyncio.Queue)
+    started: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    threads: list[discord.Thread] = field(default_factory=list)
+    messages: list[discord.Message] = field(default_factory=list)
+    kept: list[discord.Interaction] = field(default_factory=list)
+    filesize_limits: list[int] = field(default_factory=list)
+
+
+class PromptModal(discord.ui.Modal, title="Prompt"):
+    prompt: discord.ui.TextInput[PromptModal] = discord.ui.TextInput(
+        label="Prompt", custom_id="prompt", max_length=100
+    )
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(f"prompt={self.prompt.value}", ephemeral=True)
+
+
+class Panel(discord.ui.View):
+    @discord.ui.button(label="Open", custom_id="panel:open")
+    async def open(
+        self, interaction: discord.Interaction, button: discord.ui.Button[Panel]
+    ) -> None:
+        await interaction.response.send_modal(PromptModal())
+
+    @discord.ui.button(label="Done", custom_id="panel:done")
+    async def done(
+        self, interaction: discord.Interaction, button: discord.ui.Button[Panel]
+    ) -> None:
+        await interaction.response.edit_message(content="done", view=None)
+
+
+def make_bot(probe: Probe) -> commands.Bot:
+    # guild_ready_timeout: discord.py waits this long after the last GUILD_CREATE before READY.
+    bot = commands.Bot(
+        command_prefix="!", intents=discord.Intents.default(), guild_ready_timeout=0.05
+    )
+
+    @bot.tree.command(name="animate", description="Animate an image")
+    async def animate(
+        inter: discord.Interaction, image: discord.Attachment, prompt: str, model: str = "gen4"
+    ) -> None:
+        probe.filesize_limits.append(inter.filesize_limit)
+        await inter.response.defer(thinking=True)
+        data = await image.read()
+        await inter.followup.send(
+            f"{image.filename} {len(data)} {prompt} {model}",
+            file=discord.File(io.BytesIO(data[::-1]), "result.png"),
+        )
+
+    @animate.autocomplete("model")
+    async def models(inter: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        names = ["gen4_turbo", "gen3a_turbo", "act_two"]
+        return [app_commands.Choice(name=n, value=n) for n in names if current in n]
+
+    @bot.tree.command(name="slow", description="Answers only when released")
+    async def slow(inter: discord.Interaction) -> None:
+        probe.started.set()
+        await probe.release.wait()
+        try:
+            await inter.response.send_message("late")
+        except discord.HTTPException as error:
+            probe.errors.put_nowait(error)
+
+    @bot.tree.command(name="keep", description="Defers and leaves the rest to the test")
+    async def keep(inter: discord.Interaction) -> None:
+        await inter.response.defer()
+        probe.kept.append(inter)
+
+    @bot.tree.command(name="big", description="Uploads a file of the given size")
+    async def big(inter: discord.Interaction, kilobytes: int) -> None:
+        await inter.response.defer()
+        try:
+            blob = io.BytesIO(b"\0" * (kilobytes * 1024))
+            await inter.followup.send(file=discord.File(blob, "big.mp4"))
+        except discord.HTTPException as error:
+            probe.errors.put_nowait(error)
+            await inter.followup.send("too big")
+
+    @bot.tree.command(name="panel", description="A message with buttons")
+    async def panel(inter: discord.Interaction) -> None:
+        await inter.response.send_message("panel", view=Panel())
+
+    @bot.tree.context_menu(name="Restyle")
+    async def restyle(inter: discord.Interaction, message: discord.Message) -> None:
+        await inter.response.send_message(f"restyle {message.id} {message.content}")
+
+    @bot.event
+    async def on_thread_create(thread: discord.Thread) -> None:
+        probe.threads.append(thread)
+
+    @bot.event
+    async def on_message(message: discord.Message) -> None:
+        probe.messages.append(message)
+
+    return bot
+
+
+@pytest.fixture
+def probe() -> Probe:
+    return Probe()
+
+
+async def _synced(bot: commands.Bot) -> None:
+    await bot.tree.sync()
+
+
+async def test_connects_with_zlib_stream_and_sees_guild(
+    fake: FakeDiscord, ctl: FakeDiscordClient, seed: Seed, probe: Probe
+) -> None:
+    async with running(make_bot(probe), fake) as bot:
+        guild = bot.get_guild(seed.guild_id)
+        assert guild is not None and guild.name == "Test Guild"
+        assert [c.name for c in guild.text_channels] == ["general"]
+        assert guild.member_count == 3  # owner, alice, the bot
+        assert guild.get_member(seed.user_id) is None  # no GUILD_MEMBERS intent: only the bot
+        assert guild.me is not None and guild.me.id == fake.application_id
+        assert bot.application_id == fake.application_id
+        connect = next(e for e in await ctl.gateway_log() if e["dir"] == "connect")
+        assert connect["query"] == {"v": "10", "encoding": "json", "compress": "zlib-stream"}
+        assert bot.latency < 5  # heartbeats were ACKed
+    await ctl.assert_no_invalid_requests()
+
+
+async def test_sync_then_slash_command_with_attachment_defer_and_followup(
+    fake: FakeDiscord, ctl: FakeDiscordClient, seed: Seed, probe: Probe
+) -> None:
+    async with running(make_bot(probe), fake) as bot:
+        with pytest.raises(ControlError, match="not registered"):
+            await ctl.invoke_command(seed.user_id, seed.guild_id, seed.channel_id, "animate")
+        await _synced(bot)
+        names = {c["name"] for c in (await ctl.state())["global_commands"]}
+        assert names == {"animate", "slow", "keep", "big", "panel", "Restyle"}
+
+        iid = await ctl.invoke_command(
+            seed.user_id,
+            seed.guild_id,
+            seed.channel_id,
+            "animate",
+            {"prompt": "a cat"},
+            [("cat.png", PNG, "image/png")],
+            attachment_options=["image"],
+        )
+        result = await ctl.wait_for_followups(iid)
+        assert result["callback_type"] == 5
+        followup = result["followups"][0]
+        assert followup["content"] == f"cat.png {len(PNG)} a cat gen4"
+        assert followup["id"] == result["original_message"]["id"]  # replaced the "thinking" one
+        assert not followup["flags"] & (1 << 7)
+        [attachment] = followup["attachments"]
+        assert attachment["filename"] == "result.png"
+        assert attachment["content_type"] == "image/png"
+        async with aiohttp.ClientSession() as session, session.get(attachment["url"]) as resp:
+            assert await resp.read() == PNG[::-1]
+        assert await ctl.file(attachment["id"]) == PNG[::-1]
+        assert probe.filesize_limits == [rules.DEFAULT_UPLOAD_LIMIT]
+    await ctl.assert_no_invalid_requests()
+
+
+async def test_autocomplete_returns_the_bots_choices(
+    fake: FakeDiscord, ctl: FakeDiscordClient, seed: Seed, probe: Probe
+) -> None:
+    async with running(make_bot(probe), fake) as bot:
+        await _synced(bot)
+        choices = await ctl.autocomplete(
+            seed.user_id, seed.guild_id, seed.channel_id, "animate", {"model": "turbo"}, "model"
+        )
+        assert [c["value"] for c in choices] == ["gen4_turbo", "gen3a_turbo"]
+    await ctl.assert_no_invalid_requests()
+
+
+async def test_channel_message_with_file_and_threads(
+    fake: FakeDiscord, ctl: FakeDiscordClient, seed: Seed, probe: Probe
+) -> None:
+    async with running(make_bot(probe), fake) as bot:
+        channel = bot.get_channel(seed.channel_id)
+        assert isinstance(channel, discord.TextChannel)
+        sent = await channel.send("clip", file=discord.File(io.BytesIO(b"mp4data"), "out.mp4"))
+        [stored] = await ctl.messages(seed.channel_id)
+        assert stored["id"] == str(sent.id)
+        assert stored["attachments"][0]["size"] == 7
+        assert stored["attachments"][0]["content_type"] == "video/mp4"
+
+        thread = await sent.create_thread(name="job 1")
+        assert thread.id == sent.id
+        in_thread = await thread.send("progress")
+        edited = await in_thread.edit(content="done")
+        assert edited.content == "done"
+        private = await channel.create_thread(
+            name="private", type=discord.ChannelType.private_thread
+        )
+        threads = await ctl.threads(seed.channel_id)
+        assert {(t["name"], t["type"]) for t in threads} == {("job 1", 11), ("private", 12)}
+        await ctl.wait_until(lambda: asyncio.sleep(0, len(probe.threads)), lambda n: n == 2)
+        assert {t.id for t in probe.threads} == {thread.id, private.id}
+        assert (await ctl.message(in_thread.id))["content"] == "done"
+    await ctl.assert_no_invalid_requests()
+
+
+async def test_answer_after_three_seconds_is_unknown_interaction(
+    fake: FakeDiscord, ctl: FakeDiscordClient, seed: Seed, probe: Probe
+) -> None:
+    async with running(make_bot(probe), fake) as bot:
+        await _synced(bot)
+        iid = await ctl.invoke_command(seed.user_id, seed.guild_id, seed.channel_id, "slow")
+        await asyncio.wait_for(probe.started.wait(), 5)
+        await ctl.advance(3.1)
+        probe.release.set()
+        error = await asyncio.wait_for(probe.errors.get(), 5)
+        assert isinstance(error, discord.NotFound)
+        assert error.code == 10062
+        summary = await ctl.interaction(iid)
+        assert not summary["acked"]
+        assert summary["rejected"][0]["code"] == 10062
+
+
+async def test_second_callback_is_already_acknowledged(
+    fake: FakeDiscord, ctl: FakeDiscordClient, seed: Seed, probe: Probe
+) -> None:
+    async with running(make_bot(probe), fake) as bot:
+        await _synced(bot)
+        iid = await ctl.invoke_command(seed.user_id, seed.guild_id, seed.channel_id, "panel")
+        summary = await ctl.wait_for_response(iid)
+        url = f"{fake.api_base}/interactions/{iid}/{summary['token']}/callback"
+        async with aiohttp.ClientSession() as session:
+            async with session.post(url, json={"type": 4, "data": {"content": "again"}}) as resp:
+                assert resp.status == 400
+                assert (await resp.json())["code"] == 40060
+            async with session.post(url.replace(summary["token"], "nope"), json={"type": 5}) as r:
+                assert r.status == 404
+                assert (await r.json())["code"] == 10062
+
+
+async def test_uploads_over_the_guild_limit_fail_with_40005(
+    fake: FakeDiscord, ctl: FakeDiscordClient, seed: Seed, probe: Probe
+) -> None:
+    await ctl.update_guild(seed.guild_id, upload_limit=4096)
+    async with running(make_bot(probe), fake) as bot:
+        await _synced(bot)
+        iid = await ctl.invoke_command(
+            seed.user_id, seed.guild_id, seed.channel_id, "big", {"kilobytes": 5}
+        )
+        error = await asyncio.wait_for(probe.errors.get(), 5)
+        assert error.status == 413 and error.code == 40005
+        result = await ctl.wait_for_followups(iid)
+        assert result["followups"][0]["content"] == "too big"
+
+        channel = bot.get_channel(seed.channel_id)
+        assert isinstance(channel, discord.TextChannel)
+        with pytest.raises(discord.HTTPException) as raised:
+            await channel.send(file=discord.File(io.BytesIO(b"x" * 5000), "a.bin"))
+        assert raised.value.code == 40005
+        await channel.send(file=discord.File(io.BytesIO(b"x" * 4000), "a.bin"))
+    await ctl.assert_no_invalid_requests()
+
+
+async def test_missing_permissions_fail_with_50013(
+    fake: FakeDiscord, ctl: FakeDiscordClient, seed: Seed, probe: Probe
+) -> None:
+    readonly = rules.VIEW_CHANNEL | rules.READ_MESSAGE_HISTORY
+    quiet = await ctl.create_channel(seed.guild_id, "quiet", bot_permissions=readonly)
+    hidden = await ctl.create_channel(seed.guild_id, "hidden", bot_permissions=0)
+    no_files = await ctl.create_channel(
+        seed.guild_id, "no-files", bot_permissions=readonly | rules.SEND_MESSAGES
+    )
+    async with running(make_bot(probe), fake) as bot:
+        quiet_ch = bot.get_channel(int(quiet["id"]))
+        assert isinstance(quiet_ch, discord.TextChannel)
+        assert not quiet_ch.permissions_for(quiet_ch.guild.me).send_messages  # same view locally
+        with pytest.raises(discord.Forbidden) as raised:
+            await quiet_ch.send("hi")
+        assert raised.value.code == 50013
+        msg = await bot.get_channel(seed.channel_id).send("starter")  # type: ignore[union-attr]
+        await ctl.set_channel_permissions(seed.channel_id, readonly | rules.SEND_MESSAGES)
+        with pytest.raises(discord.Forbidden) as raised:
+            await msg.create_thread(name="t")
+        assert raised.value.code == 50013
+        files_ch = bot.get_channel(int(no_files["id"]))
+        assert isinstance(files_ch, discord.TextChannel)
+        await files_ch.send("text is fine")
+        with pytest.raises(discord.Forbidden) as raised:
+            await files_ch.send(file=discord.File(io.BytesIO(b"x"), "x.txt"))
+        assert raised.value.code == 50013
+        with pytest.raises(discord.Forbidden) as raised:
+            await bot.http.send_message(int(hidden["id"]), params=_params("hi"))
+        assert raised.value.code == 50001
+
+
+def _params(content: str) -> discord.http.MultipartParameters:
+    return discord.http.handle_message_parameters(content=content)
+
+
+async def test_rate_limit_429_is_retried_by_discord_py(
+    fake: FakeDiscord, ctl: FakeDiscordClient, seed: Seed, probe: Probe
+) -> None:
+    async with running(make_bot(probe), fake) as bot:
+        channel = bot.get_channel(seed.channel_id)
+        assert isinstance(channel, discord.TextChannel)
+        await ctl.rate_limit(
+            "/channels/{channel_id}/messages", method="POST", count=2, retry_after=0.05
+        )
+        await channel.send("after the limit")
+        posts = [c for c in await ctl.calls() if c["method"] == "POST" and "messages" in c["path"]]
+        assert [c["status"] for c in posts] == [429, 429, 200]
+        assert posts[0]["response"]["retry_after"] == 0.05
+        assert [m["content"] for m in await ctl.messages(seed.channel_id)] == ["after the limit"]
+
+
+async def test_nonce_with_enforce_nonce_deduplicates(
+    fake: FakeDiscord, ctl: FakeDiscordClient, seed: Seed, probe: Probe
+) -> None:
+    async with running(make_bot(probe), fake) as bot:
+        channel = bot.get_channel(seed.channel_id)
+        assert isinstance(channel, discord.TextChannel)
+        first = await channel.send("once", nonce=424242)
+        second = await channel.send("once", nonce=424242)
+        third = await channel.send("other", nonce=5)
+        assert first.id == second.id != third.id
+        assert len(await ctl.messages(seed.channel_id)) == 2
+    await ctl.assert_no_invalid_requests()
+
+
+async def test_invalid_body_is_rejected_and_recorded(
+    fake: FakeDiscord, ctl: FakeDiscordClient, seed: Seed
+) -> None:
+    url = f"{fake.api_base}/channels/{seed.channel_id}/messages"
+    headers = {"Authorization": f"Bot {fake.token}"}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(url, json={"content": 5, "tts": "yes"}, headers=headers) as resp:
+            assert resp.status == 400
+            body = await resp.json()
+        async with session.post(url, data=b"{not json", headers=headers) as bad_json:
+            assert bad_json.status == 400
+            assert (await bad_json.json())["code"] == 50109
+    assert body["code"] == 50035 and body["message"] == "Invalid Form Body"
+    assert body["errors"]["content"]["_errors"][0]["code"] == "BASE_TYPE_BAD_TYPE"
+    assert "tts" in body["errors"]
+    [recorded] = await ctl.invalid_requests()
+    assert recorded["path"] == f"/channels/{seed.channel_id}/messages"
+    assert await ctl.messages(seed.channel_id) == []
+    with pytest.raises(InvalidRequestsError):
+        await ctl.assert_no_invalid_requests()
+
+
+async def test_button_modal_and_edit_message(
+    fake: FakeDiscord, ctl: FakeDiscordClient, seed: Seed, probe: Probe
+) -> None:
+    async with running(make_bot(probe), fake) as bot:
+        await _synced(bot)
+        iid = await ctl.invoke_command(seed.user_id, seed.guild_id, seed.channel_id, "panel")
+        panel = (await ctl.wait_for_response(iid))["original_message"]
+        assert panel["content"] == "panel"
+
+        opened = await ctl.press_button(seed.user_id, int(panel["id"]), "panel:open")
+        modal = (await ctl.wait_for_response(opened))["modal"]
+        assert modal["title"] == "Prompt"
+        with pytest.raises(ControlError, match="no inputs"):
+            await ctl.submit_modal(opened, {"prompt": "x", "nope": "x"})
+        submitted = await ctl.submit_modal(opened, {"prompt": "neon city"})
+        answer = await ctl.wait_for_response(submitted)
+        assert answer["original_message"]["content"] == "prompt=neon city"
+        assert answer["ephemeral"]
+
+        done = await ctl.press_button(seed.user_id, int(panel["id"]), "panel:done")
+        assert (await ctl.wait_for_response(done))["callback_type"] == 7
+        edited = await ctl.message(panel["id"])
+        assert edited["content"] == "done" and edited["components"] == []
+    await ctl.assert_no_invalid_requests()
+
+
+async def test_message_context_menu(
+    fake: FakeDiscord, ctl: FakeDiscordClient, seed: Seed, probe: Probe
+) -> None:
+    async with running(make_bot(probe), fake) as bot:
+        await _synced(bot)
+        posted = await ctl.post_message(
+            seed.channel_id, seed.user_id, "my video", [("v.mp4", b"vid", "video/mp4")]
+        )
+        await ctl.wait_until(lambda: asyncio.sleep(0, len(probe.messages)), lambda n: n >= 1)
+        assert probe.messages[0].attachments[0].filename == "v.mp4"
+        iid = await ctl.message_command(seed.user_id, "Restyle", int(posted["id"]))
+        answer = await ctl.wait_for_response(iid)
+        assert answer["original_message"]["content"] == f"restyle {posted['id']} my video"
+    await ctl.assert_no_invalid_requests()
+
+
+async def test_interaction_token_expires_after_15_minutes(
+    fake: FakeDiscord, ctl: FakeDiscordClient, seed: Seed, probe: Probe
+) -> None:
+    async with running(make_bot(probe), fake) as bot:
+        await _synced(bot)
+        await ctl.invoke_command(seed.user_id, seed.guild_id, seed.channel_id, "keep")
+        await ctl.wait_until(lambda: asyncio.sleep(0, len(probe.kept)), lambda n: n == 1)
+        inter = probe.kept[0]
+        await ctl.advance(14 * 60)
+        await inter.edit_original_response(content="still in time")
+        await ctl.advance(61)
+        with pytest.raises(discord.HTTPException) as raised:
+            await inter.followup.send("too late")
+        assert raised.value.status == 401 and raised.value.code == 50027
+
+
+async def test_gateway_reconnect_resumes_and_replays(
+    fake: FakeDiscord, ctl: FakeDiscordClient, seed: Seed, probe: Probe
+) -> None:
+    async with running(make_bot(probe), fake) as bot:
+        resumed = asyncio.Event()
+
+        async def on_resumed() -> None:
+            resumed.set()
+
+        bot.add_listener(on_resumed, "on_resumed")
+        assert await ctl.gateway_reconnect() == 1
+        await asyncio.wait_for(resumed.wait(), 10)
+        await ctl.post_message(seed.channel_id, seed.user_id, "after resume")
+        await ctl.wait_until(lambda: asyncio.sleep(0, len(probe.messages)), lambda n: n == 1)
+        ops = [e["op"] for e in await ctl.gateway_log() if e["dir"] == "in"]
+        assert ops.count(2) == 1 and ops.count(6) == 1
