@@ -12,10 +12,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import discord
-from discord.utils import MISSING
 
 from bot.config import Settings
 from bot.domain import Job
@@ -142,6 +142,8 @@ class DiscordDelivery:
             )
         finally:
             file.close()
+            if fitted != clip:
+                await asyncio.to_thread(fitted.unlink, missing_ok=True)
 
     async def deliver_failure(self, job: Job, nonce: str) -> DeliveryReceipt:
         """Explain in the thread why the job produced no clip, and what happened to the quota."""
@@ -213,24 +215,15 @@ class DiscordDelivery:
         mentions = discord.AllowedMentions(
             everyone=False, roles=False, users=[discord.Object(job.user_id)], replied_user=False
         )
+        extra: dict[str, Any] = {}
+        if embed is not None:
+            extra["embed"] = embed
+        if file is not None:
+            extra["file"] = file
+        if view is not None:
+            extra["view"] = view
         try:
-            if file is not None:
-                message = await target.send(
-                    content,
-                    embed=embed or MISSING,
-                    file=file,
-                    view=view or MISSING,
-                    nonce=nonce,
-                    allowed_mentions=mentions,
-                )
-            else:
-                message = await target.send(
-                    content,
-                    embed=embed or MISSING,
-                    view=view or MISSING,
-                    nonce=nonce,
-                    allowed_mentions=mentions,
-                )
+            message = await target.send(content, nonce=nonce, allowed_mentions=mentions, **extra)
         except discord.Forbidden as exc:
             names = self._missing_in(target, CLIP_PERMISSIONS if file else ()) or [
                 "Send Messages",

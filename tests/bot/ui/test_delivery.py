@@ -1,0 +1,351 @@
+"""DiscordDelivery: status edits (rate-limited), clip delivery within the upload limit, failure
+notices, and permission problems named for the user."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import random
+from datetime import UTC, datetime
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+from unittest.mock import AsyncMock, MagicMock
+
+import av
+import discord
+import pytest
+from PIL import Image
+
+from bot.config import Settings
+from bot.domain import Job, JobKind, JobParams, JobState
+from bot.media import probe_video
+from bot.ports import DeliveryFailed, StatusUpdate
+from bot.runway.catalog import default_catalog
+from bot.ui.delivery import UPLOAD_HEADROOM_BYTES, DiscordDelivery
+from tests.discord_doubles import (
+    forbidden,
+    make_dm_channel,
+    make_text_channel,
+    make_thread,
+    make_user,
+    next_id,
+    not_found,
+    server_error,
+)
+
+MIB = 1024 * 1024
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_job(**changes: Any) -> Job:
+    when = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    job = Job(
+        id=7,
+        kind=JobKind.ANIMATE,
+        state=JobState.SUCCEEDED,
+        user_id=next_id(),
+        guild_id=None,
+        channel_id=0,
+        prompt="a boat @everyone",
+        params=JobParams(model="gen4_turbo", ratio="1280:720", duration=5, seed=42),
+        created_at=when,
+        updated_at=when,
+        estimated_credits=25.0,
+        charged_credits=25.0,
+        quota_amount=25.0,
+    )
+    return dataclasses.replace(job, **changes)
+
+
+class World:
+    """A client double that knows one guild channel with one thread, plus a DM channel."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.channel = make_text_channel()
+        self.thread = make_thread(parent=self.channel)
+        self.dm = make_dm_channel()
+        self.user = make_user()
+        self.client = MagicMock(spec_set=discord.Client)
+        known = {c.id: c for c in (self.channel, self.thread, self.dm)}
+        self.client.get_channel.side_effect = known.get
+        self.client.get_guild.return_value = self.channel.guild
+        self.client.get_user.return_value = self.user
+        self.clock = Clock()
+        self.settings = Settings(models=default_catalog())
+        self.delivery = DiscordDelivery(
+            self.client, self.settings, tmp_path / "work", clock=self.clock
+        )
+
+    def job(self, **changes: Any) -> Job:
+        base: dict[str, Any] = {
+            "guild_id": self.channel.guild.id,
+            "channel_id": self.channel.id,
+            "thread_id": self.thread.id,
+            "status_message_id": next_id(),
+        }
+        base.update(changes)
+        return make_job(**base)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    return World(tmp_path)
+
+
+def small_clip(tmp_path: Path) -> Path:
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 2000)
+    return path
+
+
+def noisy_video(path: Path, frames: int = 30) -> Path:
+    """A real H.264 MP4 of random noise: several megabytes that shrink only by re-encoding."""
+    rng = random.Random(1)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        stream.options = {"crf": "0", "preset": "ultrafast"}
+        stream.time_base = Fraction(1, 30)
+        for index in range(frames):
+            pixels = Image.frombytes("RGB", (320, 240), rng.randbytes(320 * 240 * 3))
+            frame = av.VideoFrame.from_image(pixels)
+            frame.pts = index
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+# -- status edits ---------------------------------------------------------------------------
+
+
+def edits(channel: Any) -> list[dict[str, Any]]:
+    return [call.kwargs for call in channel.get_partial_message.return_value.edit.await_args_list]
+
+
+async def test_status_edits_are_rate_limited_per_job(world: World) -> None:
+    message = MagicMock(spec_set=discord.PartialMessage)
+    message.edit = AsyncMock()
+    world.channel.get_partial_message.side_effect = None
+    world.channel.get_partial_message.return_value = message
+    job = world.job(state=JobState.RUNNING, progress=0.1, provider_status="RUNNING")
+
+    await world.delivery.status_changed(StatusUpdate(job=job))
+    await world.delivery.status_changed(StatusUpdate(job=job))  # nothing changed
+    world.clock.now += 1
+    await world.delivery.status_changed(StatusUpdate(job=dataclasses.replace(job, progress=0.2)))
+    assert message.edit.await_count == 1  # same state, too soon
+    world.clock.now += 3
+    await world.delivery.status_changed(StatusUpdate(job=dataclasses.replace(job, progress=0.3)))
+    assert message.edit.await_count == 2
+    done = dataclasses.replace(job, state=JobState.SUCCEEDED, progress=1.0)
+    await world.delivery.status_changed(StatusUpdate(job=done))  # state change: at once
+    assert message.edit.await_count == 3
+    last = message.edit.await_args
+    assert last is not None
+    assert last.kwargs["view"] is None  # the Cancel button goes away when finished
+    assert "job #7" in (last.kwargs["embed"].title or "")
+
+
+async def test_throttled_status_says_waiting_for_capacity(world: World) -> None:
+    message = MagicMock(spec_set=discord.PartialMessage)
+    message.edit = AsyncMock()
+    world.channel.get_partial_message.side_effect = None
+    world.channel.get_partial_message.return_value = message
+    job = world.job(state=JobState.RUNNING, provider_status="THROTTLED")
+
+    await world.delivery.status_changed(StatusUpdate(job=job, throttled=True))
+
+    embed = message.edit.await_args.kwargs["embed"]
+    assert "Waiting for Runway capacity" in embed.description
+    view = message.edit.await_args.kwargs["view"]
+    assert [c.custom_id for c in view.children] == ["rw:cancel:7"]
+
+
+async def test_status_message_gone_stops_edits(world: World) -> None:
+    message = MagicMock(spec_set=discord.PartialMessage)
+    message.edit = AsyncMock(side_effect=not_found(10008, "Unknown Message"))
+    world.channel.get_partial_message.side_effect = None
+    world.channel.get_partial_message.return_value = message
+    job = world.job(state=JobState.QUEUED)
+    await world.delivery.status_changed(StatusUpdate(job=job, queue_position=2))
+    await world.delivery.refresh(dataclasses.replace(job, state=JobState.CANCELLED))
+    assert message.edit.await_count == 1
+
+
+async def test_status_without_a_message_yet_is_skipped(world: World) -> None:
+    job = world.job(state=JobState.QUEUED, status_message_id=None)
+    await world.delivery.status_changed(StatusUpdate(job=job))
+    world.channel.get_partial_message.assert_not_called()
+
+
+# -- clips ----------------------------------------------------------------------------------
+
+
+async def test_clip_is_posted_in_the_thread_pinging_only_the_requester(
+    world: World, tmp_path: Path
+) -> None:
+    job = world.job()
+    receipt = await world.delivery.deliver_clip(job, small_clip(tmp_path), job.nonce)
+
+    ((args, kwargs, message),) = world.thread.sent
+    assert receipt.message_id == message.id
+    assert args[0] == f"<@{job.user_id}> your clip is ready."
+    assert kwargs["nonce"] == "rwjob-7"
+    mentions = kwargs["allowed_mentions"].to_dict()
+    assert mentions["users"] == [job.user_id]
+    assert mentions["parse"] == []
+    assert kwargs["file"].filename == "runway-job-7.mp4"
+    embed = kwargs["embed"]
+    fields = {f.name: f.value for f in embed.fields}
+    assert fields["Credits charged"] == "25"
+    assert fields["Seed"] == "42"
+    assert "@everyone" not in (embed.description or "")
+    assert [c.custom_id for c in kwargs["view"].children] == ["rw:rerun:7"]
+    assert world.channel.sent == []
+
+
+async def test_clip_in_a_dm_channel(world: World, tmp_path: Path) -> None:
+    job = world.job(guild_id=None, channel_id=world.dm.id, thread_id=None)
+    await world.delivery.deliver_clip(job, small_clip(tmp_path), job.nonce)
+    assert len(world.dm.sent) == 1
+
+
+async def test_a_large_clip_is_re_encoded_to_fit_the_guild_limit(
+    world: World, tmp_path: Path
+) -> None:
+    clip = noisy_video(tmp_path / "big.mp4")
+    limit = int(1.5 * MIB) + UPLOAD_HEADROOM_BYTES
+    world.channel.guild.filesize_limit = limit
+    assert clip.stat().st_size > limit
+    job = world.job()
+
+    await world.delivery.deliver_clip(job, clip, job.nonce)
+
+    ((_, kwargs, _),) = world.thread.sent
+    sent: discord.File = kwargs["file"]
+    posted = Path(sent.fp.name)  # type: ignore[attr-defined]
+    assert posted != clip
+    assert not await asyncio.to_thread(posted.exists)  # the re-encoded copy is cleaned up
+    assert await asyncio.to_thread(clip.exists)
+
+
+async def test_fitting_keeps_a_playable_clip(tmp_path: Path) -> None:
+    from bot.media import fit_clip
+
+    clip = noisy_video(tmp_path / "big.mp4")
+    fitted = fit_clip(clip, int(1.5 * MIB), tmp_path / "work")
+    assert fitted.stat().st_size <= 1.5 * MIB
+    assert probe_video(fitted).duration_seconds > 0.5
+
+
+async def test_a_clip_that_cannot_fit_gets_a_clear_message(world: World, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x01" * (2 * MIB))
+    world.channel.guild.filesize_limit = MIB + UPLOAD_HEADROOM_BYTES
+    job = world.job()
+
+    receipt = await world.delivery.deliver_clip(job, broken, job.nonce)
+
+    ((args, kwargs, message),) = world.thread.sent
+    assert receipt.message_id == message.id
+    assert "larger than this server's upload limit" in args[0]
+    assert "file" not in kwargs
+    assert kwargs["nonce"] == job.nonce
+
+
+async def test_missing_attach_files_is_named_in_the_channel(world: World, tmp_path: Path) -> None:
+    perms = discord.Permissions.all()
+    perms.attach_files = False
+    world.thread.permissions_for.return_value = perms
+    job = world.job()
+
+    with pytest.raises(DeliveryFailed) as caught:
+        await world.delivery.deliver_clip(job, small_clip(tmp_path), job.nonce)
+
+    assert caught.value.permanent
+    assert world.thread.sent == []
+    ((args, kwargs, _),) = world.channel.sent
+    assert "**Attach Files**" in args[0]
+    assert f"<@{job.user_id}>" in args[0]
+    assert kwargs["allowed_mentions"].to_dict()["users"] == [job.user_id]
+
+
+async def test_forbidden_from_discord_is_permanent_and_explained(
+    world: World, tmp_path: Path
+) -> None:
+    world.thread.send.side_effect = forbidden()
+    job = world.job()
+    with pytest.raises(DeliveryFailed) as caught:
+        await world.delivery.deliver_clip(job, small_clip(tmp_path), job.nonce)
+    assert caught.value.permanent
+    ((args, _, _),) = world.channel.sent
+    assert "**Attach Files**" in args[0] or "**Send Messages**" in args[0]
+
+
+async def test_when_the_channel_refuses_too_the_user_gets_a_dm(
+    world: World, tmp_path: Path
+) -> None:
+    world.thread.send.side_effect = forbidden()
+    world.channel.send.side_effect = forbidden()
+    job = world.job()
+    with pytest.raises(DeliveryFailed):
+        await world.delivery.deliver_clip(job, small_clip(tmp_path), job.nonce)
+    world.user.send.assert_awaited_once()
+    assert "job #7" in world.user.send.await_args.args[0]
+
+
+async def test_server_errors_are_retryable(world: World, tmp_path: Path) -> None:
+    world.thread.send.side_effect = server_error(503)
+    job = world.job()
+    with pytest.raises(DeliveryFailed) as caught:
+        await world.delivery.deliver_clip(job, small_clip(tmp_path), job.nonce)
+    assert not caught.value.permanent
+
+
+async def test_deleted_thread_is_permanent(world: World, tmp_path: Path) -> None:
+    world.thread.send.side_effect = not_found()
+    job = world.job()
+    with pytest.raises(DeliveryFailed) as caught:
+        await world.delivery.deliver_clip(job, small_clip(tmp_path), job.nonce)
+    assert caught.value.permanent
+
+
+# -- failures -------------------------------------------------------------------------------
+
+
+async def test_failure_notice_explains_and_states_the_refund(world: World) -> None:
+    job = world.job(
+        state=JobState.FAILED,
+        error_code="SAFETY.INPUT.TEXT",
+        error_text="Runway's safety filter refused the prompt. Please rephrase it.",
+        refunded=True,
+        charged_credits=None,
+    )
+    receipt = await world.delivery.deliver_failure(job, job.nonce)
+
+    ((args, kwargs, message),) = world.thread.sent
+    assert receipt.message_id == message.id
+    assert args[0] == f"<@{job.user_id}>"
+    embed = kwargs["embed"]
+    assert embed.title == "Job #7 failed"
+    assert "safety filter refused the prompt" in embed.description
+    assert "25 credits reserved for it went back to your quota" in embed.description
+    assert [c.custom_id for c in kwargs["view"].children] == ["rw:retry:7"]
+
+
+async def test_cancelled_notice_has_no_retry(world: World) -> None:
+    job = world.job(state=JobState.CANCELLED, error_code="cancelled", refunded=True)
+    await world.delivery.deliver_failure(job, job.nonce)
+    ((_, kwargs, _),) = world.thread.sent
+    assert kwargs["embed"].title == "Job #7 was cancelled"
+    assert "view" not in kwargs
