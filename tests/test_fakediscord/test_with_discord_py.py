@@ -441,3 +441,32 @@ async def test_gateway_reconnect_resumes_and_replays(
         await ctl.wait_until(lambda: asyncio.sleep(0, len(probe.messages)), lambda n: n == 1)
         ops = [e["op"] for e in await ctl.gateway_log() if e["dir"] == "in"]
         assert ops.count(2) == 1 and ops.count(6) == 1
+
+
+async def test_scaled_time_expires_the_ack_window(
+    fake: FakeDiscord, ctl: FakeDiscordClient, seed: Seed, probe: Probe
+) -> None:
+    async with running(make_bot(probe), fake) as bot:
+        await _synced(bot)
+        await ctl.set_time_scale(1000.0)
+        await ctl.invoke_command(seed.user_id, seed.guild_id, seed.channel_id, "slow")
+        await asyncio.wait_for(probe.started.wait(), 5)
+        await asyncio.sleep(0.01)  # 10 simulated seconds
+        probe.release.set()
+        error = await asyncio.wait_for(probe.errors.get(), 5)
+        assert isinstance(error, discord.NotFound) and error.code == 10062
+
+
+async def test_random_rate_limits_are_all_retried(
+    fake: FakeDiscord, ctl: FakeDiscordClient, seed: Seed, probe: Probe
+) -> None:
+    async with running(make_bot(probe), fake) as bot:
+        channel = bot.get_channel(seed.channel_id)
+        assert isinstance(channel, discord.TextChannel)
+        await ctl.random_rate_limits(0.4, retry_after=0.01)
+        for n in range(6):
+            await channel.send(f"m{n}")
+        statuses = [c["status"] for c in await ctl.calls() if c["method"] == "POST"]
+        assert 429 in statuses and statuses.count(200) == 6
+        contents = [m["content"] for m in await ctl.messages(seed.channel_id)]
+        assert contents == [f"m{n}" for n in range(6)]
