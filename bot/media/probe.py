@@ -11,11 +11,13 @@ from typing import Any
 import av
 from av.container import InputContainer
 
-from bot.media.errors import CorruptMedia, NoVideoStream
+from bot.media.errors import CorruptMedia, NoVideoStream, TooManyPixels
 
 DAMAGED_VIDEO = (
     "This video is damaged or incomplete, so it cannot be read. Try saving or exporting it again."
 )
+# Frames beyond 8K are refused before decoding anything (a decode would need gigabytes).
+MAX_VIDEO_PIXELS = 8192 * 4320
 # A clip whose packets cover much less than its header claims is treated as cut off.
 _TRUNCATION_RATIO = 0.9
 _TRUNCATION_SLACK_SECONDS = 0.5
@@ -72,6 +74,13 @@ def _probe(container: InputContainer, size: int) -> VideoInfo:
     ctx = stream.codec_context
     audio = container.streams.audio[0] if container.streams.audio else None
     time_base = stream.time_base or Fraction(1, 90_000)
+    if ctx.width * ctx.height > MAX_VIDEO_PIXELS:
+        raise TooManyPixels(
+            f"This video is {ctx.width}×{ctx.height} pixels; the largest we accept is 8K "
+            f"(8192×4320)."
+        )
+    if ctx.width <= 0 or ctx.height <= 0:
+        raise CorruptMedia(DAMAGED_VIDEO)
 
     first_ts: int | None = None
     end_ts: int | None = None

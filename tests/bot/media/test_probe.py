@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from pathlib import Path
+
+import av
 import pytest
 
-from bot.media.errors import CorruptMedia, NoVideoStream
+from bot.media.errors import CorruptMedia, NoVideoStream, TooManyPixels
 from bot.media.probe import probe_video
 from tests.bot.media.conftest import MakeVideo
 
@@ -59,3 +62,21 @@ def test_random_bytes_after_a_video_header_are_corrupt(make_video: MakeVideo) ->
     data = make_video("a.mp4").read_bytes()
     with pytest.raises(CorruptMedia):
         probe_video(data[:64] + bytes(range(256)) * 8)
+
+
+def test_frames_beyond_8k_are_refused_before_decoding(tmp_path: Path) -> None:
+    path = tmp_path / "huge.mp4"
+    with av.open(str(path), "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=1, options={"preset": "ultrafast"})
+        stream.width, stream.height, stream.pix_fmt = 8704, 4352, "yuv420p"
+        frame = av.VideoFrame(8704, 4352, "yuv420p")
+        for plane in frame.planes:
+            plane.update(bytes(plane.buffer_size))
+        frame.pts = 0
+        out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    with pytest.raises(TooManyPixels) as caught:
+        probe_video(path)
+    assert caught.value.message == (
+        "This video is 8704×4352 pixels; the largest we accept is 8K (8192×4320)."
+    )
