@@ -94,7 +94,7 @@ class _Encoder:
         return self.buffer.getvalue()
 
 
-@functools.lru_cache(maxsize=32)
+@functools.lru_cache(maxsize=8)
 def image_to_video_clip(
     image: bytes,
     *,
@@ -148,7 +148,7 @@ def probe_seconds(video: bytes) -> float:
         raise ClipError("the input video is not a readable video") from exc
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=4)
 def video_to_video_clip(
     video: bytes, *, prompt: str = "", max_seconds: float | None = None
 ) -> bytes:

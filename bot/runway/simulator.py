@@ -70,10 +70,10 @@ class SimulatorOptions:
 
 @dataclass
 class _Job:
-    """What the simulator keeps beside a board task: the request and its clip."""
+    """What the simulator keeps beside a board task (not the inputs: they can be large)."""
 
     task: SimTask
-    request: ValidRequest
+    endpoint: Endpoint
     estimated: float
     clip: asyncio.Task[bytes] | None = None
 
@@ -245,7 +245,7 @@ class RunwaySimulator:
         task = self.board.add(
             task_id, valid.spec.id, self.clock.now(), self.options.task_seconds, directives
         )
-        job = _Job(task, valid, self._estimate(valid, input_seconds))
+        job = _Job(task, endpoint, self._estimate(valid, input_seconds))
         if not directives.fail_code and not directives.cancel:
             job.clip = asyncio.create_task(self._render(valid, assets, clean_prompt, input_seconds))
             job.clip.add_done_callback(_observe)
@@ -367,7 +367,7 @@ class RunwaySimulator:
             "start": None if task.started is None else self.clock.wall(task.started),
             "finish": None if task.finished is None else self.clock.wall(task.finished),
         }
-        action = job.request.endpoint.value.upper()
+        action = job.endpoint.value.upper()
         return _json(200, comet_wrap(task, raw, action=action, wall=wall))
 
     async def _delete_task(self, request: web.Request) -> web.Response:
