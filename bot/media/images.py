@@ -125,7 +125,11 @@ def prepare_image(
     rgb = _to_rgb(image)
     if scale != 1.0:
         rgb = rgb.resize(_scaled(width, height, scale), Image.Resampling.LANCZOS, reducing_gap=3.0)
-    mime, encoded, rgb = _encode_to_fit(rgb, lossless=opened.mime in _LOSSLESS_SOURCES)
+    # Keep an RGB colour profile (e.g. Display P3 from phones) so colours do not shift.
+    icc = image.info.get("icc_profile") if image.mode in ("RGB", "RGBA", "P") else None
+    mime, encoded, rgb = _encode_to_fit(
+        rgb, lossless=opened.mime in _LOSSLESS_SOURCES, icc=icc if isinstance(icc, bytes) else None
+    )
     return JobInput(
         role=role,
         mime=mime,
@@ -248,31 +252,34 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def _encode(image: Image.Image, fmt: str, quality: int = 0) -> bytes:
+def _encode(image: Image.Image, fmt: str, quality: int = 0, icc: bytes | None = None) -> bytes:
     out = io.BytesIO()
+    extra = {"icc_profile": icc} if icc else {}
     if fmt == "PNG":
-        image.save(out, "PNG", optimize=False, compress_level=6)
+        image.save(out, "PNG", optimize=False, compress_level=6, **extra)
     else:
-        image.save(out, "JPEG", quality=quality, optimize=True, progressive=False)
+        image.save(out, "JPEG", quality=quality, optimize=True, progressive=False, **extra)
     return out.getvalue()
 
 
-def _encode_to_fit(image: Image.Image, *, lossless: bool) -> tuple[str, bytes, Image.Image]:
+def _encode_to_fit(
+    image: Image.Image, *, lossless: bool, icc: bytes | None
+) -> tuple[str, bytes, Image.Image]:
     """Encode as PNG (lossless sources) or JPEG, lowering quality, then size, until it fits."""
     if lossless:
-        encoded = _encode(image, "PNG")
+        encoded = _encode(image, "PNG", icc=icc)
         if len(encoded) <= max_raw_bytes("image/png"):
             return "image/png", encoded, image
     limit = max_raw_bytes("image/jpeg")
     for quality in _JPEG_QUALITIES:
-        encoded = _encode(image, "JPEG", quality)
+        encoded = _encode(image, "JPEG", quality, icc)
         if len(encoded) <= limit:
             return "image/jpeg", encoded, image
     current = image
     for _ in range(_MAX_DOWNSCALES):
         size = _scaled(current.width, current.height, _DOWNSCALE_STEP)
         current = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
-        encoded = _encode(current, "JPEG", _JPEG_QUALITIES[-1])
+        encoded = _encode(current, "JPEG", _JPEG_QUALITIES[-1], icc)
         if len(encoded) <= limit:
             return "image/jpeg", encoded, current
     raise MediaError("This image is too detailed to shrink below Runway's 5 MB limit.")

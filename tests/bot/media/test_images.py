@@ -3,7 +3,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageCms
 
 from bot.domain import InputRole
 from bot.media.datauri import data_uri_fits, to_data_uri
@@ -254,3 +254,14 @@ def test_a_file_named_like_its_content_is_not_called_misleading() -> None:
     with pytest.raises(UnsupportedMedia) as caught:
         prepare_image(b"shopping list\n", filename="notes.txt")
     assert caught.value.message == "That file is text, not an image."
+
+
+def test_an_rgb_colour_profile_survives_reencoding() -> None:
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    data = encode_image(solid((700, 700)), "WEBP", icc_profile=profile)
+    exif = Image.Exif()
+    exif[0x0112] = 3  # rotated 180°: forces a re-encode
+    data = encode_image(reopen(data), "JPEG", icc_profile=profile, exif=exif.tobytes())
+    item = prepare_image(data)
+    assert item.data != data
+    assert reopen(item.data).info.get("icc_profile") == profile
