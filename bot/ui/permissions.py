@@ -58,7 +58,8 @@ def is_admin(interaction: discord.Interaction, owner_ids: Sequence[int]) -> bool
         return True
     if interaction.guild_id is None:
         return False
-    return interaction.permissions.manage_guild
+    perms = interaction.permissions
+    return perms.manage_guild or perms.administrator
 
 
 def role_ids(user: discord.abc.User) -> tuple[int, ...]:
