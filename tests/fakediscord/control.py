@@ -146,8 +146,12 @@ async def add_role(fake: FakeDiscord, request: web.Request, body: dict[str, Any]
 async def add_member(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
     gid = _ids(request, "guild_id")
     uid = int(body["user_id"])
+    new = uid not in fake.world.guild(gid).members
     fake.world.add_member(gid, uid, [int(r) for r in body.get("roles", [])])
-    return fake.world.member_json(gid, uid)
+    member = fake.world.member_json(gid, uid)
+    event = "GUILD_MEMBER_ADD" if new else "GUILD_MEMBER_UPDATE"
+    await fake.dispatch(event, {**member, "guild_id": str(gid)})
+    return member
 
 
 async def set_bot_permissions(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:

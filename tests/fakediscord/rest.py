@@ -231,6 +231,13 @@ def _check_message_body(body: dict[str, Any], uploads: list[Upload], *, creating
             "BASE_TYPE_MAX_LENGTH",
             f"Must be {rules.MAX_CONTENT_LENGTH} or fewer in length.",
         )
+    embeds = body.get("embeds") or []
+    if sum(_embed_size(e) for e in embeds if isinstance(e, dict)) > rules.MAX_EMBED_TOTAL:
+        raise rules.form_error(
+            ["embeds"],
+            "BASE_TYPE_MAX_LENGTH",
+            f"Embed size exceeds maximum size of {rules.MAX_EMBED_TOTAL}",
+        )
     if creating and not (
         content
         or body.get("embeds")
@@ -240,6 +247,16 @@ def _check_message_body(body: dict[str, Any], uploads: list[Upload], *, creating
         or body.get("poll")
     ):
         raise rules.DiscordError(400, 50006, "Cannot send an empty message")
+
+
+def _embed_size(embed: dict[str, Any]) -> int:
+    """Characters Discord counts toward the 6000 limit across a message's embeds."""
+    size = len(str(embed.get("title") or "")) + len(str(embed.get("description") or ""))
+    for f in embed.get("fields") or []:
+        size += len(str(f.get("name") or "")) + len(str(f.get("value") or ""))
+    size += len(str((embed.get("footer") or {}).get("text") or ""))
+    size += len(str((embed.get("author") or {}).get("name") or ""))
+    return size
 
 
 def _check_size(uploads: list[Upload], limit: int) -> None:
@@ -294,6 +311,8 @@ def _apply_edit(
     ]
     msg["flags"] &= ~LOADING
     msg["edited_timestamp"] = iso_now()
+    if "content" in body:
+        fake.world.apply_mentions(msg, body.get("allowed_mentions"))
 
 
 async def _dispatch_message(fake: FakeDiscord, event: str, msg: dict[str, Any]) -> None:
@@ -844,6 +863,21 @@ async def thread_in_channel(fake: FakeDiscord, call: Call) -> Result:
         channel, _thread_name(body), owner_id=fake.world.bot_user.id, type=ttype
     )
     return 201, await _announce_thread(fake, thread)
+
+
+@route("PUT", "/channels/{channel_id}/thread-members/{user_id}", "add_thread_member")
+async def add_thread_member(fake: FakeDiscord, call: Call) -> Result:
+    thread = fake.world.channel(call.int("channel_id"))
+    if not thread.is_thread:
+        raise rules.DiscordError(400, 50024, "Cannot execute action on this channel type")
+    if thread.archived:
+        raise rules.DiscordError(400, 50083, "Thread is archived")
+    _require(_bot_perms(fake, thread), rules.SEND_MESSAGES_IN_THREADS)
+    user_id = fake.world.bot_user.id if call.params["user_id"] == "@me" else call.int("user_id")
+    if user_id not in fake.world.guild(thread.guild_id).members:
+        raise rules.unknown("Member", rules.UNKNOWN_MEMBER)
+    thread.member_ids.add(user_id)
+    return 204, None
 
 
 # -- guilds ---------------------------------------------------------------------------------------

@@ -16,9 +16,11 @@ from tests.fakediscord.state import User, World
 DEFAULT_TOKEN = "fake.discord.token"
 DEFAULT_APPLICATION_ID = 1100000000000000001
 INTENT_GUILDS = 1 << 0
+INTENT_GUILD_MEMBERS = 1 << 1
 INTENT_GUILD_MESSAGES = 1 << 9
 
 GUILD_MESSAGE_EVENTS = {"MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE"}
+GUILD_MEMBER_EVENTS = {"GUILD_MEMBER_ADD", "GUILD_MEMBER_UPDATE", "GUILD_MEMBER_REMOVE"}
 GUILDS_EVENTS = {
     "GUILD_CREATE",
     "GUILD_UPDATE",
@@ -157,6 +159,8 @@ class FakeDiscord:
             ):
                 continue
             if event in GUILDS_EVENTS and not session.intents & INTENT_GUILDS:
+                continue
+            if event in GUILD_MEMBER_EVENTS and not session.intents & INTENT_GUILD_MEMBERS:
                 continue
             await session.dispatch(event, data)
         await self.notify()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -19,6 +20,9 @@ CATEGORY = 4
 PUBLIC_THREAD = 11
 PRIVATE_THREAD = 12
 THREAD_TYPES = (PUBLIC_THREAD, PRIVATE_THREAD)
+
+MENTION_USER = re.compile(r"<@!?(\d+)>")
+MENTION_ROLE = re.compile(r"<@&(\d+)>")
 
 EPHEMERAL = 1 << 6
 LOADING = 1 << 7
@@ -111,6 +115,7 @@ class Channel:
     message_count: int = 0
     last_message_id: int | None = None
     topic: str | None = None
+    member_ids: set[int] = field(default_factory=set)
 
     @property
     def is_thread(self) -> bool:
@@ -132,7 +137,7 @@ class Channel:
                 {
                     "owner_id": str(self.owner_id),
                     "message_count": self.message_count,
-                    "member_count": 1,
+                    "member_count": len(self.member_ids),
                     "total_message_sent": self.message_count,
                     "thread_metadata": {
                         "archived": self.archived,
@@ -397,6 +402,7 @@ class World:
     ) -> Channel:
         thread = Channel(thread_id or self.ids.next(), type, name, parent.guild_id, parent.id)
         thread.owner_id = owner_id
+        thread.member_ids.add(owner_id)
         self.channels[thread.id] = thread
         return thread
 
@@ -540,11 +546,41 @@ class World:
                 "channel_id": str(ref.get("channel_id") or channel.id),
                 "guild_id": str(channel.guild_id),
             }
+        self.apply_mentions(msg, body.get("allowed_mentions"))
         self.messages[mid] = msg
         channel.last_message_id = mid
         if channel.is_thread:
             channel.message_count += 1
         return msg
+
+    def apply_mentions(self, msg: dict[str, Any], allowed: dict[str, Any] | None) -> None:
+        """Fill mentions / mention_roles / mention_everyone from the content, as filtered by
+        allowed_mentions (absent: everything may ping). Suppressed mentions are not listed."""
+        content = str(msg.get("content") or "")
+        guild = self.guilds.get(int(msg["guild_id"])) if msg.get("guild_id") else None
+        parse = (
+            {"users", "roles", "everyone"} if allowed is None else set(allowed.get("parse") or [])
+        )
+        users = {str(u) for u in (allowed or {}).get("users") or []}
+        roles = {str(r) for r in (allowed or {}).get("roles") or []}
+        mentioned = dict.fromkeys(MENTION_USER.findall(content))
+        msg["mentions"] = [
+            self.users[int(uid)].to_json()
+            for uid in mentioned
+            if int(uid) in self.users and ("users" in parse or uid in users)
+        ]
+        msg["mention_roles"] = [
+            rid
+            for rid in dict.fromkeys(MENTION_ROLE.findall(content))
+            if guild is not None and int(rid) in guild.roles and ("roles" in parse or rid in roles)
+        ]
+        everyone = "@everyone" in content or "@here" in content
+        author = int(msg["author"]["id"])
+        can = False
+        if guild is not None and author in guild.members:
+            perms = self.permissions(int(msg["channel_id"]), guild.id, author)
+            can = bool(perms & rules.MENTION_EVERYONE)
+        msg["mention_everyone"] = everyone and "everyone" in parse and can
 
     def attachment_json(self, f: StoredFile, cdn_base: str) -> dict[str, Any]:
         url = f"{cdn_base}{f.path()}"

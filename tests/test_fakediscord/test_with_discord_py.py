@@ -470,3 +470,32 @@ async def test_random_rate_limits_are_all_retried(
         assert 429 in statuses and statuses.count(200) == 6
         contents = [m["content"] for m in await ctl.messages(seed.channel_id)]
         assert contents == [f"m{n}" for n in range(6)]
+
+
+async def test_mentions_follow_allowed_mentions(
+    fake: FakeDiscord, ctl: FakeDiscordClient, seed: Seed, probe: Probe
+) -> None:
+    async with running(make_bot(probe), fake) as bot:
+        channel = bot.get_channel(seed.channel_id)
+        assert isinstance(channel, discord.TextChannel)
+        text = f"<@{seed.user_id}> <@{seed.owner_id}> your clip @everyone"
+        only_alice = discord.AllowedMentions(
+            everyone=False, roles=False, users=[discord.Object(seed.user_id)]
+        )
+        quiet = await channel.send(text, allowed_mentions=only_alice)
+        loud = await channel.send(text)
+        stored_quiet = await ctl.message(quiet.id)
+        assert [u["id"] for u in stored_quiet["mentions"]] == [str(seed.user_id)]
+        assert stored_quiet["mention_everyone"] is False
+        stored_loud = await ctl.message(loud.id)
+        assert {u["id"] for u in stored_loud["mentions"]} == {str(seed.user_id), str(seed.owner_id)}
+        assert stored_loud["mention_everyone"] is True
+
+        thread = await quiet.create_thread(name="job")
+        await thread.add_user(discord.Object(seed.user_id))
+        [listed] = await ctl.threads(seed.channel_id)
+        assert listed["member_count"] == 2
+        with pytest.raises(discord.HTTPException) as raised:
+            await channel.send(embeds=[discord.Embed(description="x" * 4000)] * 2)
+        assert raised.value.code == 50035
+    await ctl.assert_no_invalid_requests()

@@ -38,6 +38,8 @@ OPERATIONS: tuple[str, ...] = (
     "delete_message",
     "create_thread_from_message",
     "create_thread",
+    "add_thread_member",
+    "join_thread",
     "get_channel",
     "get_guild",
     "get_guild_member",
