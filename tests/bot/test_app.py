@@ -1,0 +1,188 @@
+"""The bot wiring: dry-run command payloads, Discord URL overrides, start-up and shutdown."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import discord
+import pytest
+import yarl
+
+from bot.app import RunwayBot, apply_discord_overrides, main_run, main_sync
+from bot.config import DiscordSettings, RunwaySettings, Settings, SimulatorSettings
+from bot.runway.catalog import default_catalog
+from bot.ui.views import DYNAMIC_ITEMS
+
+NAME = re.compile(r"^[-_\w]{1,32}$")
+MANAGE_GUILD = discord.Permissions(manage_guild=True).value
+ADMINISTRATOR = discord.Permissions(administrator=True).value
+
+
+def make_settings(tmp_path: Path, **discord_fields: Any) -> Settings:
+    return Settings(
+        models=default_catalog(),
+        discord=DiscordSettings(**discord_fields),
+        runway=RunwaySettings(
+            provider="simulator", simulator=SimulatorSettings(time_scale=50.0, task_seconds=2)
+        ),
+        storage={"path": tmp_path / "data" / "bot.sqlite3"},  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def payloads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    assert main_sync(make_settings(tmp_path), guild_id=None, dry_run=True) == 0
+    data: list[dict[str, Any]] = json.loads(capsys.readouterr().out)
+    return data
+
+
+def by_name(payloads: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {p["name"]: p for p in payloads}
+
+
+def options(command: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {o["name"]: o for o in command.get("options", [])}
+
+
+def walk(payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield payload
+    for option in payload.get("options", []):
+        yield from walk(option)
+
+
+def test_dry_run_lists_every_command(payloads: list[dict[str, Any]]) -> None:
+    names = {(p["name"], p["type"]) for p in payloads}
+    assert names == {
+        ("animate", 1),
+        ("restyle", 1),
+        ("jobs", 1),
+        ("cancel", 1),
+        ("usage", 1),
+        ("quota", 1),
+        ("runway", 1),
+        ("Animate this image", 3),
+    }
+
+
+def test_descriptions_and_names_fit_discord_limits(payloads: list[dict[str, Any]]) -> None:
+    for payload in payloads:
+        for node in walk(payload):
+            if node is payload and payload["type"] == 3:
+                assert "description" not in node or node["description"] == ""
+                assert 1 <= len(node["name"]) <= 32
+                continue
+            assert NAME.match(node["name"]), node["name"]
+            assert 1 <= len(node["description"]) <= 100, node["name"]
+            assert len(node.get("options", [])) <= 25
+            for choice in node.get("choices", []):
+                assert 1 <= len(choice["name"]) <= 100
+
+
+def test_animate_options(payloads: list[dict[str, Any]]) -> None:
+    animate = by_name(payloads)["animate"]
+    opts = options(animate)
+    assert list(opts) == ["image", "prompt", "model", "duration", "ratio", "seed", "last_frame"]
+    assert opts["image"]["type"] == 11 and opts["image"]["required"] is True
+    assert opts["prompt"]["required"] is True
+    assert opts["model"]["autocomplete"] is True
+    assert opts["ratio"]["autocomplete"] is True
+    assert opts["duration"]["autocomplete"] is True
+    assert opts["seed"]["min_value"] == 0 and opts["seed"]["max_value"] == 4_294_967_295
+    assert opts["last_frame"]["type"] == 11 and opts["last_frame"]["required"] is False
+    assert animate["contexts"] == [0, 1]  # guilds and bot DMs, not group DMs
+    assert animate["integration_types"] == [0]
+    assert animate["default_member_permissions"] is None
+
+
+def test_restyle_options(payloads: list[dict[str, Any]]) -> None:
+    opts = options(by_name(payloads)["restyle"])
+    assert list(opts) == ["video", "prompt", "reference", "model", "seed"]
+    assert opts["video"]["type"] == 11
+
+
+def test_quota_group_is_guild_only_and_hints_manage_server(
+    payloads: list[dict[str, Any]],
+) -> None:
+    quota = by_name(payloads)["quota"]
+    assert quota["default_member_permissions"] == MANAGE_GUILD
+    assert quota["contexts"] == [0]
+    assert quota["dm_permission"] is False
+    subs = options(quota)
+    assert list(subs) == ["set", "clear", "role", "default", "reset", "grant", "show", "top"]
+    assert all(sub["type"] == 1 for sub in subs.values())
+    assert options(subs["role"])["role"]["type"] == 8
+    assert options(subs["set"])["user"]["type"] == 6
+    assert options(subs["grant"])["amount"]["type"] == 10
+
+
+def test_runway_group_hints_administrator_and_offers_scopes(
+    payloads: list[dict[str, Any]],
+) -> None:
+    runway = by_name(payloads)["runway"]
+    assert runway["default_member_permissions"] == ADMINISTRATOR
+    scope = options(options(runway)["sync"])["scope"]
+    assert [c["value"] for c in scope["choices"]] == ["here", "global"]
+
+
+def test_cancel_autocompletes_job_ids(payloads: list[dict[str, Any]]) -> None:
+    job = options(by_name(payloads)["cancel"])["job"]
+    assert job["type"] == 4 and job["autocomplete"] is True
+
+
+def test_sync_without_token_refuses(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main_sync(make_settings(tmp_path), guild_id=None, dry_run=False) == 2
+    assert "DISCORD_TOKEN" in capsys.readouterr().err
+    assert main_run(make_settings(tmp_path)) == 2
+
+
+def test_overrides_point_discord_py_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
+    monkeypatch.setattr(
+        discord.gateway.DiscordWebSocket,
+        "DEFAULT_GATEWAY",
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY,
+    )
+    apply_discord_overrides(
+        DiscordSettings(
+            api_base="http://127.0.0.1:8990/api/v10/", gateway_url="ws://127.0.0.1:8990/gateway"
+        )
+    )
+    route = discord.http.Route("GET", "/users/@me")
+    assert route.url == "http://127.0.0.1:8990/api/v10/users/@me"
+    assert (
+        yarl.URL("ws://127.0.0.1:8990/gateway") == discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    )
+
+
+def test_no_overrides_leave_discord_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = discord.http.Route.BASE
+    apply_discord_overrides(DiscordSettings())
+    assert before == discord.http.Route.BASE
+
+
+async def test_setup_hook_wires_everything_and_close_releases_it(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    bot = RunwayBot(settings)
+    try:
+        await bot.setup_hook()
+        services = bot.services
+        assert services is not None
+        assert services.delivery is not None and services.runway is not None
+        assert bot._simulator is not None and bot._simulator.base_url.startswith("http://127.")
+        patterns = bot._connection._view_store._dynamic_items.values()
+        assert set(DYNAMIC_ITEMS) <= set(patterns)
+        assert {c.name for c in bot.tree.get_commands()} >= {"animate", "quota", "runway"}
+        assert set(bot.cogs) == {"GenerateCog", "JobsCog", "QuotaAdminCog", "OwnerCog"}
+        stats = await services.jobs.queue_stats()
+        assert sum(stats.by_state.values()) == 0
+        org = await services.runway.organization()  # the client really reaches the simulator
+        assert org.credit_balance is not None
+    finally:
+        await bot.close()
+    assert bot.services is None
+    assert bot._closed_services
+    assert (tmp_path / "data" / "bot.sqlite3").exists()
