@@ -13,7 +13,7 @@ import io
 import struct
 
 import av
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 
 FPS = 24
 OUTPUT_LONG_SIDE = 640
@@ -53,6 +53,34 @@ def pad_to(data: bytes, min_bytes: int) -> bytes:
         return data
     size = max(missing, 8)
     return data + struct.pack(">I", size) + b"free" + bytes(size - 8)
+
+
+@functools.lru_cache(maxsize=8)
+def test_card(label: str, size: tuple[int, int] = (1280, 720)) -> bytes:
+    """A PNG test card (colour bars, a grid and ``label``) standing in for unreachable inputs."""
+    w, h = size
+    img = Image.new("RGB", size)
+    draw = ImageDraw.Draw(img)
+    bars = [
+        (192, 192, 192),
+        (192, 192, 0),
+        (0, 192, 192),
+        (0, 192, 0),
+        (192, 0, 192),
+        (192, 0, 0),
+        (0, 0, 192),
+    ]
+    for i, color in enumerate(bars):
+        draw.rectangle([i * w // len(bars), 0, (i + 1) * w // len(bars), h], fill=color)
+    for x in range(0, w, w // 16):
+        draw.line([(x, 0), (x, h)], fill=(30, 30, 30), width=2)
+    for y in range(0, h, h // 9):
+        draw.line([(0, y), (w, y)], fill=(30, 30, 30), width=2)
+    draw.rectangle([w // 4, h * 2 // 5, w * 3 // 4, h * 3 // 5], fill=(0, 0, 0))
+    draw.text((w // 4 + 12, h // 2 - 6), f"simulated input: {label}"[:60], fill=(255, 255, 255))
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
 
 
 def _open_image(data: bytes, what: str) -> Image.Image:

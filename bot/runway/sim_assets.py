@@ -1,7 +1,14 @@
-"""Asset handling for the simulator: data URIs, loopback URLs and ``runway://`` uploads."""
+"""Asset handling for the simulator: data URIs, URLs and ``runway://`` uploads.
+
+Loopback URLs (127.0.0.1, localhost) are fetched like Runway fetches assets: no redirects,
+size limits, a non-200 answer is a 400. The simulator never leaves the machine, so an
+HTTPS URL on any other host is accepted but not fetched: a generated test card (a still
+image, or a 5 s clip of it for videos) stands in for its content.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -15,6 +22,7 @@ import aiohttp
 from aiohttp import web
 from PIL import Image, UnidentifiedImageError
 
+from .clipmaker import image_to_video_clip, test_card
 from .sim_validation import LOOPBACK_HOSTS, AssetRef, Issue, RequestInvalid
 
 URL_IMAGE_MAX = 16 * 1024 * 1024
@@ -71,7 +79,11 @@ async def resolve_asset(
             raise _invalid(ref, "Unknown or expired runway:// upload URI")
         data = found
     else:
-        data = await _fetch(ref, session)
+        host = (urlsplit(ref.uri).hostname or "").lower()
+        if host in LOOPBACK_HOSTS:
+            data = await _fetch(ref, session)
+        else:
+            data = await asyncio.to_thread(_stand_in, ref.kind, host)
     if ref.kind == "image":
         _check_image(ref, data)
     return data
@@ -92,10 +104,14 @@ def _decode_data_uri(ref: AssetRef) -> bytes:
     return data
 
 
+def _stand_in(kind: str, host: str) -> bytes:
+    card = test_card(host)
+    if kind == "image":
+        return card
+    return image_to_video_clip(card, ratio="1280:720", duration=5.0)
+
+
 async def _fetch(ref: AssetRef, session: aiohttp.ClientSession) -> bytes:
-    host = (urlsplit(ref.uri).hostname or "").lower()
-    if host not in LOOPBACK_HOSTS:
-        raise _invalid(ref, f"Failed to fetch asset from {host}: host not reachable")
     limit = URL_IMAGE_MAX if ref.kind == "image" else URL_VIDEO_MAX
     try:
         async with session.get(ref.uri, allow_redirects=False) as resp:

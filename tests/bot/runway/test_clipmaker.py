@@ -118,6 +118,13 @@ def test_padding_keeps_the_clip_playable() -> None:
     assert clipmaker.pad_to(clip, 10) == clip
 
 
+def test_test_card_is_a_png_of_the_asked_size() -> None:
+    with Image.open(io.BytesIO(clipmaker.test_card("example.com", (320, 180)))) as card:
+        assert card.format == "PNG"
+        assert card.size == (320, 180)
+        assert len(card.convert("RGB").getcolors(maxcolors=4096) or []) > 5
+
+
 def test_unreadable_inputs_raise_clip_error() -> None:
     with pytest.raises(ClipError, match="not a readable image"):
         clipmaker.image_to_video_clip(b"not an image", ratio="1280:720", duration=2)

@@ -36,7 +36,6 @@ async def test_data_uri_is_decoded() -> None:
         ("data:image/png;base64,", "Empty data URI"),
         ("data:image/png;base64," + base64.b64encode(b"plain text").decode(), "not a readable"),
         ("runway://uploads/none/a.png", "Unknown or expired"),
-        ("https://cdn.example.com/a.png", "host not reachable"),
         ("http://127.0.0.1:9/a.png", "connection failed"),
     ],
 )
@@ -46,6 +45,14 @@ async def test_unusable_assets_are_400_issues(uri: str, fragment: str) -> None:
     issue = caught.value.issues[0]
     assert issue.path == ("promptImage",)
     assert fragment in issue.message
+
+
+async def test_other_https_hosts_get_a_test_card_without_network() -> None:
+    image = await resolve("https://cdn.example.com/a.png")
+    with Image.open(io.BytesIO(image)) as card:
+        assert card.format == "PNG" and card.size == (1280, 720)
+    video = await resolve("https://cdn.example.com/in.mp4", kind="video")
+    assert video[4:8] == b"ftyp"
 
 
 async def test_gif_bytes_are_refused_even_when_labelled_png() -> None:

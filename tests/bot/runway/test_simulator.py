@@ -369,7 +369,6 @@ async def test_create_answers_400_with_issues(
             "promptImage",
         ),
         (i2v(promptImage="runway://uploads/nothing/a.png"), "promptImage"),
-        (i2v(promptImage="https://cdn.example.com/a.png"), "promptImage"),
     ]
     for body, path in cases:
         async with http.post(f"{sim.base_url}/v1/image_to_video", json=body) as resp:
@@ -419,6 +418,18 @@ async def test_loopback_urls_are_fetched(
         async with http.post(f"{sim.base_url}/v1/image_to_video", json=body) as resp:
             assert resp.status == 400
             assert "Failed to fetch asset" in (await resp.json())["issues"][0]["message"]
+
+
+async def test_remote_https_inputs_are_accepted_with_a_stand_in(
+    sim: RunwaySimulator, http: aiohttp.ClientSession
+) -> None:
+    task_id = await create(http, sim, i2v(promptImage="https://cdn.example.com/cat.png"))
+    sim.advance(20)
+    done = await get(http, sim, task_id)
+    assert done["status"] == "SUCCEEDED"
+    status, clip = await fetch(http, done["output"][0])
+    assert status == 200
+    assert video_shape(clip)[:2] == (640, 360)
 
 
 async def test_uploads_give_runway_uris(sim: RunwaySimulator, http: aiohttp.ClientSession) -> None:
