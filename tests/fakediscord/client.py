@@ -282,6 +282,17 @@ class FakeDiscordClient:
             within=within,
         )
 
+    async def update_channel(self, channel_id: int | str, **fields: Any) -> Json:
+        """Rename a channel, or archive/lock a thread (fields: name, archived, locked)."""
+        return await self._request("PATCH", f"/channels/{channel_id}", fields)
+
+    async def delete_channel(self, channel_id: int | str) -> Json:
+        return await self._request("DELETE", f"/channels/{channel_id}")
+
+    async def delete_message(self, message_id: int | str) -> Json:
+        """Delete a message as a moderator would (the bot gets MESSAGE_DELETE)."""
+        return await self._request("DELETE", f"/messages/{message_id}")
+
     async def messages(self, channel_id: int) -> list[Json]:
         return list(await self._request("GET", f"/channels/{channel_id}/messages"))
 

@@ -253,6 +253,54 @@ async def get_interaction(fake: FakeDiscord, request: web.Request, body: dict[st
 # -- read back ----------------------------------------------------------------------------------
 
 
+async def update_channel(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+    """Archive/lock a thread or rename a channel, as a moderator would."""
+    channel = fake.world.channel(_ids(request, "channel_id"))
+    if "name" in body:
+        channel.name = str(body["name"])
+    if "archived" in body:
+        channel.archived = bool(body["archived"])
+    if "locked" in body:
+        channel.locked = bool(body["locked"])
+    event = "THREAD_UPDATE" if channel.is_thread else "CHANNEL_UPDATE"
+    await fake.dispatch(event, channel.to_json(), guild_id=channel.guild_id)
+    return channel.to_json()
+
+
+async def delete_channel(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+    """Delete a channel or thread (and its threads), as a moderator would."""
+    world = fake.world
+    channel = world.channel(_ids(request, "channel_id"))
+    gone = [channel] + [c for c in world.channels.values() if c.parent_id == channel.id]
+    for c in gone:
+        del world.channels[c.id]
+        guild = world.guilds[c.guild_id]
+        if c.id in guild.channel_ids:
+            guild.channel_ids.remove(c.id)
+        if c.is_thread:
+            data = {
+                "id": str(c.id),
+                "guild_id": str(c.guild_id),
+                "parent_id": str(c.parent_id),
+                "type": c.type,
+            }
+            await fake.dispatch("THREAD_DELETE", data, guild_id=c.guild_id)
+        else:
+            await fake.dispatch("CHANNEL_DELETE", c.to_json(), guild_id=c.guild_id)
+    return {"deleted": [str(c.id) for c in gone]}
+
+
+async def delete_message(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+    """Delete any message, as a moderator would."""
+    msg = fake.world.messages.pop(_ids(request, "message_id"), None)
+    if msg is None:
+        raise ControlError("unknown message")
+    data = {"id": msg["id"], "channel_id": msg["channel_id"], "guild_id": msg.get("guild_id")}
+    guild_id = int(msg["guild_id"]) if msg.get("guild_id") else None
+    await fake.dispatch("MESSAGE_DELETE", data, guild_id=guild_id)
+    return {"deleted": msg["id"]}
+
+
 async def channel_messages(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
     cid = str(_ids(request, "channel_id"))
     return [m for m in fake.world.messages.values() if m["channel_id"] == cid]
@@ -370,6 +418,9 @@ ENDPOINTS: list[tuple[str, str, JsonHandler]] = [
     ("POST", "/channels/{channel_id}/messages", post_message),
     ("GET", "/channels/{channel_id}/messages", channel_messages),
     ("GET", "/messages/{message_id}", get_message),
+    ("DELETE", "/messages/{message_id}", delete_message),
+    ("PATCH", "/channels/{channel_id}", update_channel),
+    ("DELETE", "/channels/{channel_id}", delete_channel),
     ("GET", "/threads", threads),
     ("GET", "/files/{file_id}", file_bytes),
     ("POST", "/interactions/command", invoke_command),

@@ -736,7 +736,10 @@ async def create_message(fake: FakeDiscord, call: Call) -> Result:
     send = rules.SEND_MESSAGES_IN_THREADS if channel.is_thread else rules.SEND_MESSAGES
     _require(perms, send, *([rules.ATTACH_FILES] if call.uploads else []))
     if channel.is_thread and channel.archived:
+        if channel.locked and not perms & rules.MANAGE_THREADS:
+            raise rules.DiscordError(400, 50083, "Thread is archived")
         channel.archived = False
+        await fake.dispatch("THREAD_UPDATE", channel.to_json(), guild_id=channel.guild_id)
     _check_message_body(body, call.uploads, creating=True)
     _check_size(call.uploads, fake.world.guild(channel.guild_id).upload_limit)
     nonce = body.get("nonce")
@@ -762,6 +765,35 @@ async def create_message(fake: FakeDiscord, call: Call) -> Result:
         fake.nonces.remember(channel.id, bot_id, str(nonce), int(msg["id"]), now)
     await _dispatch_message(fake, "MESSAGE_CREATE", msg)
     return 200, msg
+
+
+@route("GET", "/channels/{channel_id}/messages", "list_messages")
+async def list_messages(fake: FakeDiscord, call: Call) -> Result:
+    channel = fake.world.channel(call.int("channel_id"))
+    _require(_bot_perms(fake, channel), rules.READ_MESSAGE_HISTORY)
+    query = call.request.query
+    try:
+        limit = int(query.get("limit", "50"))
+        before = int(query["before"]) if "before" in query else None
+        after = int(query["after"]) if "after" in query else None
+    except ValueError:
+        raise rules.form_error(["limit"], "NUMBER_TYPE_COERCE", "Value is not int.") from None
+    if not 1 <= limit <= 100:
+        raise rules.form_error(
+            ["limit"], "NUMBER_TYPE_MAX", "int value should be less than or equal to 100."
+        )
+    found = [
+        m
+        for mid, m in fake.world.messages.items()
+        if m["channel_id"] == str(channel.id)
+        and not m["flags"] & EPHEMERAL
+        and (before is None or mid < before)
+        and (after is None or mid > after)
+    ]
+    found.sort(key=lambda m: int(m["id"]), reverse=True)  # newest first, as Discord answers
+    if after is not None and before is None:
+        found = found[::-1][:limit][::-1]
+    return 200, found[:limit]
 
 
 @route("GET", "/channels/{channel_id}/messages/{message_id}", "get_message")

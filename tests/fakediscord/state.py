@@ -112,6 +112,7 @@ class Channel:
     overwrites: list[dict[str, Any]] = field(default_factory=list)
     owner_id: int | None = None
     archived: bool = False
+    locked: bool = False
     message_count: int = 0
     last_message_id: int | None = None
     topic: str | None = None
@@ -143,7 +144,7 @@ class Channel:
                         "archived": self.archived,
                         "auto_archive_duration": 1440,
                         "archive_timestamp": iso_now(),
-                        "locked": False,
+                        "locked": self.locked,
                         "invitable": self.type == PRIVATE_THREAD,
                         "create_timestamp": iso_now(),
                     },

@@ -499,3 +499,35 @@ async def test_mentions_follow_allowed_mentions(
             await channel.send(embeds=[discord.Embed(description="x" * 4000)] * 2)
         assert raised.value.code == 50035
     await ctl.assert_no_invalid_requests()
+
+
+async def test_moderator_actions_the_bot_must_cope_with(
+    fake: FakeDiscord, ctl: FakeDiscordClient, seed: Seed, probe: Probe
+) -> None:
+    async with running(make_bot(probe), fake) as bot:
+        channel = bot.get_channel(seed.channel_id)
+        assert isinstance(channel, discord.TextChannel)
+        status = await channel.send("status")
+        thread = await status.create_thread(name="job")
+        await ctl.update_channel(thread.id, archived=True)
+        await thread.send("unarchives")  # sending to an archived, unlocked thread reopens it
+        assert not (await ctl.threads())[0]["thread_metadata"]["archived"]
+        await ctl.update_channel(thread.id, archived=True, locked=True)
+        with pytest.raises(discord.HTTPException) as raised:
+            await thread.send("locked")
+        assert raised.value.code == 50083
+
+        history = [m.content async for m in channel.history(limit=10)]
+        assert history == ["status"]
+        await ctl.delete_message(status.id)
+        with pytest.raises(discord.NotFound) as missing:
+            await status.edit(content="gone")
+        assert missing.value.code == 10008
+        await ctl.delete_channel(seed.channel_id)
+        with pytest.raises(discord.NotFound) as unknown:
+            await channel.send("nowhere")
+        assert unknown.value.code == 10003
+        await ctl.wait_until(
+            lambda: asyncio.sleep(0, bot.get_channel(seed.channel_id)), lambda c: c is None
+        )
+    await ctl.assert_no_invalid_requests()

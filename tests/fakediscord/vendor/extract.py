@@ -34,6 +34,7 @@ OPERATIONS: tuple[str, ...] = (
     "delete_webhook_message",
     "create_message",
     "get_message",
+    "list_messages",
     "update_message",
     "delete_message",
     "create_thread_from_message",
