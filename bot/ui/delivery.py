@@ -7,10 +7,12 @@ interaction webhook, whose token dies after 15 minutes.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -201,6 +203,11 @@ class DiscordDelivery:
             await self._tell_missing(job, target, names)
             raise DeliveryFailed(f"missing permissions: {', '.join(names)}", permanent=True)
 
+    async def _finish_status(self, job: Job) -> None:
+        """Show the final state on the status message once the result is posted."""
+        delivered = dataclasses.replace(job, delivered_at=datetime.now(UTC))
+        await self._edit_status(StatusUpdate(job=delivered), force=True)
+
     async def _send(
         self,
         job: Job,
@@ -241,6 +248,7 @@ class DiscordDelivery:
             ) from exc
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise DeliveryFailed(f"network error: {type(exc).__name__}") from exc
+        await self._finish_status(job)
         return DeliveryReceipt(message_id=message.id)
 
     async def _tell_missing(

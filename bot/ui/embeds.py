@@ -77,9 +77,10 @@ def state_line(update: StatusUpdate) -> str:
         return "Finished" if job.delivered else "Finished: uploading the clip…"
     if result is Outcome.CANCELLED:
         return "Cancelled"
+    where = "in the thread" if job.thread_id else "below"
     if result is Outcome.IN_DOUBT:
-        return "Interrupted: see the thread"
-    return "Failed: see the explanation below"
+        return f"Interrupted: what happened is explained {where}"
+    return f"Failed: the reason is explained {where}"
 
 
 def _state_colour(job: Job) -> discord.Colour:

@@ -214,6 +214,24 @@ async def test_clip_is_posted_in_the_thread_pinging_only_the_requester(
     assert world.channel.sent == []
 
 
+async def test_after_delivery_the_status_message_shows_finished(
+    world: World, tmp_path: Path
+) -> None:
+    status = MagicMock(spec_set=discord.PartialMessage)
+    status.edit = AsyncMock()
+    world.channel.get_partial_message.side_effect = None
+    world.channel.get_partial_message.return_value = status
+    job = world.job()
+
+    await world.delivery.deliver_clip(job, small_clip(tmp_path), job.nonce)
+
+    world.channel.get_partial_message.assert_called_with(job.status_message_id)
+    assert status.edit.await_args is not None
+    embed = status.edit.await_args.kwargs["embed"]
+    assert embed.description.startswith("Finished\n")
+    assert status.edit.await_args.kwargs["view"] is None
+
+
 async def test_clip_in_a_dm_channel(world: World, tmp_path: Path) -> None:
     job = world.job(guild_id=None, channel_id=world.dm.id, thread_id=None)
     await world.delivery.deliver_clip(job, small_clip(tmp_path), job.nonce)
