@@ -95,6 +95,8 @@ class Worker:
         self._clock = clock
         self._rng = rng or random.Random()
         self._floor = poll_floor_seconds
+        # Tests lower the floor; the whole schedule shrinks with it (1.0 in production).
+        self._scale = poll_floor_seconds / MIN_POLL_SECONDS
         self._lease = lease_seconds
         self._max_parallel = max_parallel
         self._idle = idle_seconds
@@ -352,6 +354,15 @@ class Worker:
 
     # -- helpers ----------------------------------------------------------------------
 
+    def _poll_delay(self, status: TaskStatus, **progress: Any) -> float:
+        """Next poll delay (never below the floor); see :mod:`bot.scheduling`."""
+        delay = next_poll_delay(status, self._rng, floor=MIN_POLL_SECONDS, **progress)
+        return delay * self._scale
+
+    def _backoff(self, failures: int, retry_after: float | None) -> float:
+        delay = backoff_delay(failures, self._rng, floor=MIN_POLL_SECONDS) * self._scale
+        return delay if retry_after is None else max(delay, retry_after)
+
     async def _row(self, job_id: int) -> aiosqlite.Row | None:
         return await self._store.fetchone("SELECT * FROM jobs WHERE id = ?", (job_id,))
 
@@ -516,7 +527,7 @@ class Worker:
 
     async def _submitted(self, job_id: int, task_id: str) -> None:
         now = self._clock()
-        delay = next_poll_delay(TaskStatus.PENDING, self._rng, floor=self._floor)
+        delay = self._poll_delay(TaskStatus.PENDING)
         async with self._store.transaction() as conn:
             ok = await jobs_repo.update(
                 conn,
@@ -581,9 +592,7 @@ class Worker:
                 )
                 return
             retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
-            delay = backoff_delay(
-                row["attempts"], self._rng, retry_after=retry_after, floor=self._floor
-            )
+            delay = self._backoff(row["attempts"], retry_after)
             now = self._clock()
             self._model_paused_until[row["model"]] = now + delay
             log.warning("job %s not accepted (%s); back in the queue for %.0fs", job_id, exc, delay)
@@ -668,9 +677,7 @@ class Worker:
         except TaskNotVisibleYet:
             grace = self._settings.runway.task_not_exist_grace_seconds
             if now - started < grace:
-                await self._reschedule(
-                    job_id, next_poll_delay(TaskStatus.PENDING, self._rng, floor=self._floor)
-                )
+                await self._reschedule(job_id, self._poll_delay(TaskStatus.PENDING))
                 return
             await self._lost(job_id)
             return
@@ -680,13 +687,13 @@ class Worker:
         except AuthenticationError as exc:
             log.error("Runway refused the API key while polling job %s: %s", job_id, exc.message)
             await self._reschedule(
-                job_id, max(60.0, self._floor), {"poll_errors": row["poll_errors"] + 1}
+                job_id, 60.0 * self._scale, {"poll_errors": row["poll_errors"] + 1}
             )
             return
         except RunwayError as exc:
             failures = row["poll_errors"] + 1
             retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
-            delay = backoff_delay(failures, self._rng, retry_after=retry_after, floor=self._floor)
+            delay = self._backoff(failures, retry_after)
             log.warning("poll of job %s failed (%s); next try in %.0fs", job_id, exc, delay)
             await self._reschedule(job_id, delay, {"poll_errors": failures})
             return
@@ -766,13 +773,11 @@ class Worker:
             return
         previous = row["progress"]
         gap = now - row["last_polled_at"] if row["last_polled_at"] is not None else None
-        delay = next_poll_delay(
+        delay = self._poll_delay(
             task.status,
-            self._rng,
             progress=task.progress,
             previous_progress=previous,
             seconds_since_previous=gap,
-            floor=self._floor,
         )
         changed = task.status.value != row["provider_status"]
         progressed = task.progress is not None and task.progress != previous
@@ -807,9 +812,7 @@ class Worker:
             attempts = row["poll_errors"] + 1
             if attempts < MAX_REMOTE_CANCEL_ATTEMPTS and (exc.transient or exc.status is None):
                 retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
-                delay = backoff_delay(
-                    attempts, self._rng, retry_after=retry_after, floor=self._floor
-                )
+                delay = self._backoff(attempts, retry_after)
                 await self._reschedule(job_id, delay, {"poll_errors": attempts})
                 return
             log.warning("could not cancel task of job %s at Runway: %s", job_id, exc)
@@ -833,7 +836,7 @@ class Worker:
         attempts = row["delivery_attempts"] + 1
         if attempts >= MAX_DELIVERY_ATTEMPTS:
             return False
-        delay = backoff_delay(attempts, self._rng, floor=self._floor)
+        delay = self._backoff(attempts, None)
         log.warning("delivery of job %s failed (%s); retry in %.0fs", row["id"], reason, delay)
         await self._reschedule(row["id"], delay, {"delivery_attempts": attempts})
         return True

@@ -147,10 +147,14 @@ class RecordingPort:
         self.failures: list[Exception] = []
         self.hang_after_confirm = False
         self.confirmed = asyncio.Event()
+        self.clock: FakeClock | None = None
+        self.times: list[float] = []  # clock time of each status update (when clock is set)
         self._next_id = 9000
 
     async def status_changed(self, update: StatusUpdate) -> None:
         self.statuses.append(update)
+        if self.clock is not None:
+            self.times.append(self.clock())
 
     def _post(self, kind: str, job: Job, nonce: str) -> DeliveryReceipt:
         self.calls.append((kind, job.id, nonce))

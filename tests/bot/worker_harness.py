@@ -25,13 +25,15 @@ from tests.bot.conftest import Engine, FakeClock, RecordingPort
 KEY = "key_" + "ab" * 64
 
 
-def worker_settings(**runway: Any) -> Settings:
+def worker_settings(quota: dict[str, Any] | None = None, **runway: Any) -> Settings:
     """Settings for worker tests: 2 in flight per model, generous quota."""
     runway.setdefault("max_concurrent_per_model", 2)
+    q: dict[str, Any] = {"default_limit": 10_000, "max_active_jobs_per_user": 100}
+    q.update(quota or {})
     return Settings(
         models=default_catalog(),
         runway=RunwaySettings.model_validate({"provider": "simulator", **runway}),
-        quota=QuotaSettings(default_limit=10_000, max_active_jobs_per_user=100),
+        quota=QuotaSettings.model_validate(q),
     )
 
 
@@ -69,6 +71,11 @@ class Harness:
         self.port = RecordingPort()
         self.engine = Engine(settings, store, clock)
         self.workers: list[Worker] = []
+
+    def configure(self, settings: Settings) -> None:
+        """Use other settings (before making workers)."""
+        self.settings = settings
+        self.engine = Engine(settings, self.store, self.clock)
 
     def worker(self, owner: str = "w1", **kw: Any) -> Worker:
         kw.setdefault("rng", random.Random(3))

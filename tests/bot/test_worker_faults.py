@@ -1,0 +1,270 @@
+"""Every failure kind: Runway task failures, HTTP faults on create/poll/download, delivery."""
+
+import pytest
+
+from bot.domain import JobState, NewJob
+from bot.ports import DeliveryFailed
+from bot.runway.simulator import Fault
+from tests.bot.conftest import image_input, new_animate
+from tests.bot.worker_harness import Harness, make_client, worker_settings
+
+
+def _small(prompt: str = "a calm sea", user: int = 1) -> NewJob:
+    return new_animate(user, prompt=prompt, duration=2, inputs=(image_input(640, 360),))
+
+
+async def _finish(h: Harness, job_id: int, max_cycles: int = 80) -> None:
+    w = h.workers[-1] if h.workers else h.worker()
+
+    async def done() -> bool:
+        return (await h.job(job_id)).delivered
+
+    await h.run_until(w, done, max_cycles=max_cycles)
+
+
+async def _quota(h: Harness) -> tuple[float, float]:
+    s = await h.engine.quota.status(1000, 1)
+    return s.used, s.reserved
+
+
+@pytest.mark.parametrize(
+    ("code", "words", "charge"),
+    [
+        ("SAFETY.INPUT.TEXT", "refused the prompt", False),
+        ("SAFETY.OUTPUT.VIDEO", "blocked the result", True),
+        ("INTERNAL.BAD_OUTPUT.CODE01", "quality", False),
+        ("THIRD_PARTY.UNAVAILABLE", "try again", False),
+        ("ASSET.INVALID", "could not read the input", False),
+    ],
+)
+async def test_task_failures_are_explained_and_settled_by_policy(
+    harness: Harness, code: str, words: str, charge: bool
+) -> None:
+    h = harness
+    h.configure(worker_settings(quota={"charge_moderation_failures": charge}))
+    job = await h.engine.jobs.create(_small(f"sea [sim:fail={code}]"))
+    await _finish(h, job.id)
+    done = await h.job(job.id)
+    assert done.state is JobState.FAILED and done.error_code == code
+    assert done.error_text is not None and words in done.error_text.lower()
+    assert h.port.visible() == [("failure", job.id, done.delivered_message_id)]
+    moderation = code.startswith("SAFETY")
+    expect_used = 10.0 if (moderation and charge) else 0.0
+    assert await _quota(h) == (expect_used, 0)
+    assert done.refunded is not (moderation and charge)
+
+
+async def test_cancelled_elsewhere(harness: Harness) -> None:
+    h = harness
+    job = await h.engine.jobs.create(_small("sea [sim:cancel]"))
+    await _finish(h, job.id)
+    done = await h.job(job.id)
+    assert done.state is JobState.CANCELLED and done.error_code == "cancelled_remote"
+    assert await _quota(h) == (0, 0)
+
+
+async def test_user_cancel_of_a_running_job_cancels_at_runway(harness: Harness) -> None:
+    h = harness
+    w = h.worker()
+    job = await h.engine.jobs.create(_small("sea [sim:seconds=600]"))
+    await h.run_until(w, lambda: any(s.job.state is JobState.RUNNING for s in h.port.statuses))
+    running = await h.job(job.id)
+    assert running.provider_task_id is not None
+    await h.engine.jobs.cancel(job.id, actor_id=1, actor_is_admin=False)
+    await _finish(h, job.id)
+    assert ("DELETE", f"/v1/tasks/{running.provider_task_id}") in h.sim.request_log
+    assert h.sim.task_status(running.provider_task_id) == "CANCELLED"
+    assert h.port.visible("failure") and not h.port.visible("clip")
+    assert await _quota(h) == (0, 0)
+
+
+async def test_user_cancel_of_a_queued_job_never_reaches_runway(harness: Harness) -> None:
+    h = harness
+    job = await h.engine.jobs.create(_small())
+    await h.engine.jobs.cancel(job.id, actor_id=1, actor_is_admin=False)
+    await _finish(h, job.id)
+    assert h.sim.created_count == 0 and h.port.visible("failure")
+
+
+async def test_deadline_fails_and_cancels_at_runway(harness: Harness) -> None:
+    h = harness
+    h.configure(worker_settings(task_deadline_minutes=1))
+    job = await h.engine.jobs.create(_small("sea [sim:seconds=900]"))
+    await _finish(h, job.id, max_cycles=40)
+    done = await h.job(job.id)
+    assert done.state is JobState.FAILED and done.error_code == "deadline"
+    assert done.error_text and "1 minutes" in done.error_text
+    assert h.sim.task_status(done.provider_task_id or "") == "CANCELLED"
+    assert await _quota(h) == (0, 0)
+
+
+async def test_throttled_tasks_wait_and_finish(harness: Harness) -> None:
+    h = harness
+    job = await h.engine.jobs.create(_small("sea [sim:throttle=40]"))
+    await _finish(h, job.id)
+    assert any(s.throttled for s in h.port.statuses if s.job.id == job.id)
+    assert (await h.job(job.id)).state is JobState.SUCCEEDED
+
+
+@pytest.mark.parametrize("status", [429, 503])
+async def test_create_refused_for_load_goes_back_to_the_queue(
+    harness: Harness, status: int
+) -> None:
+    h = harness
+    h.sim.add_fault(
+        Fault(
+            method="POST", path_prefix="/v1/image_to_video", status=status, retry_after=20, times=3
+        )
+    )
+    job = await h.engine.jobs.create(_small())
+    w = h.worker()
+    await h.cycle(w, 0)
+    assert (await h.job(job.id)).state is JobState.QUEUED
+    await _finish(h, job.id)
+    done = await h.job(job.id)
+    assert done.state is JobState.SUCCEEDED and h.sim.created_count == 1
+    assert done.attempts >= 2
+    assert await _quota(h) == (10, 0)
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault(method="POST", path_prefix="/v1/image_to_video", status=500),
+        Fault(method="POST", path_prefix="/v1/image_to_video", drop_connection=True),
+        Fault(method="POST", path_prefix="/v1/image_to_video", status=200, body="{not json"),
+    ],
+    ids=["500", "dropped", "malformed"],
+)
+async def test_create_that_may_have_reached_runway_is_in_doubt(
+    harness: Harness, fault: Fault
+) -> None:
+    h = harness
+    h.sim.add_fault(fault)
+    job = await h.engine.jobs.create(_small())
+    await _finish(h, job.id)
+    done = await h.job(job.id)
+    assert done.state is JobState.IN_DOUBT and done.error_code == "in_doubt"
+    assert done.attempts == 1  # never resubmitted silently
+    assert h.port.visible("failure")
+    assert await _quota(h) == (0, 0)
+
+
+async def test_create_timeout_is_in_doubt(harness: Harness) -> None:
+    h = harness
+    h.client = make_client(h.sim)
+    h.client._request_timeout = 0.3
+    h.sim.add_fault(Fault(method="POST", path_prefix="/v1/image_to_video", status=200, delay=1.0))
+    job = await h.engine.jobs.create(_small())
+    try:
+        await _finish(h, job.id)
+    finally:
+        await h.client.close()
+    assert (await h.job(job.id)).state is JobState.IN_DOUBT
+
+
+@pytest.mark.parametrize(
+    ("fault", "code"),
+    [
+        (Fault(method="POST", path_prefix="/v1/image_to_video", status=400), "rejected"),
+        (Fault(method="POST", path_prefix="/v1/image_to_video", status=401), "auth"),
+    ],
+)
+async def test_create_refused_for_good_fails(harness: Harness, fault: Fault, code: str) -> None:
+    h = harness
+    h.sim.add_fault(fault)
+    job = await h.engine.jobs.create(_small())
+    await _finish(h, job.id)
+    done = await h.job(job.id)
+    assert done.state is JobState.FAILED and done.error_code == code
+    assert await _quota(h) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault(method="GET", path_prefix="/v1/tasks", status=500, times=4),
+        Fault(method="GET", path_prefix="/v1/tasks", status=429, retry_after=30, times=2),
+        Fault(method="GET", path_prefix="/v1/tasks", status=200, body="{not json", times=3),
+        Fault(method="GET", path_prefix="/v1/tasks", drop_connection=True, times=3),
+    ],
+    ids=["500", "429", "malformed", "dropped"],
+)
+async def test_transient_poll_errors_back_off_and_recover(harness: Harness, fault: Fault) -> None:
+    h = harness
+    job = await h.engine.jobs.create(_small())
+    w = h.worker()
+    await h.cycle(w, 0)
+    h.sim.add_fault(fault)
+    await _finish(h, job.id)
+    done = await h.job(job.id)
+    assert done.state is JobState.SUCCEEDED and h.sim.created_count == 1
+    assert len(h.port.visible("clip")) == 1
+
+
+async def test_a_task_runway_forgot_fails(harness: Harness) -> None:
+    h = harness
+    job = await h.engine.jobs.create(_small())
+    w = h.worker()
+    await h.cycle(w, 0)
+    h.sim.add_fault(Fault(method="GET", path_prefix="/v1/tasks", status=404, times=5))
+    await _finish(h, job.id)
+    done = await h.job(job.id)
+    assert done.state is JobState.FAILED and done.error_code == "lost"
+    assert await _quota(h) == (0, 0)
+
+
+async def test_expired_output_url_is_refreshed(harness: Harness) -> None:
+    h = harness
+    w = h.worker()
+    job = await h.engine.jobs.create(_small())
+
+    async def succeeded() -> bool:
+        return (await h.job(job.id)).state is JobState.SUCCEEDED
+
+    # run until success is recorded; the download is the next step
+    for _ in range(40):
+        await h.cycle(w, 6.0)
+        if await succeeded():
+            break
+    assert not (await h.job(job.id)).delivered
+    h.sim.expire_outputs()
+    await _finish(h, job.id)
+    log = h.sim.request_log
+    first_output = next(i for i, r in enumerate(log) if r[1].startswith("/_outputs/"))
+    assert any(r[0] == "GET" and r[1].startswith("/v1/tasks/") for r in log[first_output:])
+    assert len([r for r in log if r[1].startswith("/_outputs/")]) == 2
+    assert len(h.port.visible("clip")) == 1
+
+
+async def test_output_larger_than_allowed_is_explained(harness: Harness) -> None:
+    h = harness
+    h.configure(worker_settings(max_output_bytes=2000))
+    job = await h.engine.jobs.create(_small())
+    await _finish(h, job.id)
+    done = await h.job(job.id)
+    assert done.state is JobState.FAILED and done.error_code == "output_too_large"
+    assert h.port.visible() == [("failure", job.id, done.delivered_message_id)]
+    assert await _quota(h) == (10, 0)  # Runway made (and billed) it
+    assert list((h.tmp_path / "work").iterdir()) == []
+
+
+async def test_delivery_retries_transient_failures(harness: Harness) -> None:
+    h = harness
+    h.port.failures = [DeliveryFailed("discord 503"), DeliveryFailed("discord 503")]
+    job = await h.engine.jobs.create(_small())
+    await _finish(h, job.id)
+    assert [c[0] for c in h.port.calls] == ["clip", "clip", "clip"]
+    assert len(h.port.visible("clip")) == 1
+
+
+async def test_permanent_delivery_failure_sends_a_notice_instead(harness: Harness) -> None:
+    h = harness
+    h.port.failures = [DeliveryFailed("missing permissions", permanent=True)]
+    job = await h.engine.jobs.create(_small())
+    await _finish(h, job.id)
+    done = await h.job(job.id)
+    assert done.error_code == "delivery_failed" and done.error_text
+    assert "missing permissions" in done.error_text
+    assert [c[0] for c in h.port.calls] == ["clip", "failure"]
+    assert h.port.visible() == [("failure", job.id, done.delivered_message_id)]
