@@ -184,12 +184,11 @@ class FakeDiscordClient:
     ) -> str:
         """Invoke slash command `name` ("cmd" or "cmd sub"); return the interaction id.
 
-        Attachments fill attachment options named by `attachment_options` (default: "image",
-        "file2", ...: pass names matching the command).
+        Attachments fill the options named by `attachment_options`; by default the
+        registered command's attachment options, in order.
         """
         names = list(attachment_options or [])
-        if len(names) < len(attachments):
-            raise ValueError("name an attachment option for every attachment")
+        names += [""] * (len(attachments) - len(names))
         body = {
             "user_id": user_id,
             "guild_id": guild_id,

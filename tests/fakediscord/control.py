@@ -46,7 +46,7 @@ def setup(app: web.Application, fake: FakeDiscord) -> None:
 def _attachments(items: list[dict[str, Any]]) -> list[AttachmentInput]:
     return [
         AttachmentInput(
-            option=str(a.get("option", "file")),
+            option=str(a.get("option") or ""),
             filename=str(a["filename"]),
             data=base64.b64decode(a["data_b64"]),
             content_type=str(a.get("content_type", "application/octet-stream")),
@@ -181,9 +181,7 @@ async def post_message(fake: FakeDiscord, request: web.Request, body: dict[str, 
         f = StoredFile(fake.world.ids.next(), channel.id, a.filename, a.content_type, a.data)
         fake.world.files[f.id] = f
         files.append(f)
-    msg = fake.world.new_message(
-        channel, author, {"content": body.get("content", "")}, files, cdn_base=fake.base_url
-    )
+    msg = fake.world.new_message(channel, author, {"content": body.get("content", "")}, files)
     data = dict(msg)
     data["member"] = fake.world.member_json(channel.guild_id, author.id, with_user=False)
     await fake.dispatch("MESSAGE_CREATE", data, guild_id=channel.guild_id)

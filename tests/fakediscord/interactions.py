@@ -152,15 +152,32 @@ def _build_options(
         definition = by_name.get(name)
         if defs is not None and (definition is None or int(definition["type"]) != ATTACHMENT):
             raise ControlError(f"command has no attachment option {name!r}")
-        resolved.setdefault("attachments", {})[str(stored.id)] = world.attachment_json(
-            stored, fake.base_url
-        ) | {"ephemeral": True}
+        resolved.setdefault("attachments", {})[str(stored.id)] = world.attachment_json(stored) | {
+            "ephemeral": True
+        }
         out.append({"name": name, "type": ATTACHMENT, "value": str(stored.id)})
     if defs is not None:
         for d in defs:
             missing = d["name"] not in values and d["name"] not in attachments
             if d.get("required") and missing and focused is None:
                 raise ControlError(f"required option {d['name']!r} missing")
+    return out
+
+
+def _name_attachments(
+    stored: dict[str, StoredFile], defs: list[dict[str, Any]] | None
+) -> dict[str, StoredFile]:
+    """Give unnamed attachments ("" option) the command's attachment options, in order."""
+    free = [
+        d["name"] for d in defs or [] if int(d["type"]) == ATTACHMENT and d["name"] not in stored
+    ]
+    out: dict[str, StoredFile] = {}
+    for option, f in stored.items():
+        if option.startswith("\0"):
+            if not free:
+                raise ControlError("more attachments than the command has attachment options")
+            option = free.pop(0)
+        out[option] = f
     return out
 
 
@@ -186,8 +203,10 @@ async def invoke(
         raise ControlError(f"command {parts[0]!r} is not registered (sync it first)")
     interaction, payload = _base(fake, itype, user_id, guild_id, channel_id)
     stored = {
-        a.option: StoredFile(fake.world.ids.next(), channel_id, a.filename, a.content_type, a.data)
-        for a in attachments or []
+        (a.option or f"\0{n}"): StoredFile(
+            fake.world.ids.next(), channel_id, a.filename, a.content_type, a.data
+        )
+        for n, a in enumerate(attachments or [])
     }
     for f in stored.values():
         fake.world.files[f.id] = f
@@ -205,6 +224,7 @@ async def invoke(
         stype = int(definition["type"]) if definition else SUB_COMMAND
         chain.append((sub, stype))
         defs = definition.get("options") or [] if definition else None
+    stored = _name_attachments(stored, defs)
     leaf = _build_options(fake, defs, options or {}, stored, resolved, guild_id, focused)
     for sub, stype in reversed(chain):
         leaf = [{"name": sub, "type": stype, "options": leaf}]

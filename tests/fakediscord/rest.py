@@ -80,6 +80,20 @@ def setup(app: web.Application, fake: FakeDiscord) -> None:
             method, API + template, _wrap(fake, method, template, operation, auth, handler)
         )
     app.router.add_get("/attachments/{channel_id}/{file_id}/{filename}", _cdn(fake))
+    app.router.add_route("*", API + "/{tail:.*}", _unsupported(fake))
+
+
+def _unsupported(fake: FakeDiscord) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """Routes the fake does not serve: answered 404 and recorded in fake.errors, so a test
+    that makes the bot call one fails instead of passing on a silent 404."""
+
+    async def serve(request: web.Request) -> web.StreamResponse:
+        path = request.path.removeprefix(API)
+        fake.calls.append(LoggedCall(request.method, path, "?", dict(request.query), None, [], 404))
+        fake.errors.append(f"unsupported route: {request.method} {path}")
+        return json_response({"message": "404: Not Found", "code": 0}, 404, {})
+
+    return serve
 
 
 def _json(status: int, body: Any, headers: dict[str, str]) -> web.Response:
@@ -203,6 +217,11 @@ def _cdn(fake: FakeDiscord) -> Callable[[web.Request], Awaitable[web.StreamRespo
             or stored.filename != request.match_info["filename"]
         ):
             return web.Response(status=404, text="Not Found")
+        q = request.query
+        if not fake.world.check_signature(
+            stored.path(), q.get("ex", ""), q.get("is", ""), q.get("hm", "")
+        ):
+            return web.Response(status=404, text="This content is no longer available.")
         return web.Response(body=stored.data, content_type=stored.content_type)
 
     return serve
@@ -306,9 +325,7 @@ def _apply_edit(
     if "attachments" in body and body["attachments"] is not None:
         keep = {str(a.get("id")) for a in body["attachments"] if isinstance(a, dict)}
         msg["attachments"] = [a for a in msg["attachments"] if a["id"] in keep]
-    msg["attachments"] = msg["attachments"] + [
-        fake.world.attachment_json(f, fake.base_url) for f in new_files
-    ]
+    msg["attachments"] = msg["attachments"] + [fake.world.attachment_json(f) for f in new_files]
     msg["flags"] &= ~LOADING
     msg["edited_timestamp"] = iso_now()
     if "content" in body:
@@ -570,7 +587,6 @@ async def _callback(
             webhook_id=fake.application_id,
             interaction=interaction,
             flags=extra,
-            cdn_base=fake.base_url,
         )
         interaction.ephemeral = bool(message["flags"] & EPHEMERAL)
         interaction.original_message_id = int(message["id"])
@@ -661,7 +677,6 @@ async def followup(fake: FakeDiscord, call: Call) -> Result:
             files,
             webhook_id=fake.application_id,
             interaction=interaction,
-            cdn_base=fake.base_url,
         )
         event = "MESSAGE_CREATE"
     interaction.followup_ids.append(int(msg["id"]))
@@ -760,7 +775,7 @@ async def create_message(fake: FakeDiscord, call: Call) -> Result:
                 ["message_reference"], "REPLIES_UNKNOWN_MESSAGE", "Unknown message"
             )
     files = _store_uploads(fake, channel.id, body, call.uploads)
-    msg = fake.world.new_message(channel, fake.world.bot_user, body, files, cdn_base=fake.base_url)
+    msg = fake.world.new_message(channel, fake.world.bot_user, body, files)
     if nonce is not None and body.get("enforce_nonce"):
         fake.nonces.remember(channel.id, bot_id, str(nonce), int(msg["id"]), now)
     await _dispatch_message(fake, "MESSAGE_CREATE", msg)
@@ -793,7 +808,7 @@ async def list_messages(fake: FakeDiscord, call: Call) -> Result:
     found.sort(key=lambda m: int(m["id"]), reverse=True)  # newest first, as Discord answers
     if after is not None and before is None:
         found = found[::-1][:limit][::-1]
-    return 200, found[:limit]
+    return 200, [fake.world.refresh_urls(m) for m in found[:limit]]
 
 
 @route("GET", "/channels/{channel_id}/messages/{message_id}", "get_message")
@@ -803,7 +818,7 @@ async def get_message(fake: FakeDiscord, call: Call) -> Result:
     msg = fake.world.message(channel.id, call.int("message_id"))
     if msg["flags"] & EPHEMERAL:
         raise rules.unknown("Message", rules.UNKNOWN_MESSAGE)
-    return 200, msg
+    return 200, fake.world.refresh_urls(msg)
 
 
 @route("PATCH", "/channels/{channel_id}/messages/{message_id}", "update_message")

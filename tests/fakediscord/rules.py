@@ -53,6 +53,7 @@ MAX_EMBED_TOTAL = 6000
 INTERACTION_ACK_SECONDS = 3.0
 INTERACTION_TOKEN_SECONDS = 15 * 60.0
 NONCE_WINDOW_SECONDS = 5 * 60.0
+ATTACHMENT_URL_SECONDS = 24 * 3600.0
 
 
 def upload_limit(premium_tier: int, override: int | None = None) -> int:

@@ -86,7 +86,9 @@ class FakeDiscord:
         self.limiter = rules.RateLimiter()
         self.nonces = rules.NonceCache()
         self.validator = BodyValidator()
-        self.world = World(application_id, User(application_id, bot_name, bot=True))
+        self.world = World(
+            application_id, User(application_id, bot_name, bot=True), clock=self.clock.now
+        )
         self.calls: list[LoggedCall] = []
         self.invalid: list[dict[str, Any]] = []
         self.errors: list[str] = []
@@ -117,6 +119,7 @@ class FakeDiscord:
         sockets = getattr(server, "sockets", None) or []
         actual = sockets[0].getsockname()[1] if sockets else port
         self.base_url = f"http://{host}:{actual}"
+        self.world.cdn_base = self.base_url
         return self.base_url
 
     async def stop(self) -> None:

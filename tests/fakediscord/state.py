@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
+import hmac
 import itertools
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -290,6 +293,10 @@ class World:
     tokens: dict[str, int] = field(default_factory=dict)
     global_commands: dict[int, dict[str, Any]] = field(default_factory=dict)
     guild_commands: dict[int, dict[int, dict[str, Any]]] = field(default_factory=dict)
+    cdn_base: str = ""
+    cdn_secret: bytes = field(default_factory=lambda: secrets.token_bytes(16))
+    clock: Callable[[], float] = field(default=lambda: 0.0)
+    epoch: float = field(default_factory=time.time)
 
     def __post_init__(self) -> None:
         self.users[self.bot_user.id] = self.bot_user
@@ -491,7 +498,6 @@ class World:
         webhook_id: int | None = None,
         interaction: Interaction | None = None,
         flags: int = 0,
-        cdn_base: str = "",
     ) -> dict[str, Any]:
         """Store and return a message as Discord would answer it."""
         mid = self.ids.next()
@@ -507,7 +513,7 @@ class World:
             "mention_everyone": False,
             "mentions": [],
             "mention_roles": [],
-            "attachments": [self.attachment_json(f, cdn_base) for f in files],
+            "attachments": [self.attachment_json(f) for f in files],
             "embeds": body.get("embeds") or [],
             "components": body.get("components") or [],
             "pinned": False,
@@ -583,8 +589,37 @@ class World:
             can = bool(perms & rules.MENTION_EVERYONE)
         msg["mention_everyone"] = everyone and "everyone" in parse and can
 
-    def attachment_json(self, f: StoredFile, cdn_base: str) -> dict[str, Any]:
-        url = f"{cdn_base}{f.path()}"
+    def wall_time(self) -> float:
+        """Unix time as the fake's (possibly scaled or advanced) clock sees it."""
+        return self.epoch + self.clock()
+
+    def sign(self, path: str, issued: int) -> str:
+        """A CDN URL for `path` valid for ATTACHMENT_URL_SECONDS from `issued` (unix)."""
+        expires = issued + int(rules.ATTACHMENT_URL_SECONDS)
+        query = f"ex={expires:x}&is={issued:x}"
+        mac = hmac.new(self.cdn_secret, f"{path}?{query}".encode(), hashlib.sha256).hexdigest()
+        return f"{self.cdn_base}{path}?{query}&hm={mac}&"
+
+    def check_signature(self, path: str, ex: str, issued: str, hm: str) -> bool:
+        """Whether a CDN query is one the fake signed and has not expired."""
+        try:
+            expires, start = int(ex, 16), int(issued, 16)
+        except ValueError:
+            return False
+        query = f"ex={expires:x}&is={start:x}"
+        mac = hmac.new(self.cdn_secret, f"{path}?{query}".encode(), hashlib.sha256).hexdigest()
+        return hmac.compare_digest(mac, hm) and self.wall_time() <= expires
+
+    def refresh_urls(self, msg: dict[str, Any]) -> dict[str, Any]:
+        """Re-sign a stored message's attachment URLs, as Discord does on every fetch."""
+        for a in msg.get("attachments") or []:
+            stored = self.files.get(int(a["id"]))
+            if stored is not None:
+                a["url"] = a["proxy_url"] = self.sign(stored.path(), int(self.wall_time()))
+        return msg
+
+    def attachment_json(self, f: StoredFile) -> dict[str, Any]:
+        url = self.sign(f.path(), int(self.wall_time()))
         out: dict[str, Any] = {
             "id": str(f.id),
             "filename": f.filename,

@@ -163,8 +163,7 @@ async def test_sync_then_slash_command_with_attachment_defer_and_followup(
             seed.channel_id,
             "animate",
             {"prompt": "a cat"},
-            [("cat.png", PNG, "image/png")],
-            attachment_options=["image"],
+            [("cat.png", PNG, "image/png")],  # fills the command's attachment option
         )
         result = await ctl.wait_for_followups(iid)
         assert result["callback_type"] == 5

@@ -1,0 +1,56 @@
+"""CDN URLs are signed and expire like Discord's; unsupported routes are reported."""
+
+from __future__ import annotations
+
+import aiohttp
+
+from tests.fakediscord import FakeDiscord, FakeDiscordClient, rules
+from tests.test_fakediscord.conftest import Seed
+
+
+async def test_attachment_urls_are_signed_expire_and_are_refreshed_on_fetch(
+    fake: FakeDiscord, ctl: FakeDiscordClient, seed: Seed
+) -> None:
+    posted = await ctl.post_message(
+        seed.channel_id, seed.user_id, "in", [("in.png", b"pixels", "image/png")]
+    )
+    url = posted["attachments"][0]["url"]
+    headers = {"Authorization": f"Bot {fake.token}"}
+    fetch = f"{fake.api_base}/channels/{seed.channel_id}/messages/{posted['id']}"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(url) as resp:
+            assert resp.status == 200 and await resp.read() == b"pixels"
+            assert resp.content_type == "image/png"
+        async with http.get(url.split("?")[0]) as unsigned:
+            assert unsigned.status == 404
+        async with http.get(url.replace("hm=", "hm=0")) as forged:
+            assert forged.status == 404
+        await ctl.advance(rules.ATTACHMENT_URL_SECONDS + 60)
+        async with http.get(url) as expired:
+            assert expired.status == 404
+        async with http.get(fetch, headers=headers) as resp:
+            fresh = (await resp.json())["attachments"][0]["url"]
+        assert fresh != url
+        async with http.get(fresh) as resp:
+            assert resp.status == 200
+
+
+async def test_unsupported_routes_are_recorded_as_fake_errors(fake: FakeDiscord) -> None:
+    headers = {"Authorization": f"Bot {fake.token}"}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{fake.api_base}/guilds/1/bans/2", headers=headers) as resp,
+    ):
+        assert resp.status == 404
+        assert (await resp.json())["message"] == "404: Not Found"
+    assert fake.errors == ["unsupported route: POST /guilds/1/bans/2"]
+    fake.errors.clear()  # expected here; the fixture fails the test on leftovers
+
+
+async def test_missing_bot_token_is_401(fake: FakeDiscord, seed: Seed) -> None:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{fake.api_base}/channels/{seed.channel_id}") as resp,
+    ):
+        assert resp.status == 401
+        assert await resp.json() == {"message": "401: Unauthorized", "code": 0}
