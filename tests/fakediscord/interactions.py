@@ -164,6 +164,21 @@ def _build_options(
     return out
 
 
+def _check_visible(fake: FakeDiscord, cmd: dict[str, Any], user_id: int, guild_id: int) -> None:
+    """Discord hides commands whose default_member_permissions the member lacks."""
+    needed = cmd.get("default_member_permissions")
+    if needed is None:
+        return
+    perms = fake.world.permissions(None, guild_id, user_id)
+    if perms & rules.ADMINISTRATOR:
+        return
+    if int(needed) == 0 or perms & int(needed) != int(needed):
+        raise ControlError(
+            f"user {user_id} cannot see /{cmd['name']} (default_member_permissions {needed});"
+            " set enforce_default_member_permissions=False to act as a server override"
+        )
+
+
 def _name_attachments(
     stored: dict[str, StoredFile], defs: list[dict[str, Any]] | None
 ) -> dict[str, StoredFile]:
@@ -201,6 +216,8 @@ async def invoke(
     cmd = _find_command(fake, guild_id, parts[0], 1)
     if cmd is None and fake.settings.require_registered_commands:
         raise ControlError(f"command {parts[0]!r} is not registered (sync it first)")
+    if cmd is not None and fake.settings.enforce_default_member_permissions:
+        _check_visible(fake, cmd, user_id, guild_id)
     interaction, payload = _base(fake, itype, user_id, guild_id, channel_id)
     stored = {
         (a.option or f"\0{n}"): StoredFile(
@@ -254,6 +271,8 @@ async def message_command(
     cmd = _find_command(fake, guild_id, name, 3)
     if cmd is None and fake.settings.require_registered_commands:
         raise ControlError(f"message command {name!r} is not registered (sync it first)")
+    if cmd is not None and fake.settings.enforce_default_member_permissions:
+        _check_visible(fake, cmd, user_id, guild_id)
     interaction, payload = _base(fake, 2, user_id, guild_id, int(msg["channel_id"]))
     data: dict[str, Any] = {
         "id": cmd["id"] if cmd else str(fake.world.ids.next()),

@@ -382,6 +382,11 @@ async def get_me(fake: FakeDiscord, call: Call) -> Result:
     return 200, me
 
 
+@route("GET", "/users/{user_id}", "get_user")
+async def get_user(fake: FakeDiscord, call: Call) -> Result:
+    return 200, fake.world.user(call.int("user_id")).to_json()
+
+
 @route("GET", "/oauth2/applications/@me", "get_my_oauth2_application")
 async def get_application(fake: FakeDiscord, call: Call) -> Result:
     owner = (
@@ -741,6 +746,38 @@ async def get_channel(fake: FakeDiscord, call: Call) -> Result:
     channel = fake.world.channel(call.int("channel_id"))
     _require(_bot_perms(fake, channel))
     return 200, channel.to_json()
+
+
+@route("PATCH", "/channels/{channel_id}", "update_channel")
+async def update_channel(fake: FakeDiscord, call: Call) -> Result:
+    channel = fake.world.channel(call.int("channel_id"))
+    body = _body(call)
+    perms = _bot_perms(fake, channel)
+    if channel.is_thread:
+        own = channel.owner_id == fake.world.bot_user.id
+        if not own or "locked" in body:
+            _require(perms, rules.MANAGE_THREADS)
+        if "archived" in body and body["archived"] is not None:
+            channel.archived = bool(body["archived"])
+        if "locked" in body and body["locked"] is not None:
+            channel.locked = bool(body["locked"])
+    else:
+        _require(perms, rules.MANAGE_CHANNELS)
+        if "topic" in body:
+            channel.topic = body["topic"]
+    if body.get("name"):
+        channel.name = _thread_name(body)
+    data = channel.to_json()
+    event = "THREAD_UPDATE" if channel.is_thread else "CHANNEL_UPDATE"
+    await fake.dispatch(event, data, guild_id=channel.guild_id)
+    return 200, data
+
+
+@route("POST", "/channels/{channel_id}/typing", "trigger_typing_indicator")
+async def typing(fake: FakeDiscord, call: Call) -> Result:
+    channel = fake.world.channel(call.int("channel_id"))
+    _require(_bot_perms(fake, channel))
+    return 204, None
 
 
 @route("POST", "/channels/{channel_id}/messages", "create_message")

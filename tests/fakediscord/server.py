@@ -40,6 +40,7 @@ class Settings:
     """Switches tests flip through the control API."""
 
     require_registered_commands: bool = True
+    enforce_default_member_permissions: bool = True
     ack_seconds: float = rules.INTERACTION_ACK_SECONDS
     token_seconds: float = rules.INTERACTION_TOKEN_SECONDS
     heartbeat_interval_ms: int = 41250

@@ -106,6 +106,12 @@ def make_bot(probe: Probe) -> commands.Bot:
     async def panel(inter: discord.Interaction) -> None:
         await inter.response.send_message("panel", view=Panel())
 
+    @bot.tree.command(name="quota", description="Admins only")
+    @app_commands.default_permissions(manage_guild=True)
+    async def quota(inter: discord.Interaction) -> None:
+        allowed = inter.permissions.manage_guild
+        await inter.response.send_message("ok" if allowed else "admins only", ephemeral=True)
+
     @bot.tree.context_menu(name="Restyle")
     async def restyle(inter: discord.Interaction, message: discord.Message) -> None:
         await inter.response.send_message(f"restyle {message.id} {message.content}")
@@ -155,7 +161,7 @@ async def test_sync_then_slash_command_with_attachment_defer_and_followup(
             await ctl.invoke_command(seed.user_id, seed.guild_id, seed.channel_id, "animate")
         await _synced(bot)
         names = {c["name"] for c in (await ctl.state())["global_commands"]}
-        assert names == {"animate", "slow", "keep", "big", "panel", "Restyle"}
+        assert names == {"animate", "slow", "keep", "big", "panel", "quota", "Restyle"}
 
         iid = await ctl.invoke_command(
             seed.user_id,
@@ -529,4 +535,30 @@ async def test_moderator_actions_the_bot_must_cope_with(
         await ctl.wait_until(
             lambda: asyncio.sleep(0, bot.get_channel(seed.channel_id)), lambda c: c is None
         )
+    await ctl.assert_no_invalid_requests()
+
+
+async def test_default_member_permissions_hide_commands_unless_overridden(
+    fake: FakeDiscord, ctl: FakeDiscordClient, seed: Seed, probe: Probe
+) -> None:
+    async with running(make_bot(probe), fake) as bot:
+        await _synced(bot)
+        with pytest.raises(ControlError, match="cannot see /quota"):
+            await ctl.invoke_command(seed.user_id, seed.guild_id, seed.channel_id, "quota")
+        owner = await ctl.invoke_command(seed.owner_id, seed.guild_id, seed.channel_id, "quota")
+        assert (await ctl.wait_for_response(owner))["original_message"]["content"] == "ok"
+        await ctl.settings(enforce_default_member_permissions=False)  # a server override
+        user = await ctl.invoke_command(seed.user_id, seed.guild_id, seed.channel_id, "quota")
+        answer = await ctl.wait_for_response(user)
+        assert answer["original_message"]["content"] == "admins only"
+        assert answer["ephemeral"]
+
+        channel = bot.get_channel(seed.channel_id)
+        assert isinstance(channel, discord.TextChannel)
+        async with channel.typing():
+            thread = await channel.create_thread(name="t", type=discord.ChannelType.public_thread)
+        archived = await thread.edit(archived=True, name="t (done)")
+        assert archived.archived and archived.name == "t (done)"
+        fetched = await bot.fetch_user(seed.user_id)
+        assert fetched.name == "alice"
     await ctl.assert_no_invalid_requests()
