@@ -228,9 +228,10 @@ async def due_ids(conn: aiosqlite.Connection, now: float, limit: int) -> list[in
 
 
 async def earliest_due(conn: aiosqlite.Connection) -> float | None:
-    """The earliest next_poll_at of any job (None when nothing is scheduled)."""
+    """When the next step may start: next_poll_at, or the lease expiry if leased (None: idle)."""
     async with conn.execute(
-        "SELECT MIN(next_poll_at) FROM jobs WHERE next_poll_at IS NOT NULL"
+        "SELECT MIN(MAX(next_poll_at, COALESCE(lease_expires_at, next_poll_at)))"
+        " FROM jobs WHERE next_poll_at IS NOT NULL"
     ) as cur:
         row = await cur.fetchone()
     return None if row is None or row[0] is None else float(row[0])

@@ -220,3 +220,24 @@ async def harness(
         for w in h.workers:
             await w.abort()
         await client.close()
+
+
+def mp4_bytes(seconds: float = 2.0, size: tuple[int, int] = (320, 240), fps: int = 12) -> bytes:
+    """A real H.264 MP4 clip made with PyAV (a moving gradient)."""
+    import io
+
+    import av
+    from PIL import Image
+
+    buf = io.BytesIO()
+    with av.open(buf, mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        for i in range(round(seconds * fps)):
+            img = Image.new("RGB", size, (i * 9 % 255, 80, 160))
+            for packet in stream.encode(av.VideoFrame.from_image(img)):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return buf.getvalue()
