@@ -247,7 +247,9 @@ class Worker:
 
     async def _stale_submitting(self, conn: aiosqlite.Connection, now: float) -> bool:
         async with conn.execute(
-            "SELECT id FROM jobs WHERE state = 'submitting' AND lease_expires_at <= ?", (now,)
+            "SELECT id FROM jobs WHERE state = 'submitting'"
+            " AND (lease_expires_at IS NULL OR lease_expires_at <= ?)",
+            (now,),
         ) as cur:
             return any(int(r[0]) not in self._steps for r in await cur.fetchall())
 

@@ -1,5 +1,7 @@
 """Every failure kind: Runway task failures, HTTP faults on create/poll/download, delivery."""
 
+import asyncio
+
 import pytest
 
 from bot.domain import JobState, NewJob
@@ -268,3 +270,26 @@ async def test_permanent_delivery_failure_sends_a_notice_instead(harness: Harnes
     assert "missing permissions" in done.error_text
     assert [c[0] for c in h.port.calls] == ["clip", "failure"]
     assert h.port.visible() == [("failure", job.id, done.delivered_message_id)]
+
+
+async def test_cancel_while_the_create_is_in_flight_cancels_the_new_task(
+    harness: Harness,
+) -> None:
+    h = harness
+    h.sim.add_fault(Fault(method="POST", path_prefix="/v1/image_to_video", status=200, delay=0.5))
+    job = await h.engine.jobs.create(_small())
+    w = h.worker()
+    await w.run_once()
+    async with asyncio.timeout(10):
+        while not any(r[0] == "POST" for r in h.sim.request_log):  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+    cancelled = await h.engine.jobs.cancel(job.id, actor_id=1, actor_is_admin=False)
+    assert cancelled.state is JobState.CANCELLED
+    await w.drain()
+    await _finish(h, job.id)
+    done = await h.job(job.id)
+    assert done.state is JobState.CANCELLED and done.provider_task_id is not None
+    assert ("DELETE", f"/v1/tasks/{done.provider_task_id}") in h.sim.request_log
+    assert h.sim.task_status(done.provider_task_id) == "CANCELLED"
+    assert h.port.visible("failure") and not h.port.visible("clip")
+    assert await _quota(h) == (0, 0)
