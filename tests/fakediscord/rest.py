@@ -166,6 +166,7 @@ def _wrap(
         call = LoggedCall(method, path, template, dict(request.query), None, [])
         fake.calls.append(call)
         headers = fake.limiter.headers(method, template)
+        recorded = False
         try:
             if auth and request.headers.get("Authorization") != f"Bot {fake.token}":
                 raise rules.unauthorized()
@@ -188,11 +189,14 @@ def _wrap(
                     fake.validator.validate(operation, body if body is not None else {})
                 except rules.DiscordError as error:
                     fake.record_invalid(call, error)
+                    recorded = True
                     raise
             status, result = await handler(
                 fake, Call(request, dict(request.match_info), body, uploads)
             )
         except rules.DiscordError as error:
+            if error.code == 50035 and not recorded:
+                fake.record_invalid(call, error)  # Discord's extra checks (content, embeds...)
             status, result = error.status, error.body()
         except Exception as error:  # a bug in the fake: surface it to the tests
             fake.errors.append(f"{method} {path}: {type(error).__name__}: {error}")

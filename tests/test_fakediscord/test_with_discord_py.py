@@ -102,6 +102,13 @@ def make_bot(probe: Probe) -> commands.Bot:
             probe.errors.put_nowait(error)
             await inter.followup.send("too big")
 
+    @bot.tree.command(name="swap", description="Replies with a file, then swaps it")
+    async def swap(inter: discord.Interaction) -> None:
+        await inter.response.send_message("v1", file=discord.File(io.BytesIO(b"one"), "one.txt"))
+        await inter.edit_original_response(
+            content="v2", attachments=[discord.File(io.BytesIO(b"two!"), "two.txt")]
+        )
+
     @bot.tree.command(name="panel", description="A message with buttons")
     async def panel(inter: discord.Interaction) -> None:
         await inter.response.send_message("panel", view=Panel())
@@ -161,7 +168,7 @@ async def test_sync_then_slash_command_with_attachment_defer_and_followup(
             await ctl.invoke_command(seed.user_id, seed.guild_id, seed.channel_id, "animate")
         await _synced(bot)
         names = {c["name"] for c in (await ctl.state())["global_commands"]}
-        assert names == {"animate", "slow", "keep", "big", "panel", "quota", "Restyle"}
+        assert names == {"animate", "slow", "keep", "big", "panel", "quota", "swap", "Restyle"}
 
         iid = await ctl.invoke_command(
             seed.user_id,
@@ -370,6 +377,7 @@ async def test_invalid_body_is_rejected_and_recorded(
     assert await ctl.messages(seed.channel_id) == []
     with pytest.raises(InvalidRequestsError):
         await ctl.assert_no_invalid_requests()
+    await ctl.clear_logs()
 
 
 async def test_button_modal_and_edit_message(
@@ -503,7 +511,9 @@ async def test_mentions_follow_allowed_mentions(
         with pytest.raises(discord.HTTPException) as raised:
             await channel.send(embeds=[discord.Embed(description="x" * 4000)] * 2)
         assert raised.value.code == 50035
-    await ctl.assert_no_invalid_requests()
+    [invalid] = await ctl.invalid_requests()
+    assert "6000" in invalid["errors"]["embeds"]["_errors"][0]["message"]
+    await ctl.clear_logs()
 
 
 async def test_moderator_actions_the_bot_must_cope_with(
@@ -562,3 +572,19 @@ async def test_default_member_permissions_hide_commands_unless_overridden(
         fetched = await bot.fetch_user(seed.user_id)
         assert fetched.name == "alice"
     await ctl.assert_no_invalid_requests()
+
+
+async def test_reply_with_file_then_replace_attachments(
+    fake: FakeDiscord, ctl: FakeDiscordClient, seed: Seed, probe: Probe
+) -> None:
+    async with running(make_bot(probe), fake) as bot:
+        await _synced(bot)
+        iid = await ctl.invoke_command(seed.user_id, seed.guild_id, seed.channel_id, "swap")
+        await ctl.wait_until(
+            lambda: ctl.interaction(iid),
+            lambda d: d["original_message"] and d["original_message"]["content"] == "v2",
+        )
+        message = (await ctl.interaction(iid))["original_message"]
+        assert [a["filename"] for a in message["attachments"]] == ["two.txt"]
+        assert await ctl.file(message["attachments"][0]["id"]) == b"two!"
+        assert message["type"] == 20 and message["interaction_metadata"]["name"] == "swap"
