@@ -360,6 +360,14 @@ class FakeDiscordClient:
         }
         return await self._request("POST", "/rate-limits", body)
 
+    async def realistic_rate_limits(
+        self, enabled: bool = True, *, limit: int = 5, per_seconds: float = 5.0
+    ) -> Json:
+        """Count requests per route bucket and channel/guild/webhook (`limit` per `per_seconds`
+        real seconds), with true X-RateLimit-Remaining/Reset-After and 429 beyond the limit."""
+        body = {"realistic": enabled, "bucket_limit": limit, "bucket_seconds": per_seconds}
+        return await self._request("POST", "/rate-limits", body)
+
     async def random_rate_limits(self, rate: float, retry_after: float = 0.05) -> Json:
         return await self._request(
             "POST", "/rate-limits", {"random_rate": rate, "retry_after": retry_after}

@@ -373,6 +373,12 @@ async def settings(fake: FakeDiscord, request: web.Request, body: dict[str, Any]
 
 
 async def rate_limit(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+    if "realistic" in body:
+        fake.limiter.configure(
+            bool(body["realistic"]),
+            int(body.get("bucket_limit", 5)),
+            float(body.get("bucket_seconds", 5.0)),
+        )
     if "random_rate" in body:
         fake.limiter.random_rate = float(body["random_rate"])
         fake.limiter.random_retry_after = float(body.get("retry_after", 0.05))

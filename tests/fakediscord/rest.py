@@ -165,12 +165,14 @@ def _wrap(
         path = request.path.removeprefix(API)
         call = LoggedCall(method, path, template, dict(request.query), None, [])
         fake.calls.append(call)
-        headers = fake.limiter.headers(method, template)
+        major = _major(request.match_info)
         recorded = False
         try:
             if auth and request.headers.get("Authorization") != f"Bot {fake.token}":
                 raise rules.unauthorized()
-            limited = fake.limiter.check(method, template, path)
+            limited = fake.limiter.check(method, template, path) or fake.limiter.take(
+                method, template, major
+            )
             if limited is not None:
                 call.status = 429
                 body = fake.limiter.limited_body(limited)
@@ -204,9 +206,17 @@ def _wrap(
         call.status = status
         call.response = result
         await fake.notify()
-        return _json(status, result, headers)
+        return _json(status, result, fake.limiter.headers(method, template, major))
 
     return serve
+
+
+def _major(params: Any) -> str:
+    """Discord's major parameters: rate limits are counted per channel, guild or webhook."""
+    for name in ("channel_id", "guild_id", "interaction_id", "token"):
+        if name in params:
+            return f"{name}={params[name]}"
+    return ""
 
 
 def _cdn(fake: FakeDiscord) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:

@@ -221,8 +221,38 @@ class RateLimiter:
     forced: list[ForcedLimit] = field(default_factory=list)
     limited: list[tuple[str, str]] = field(default_factory=list)
 
+    realistic: bool = False
+    bucket_limit: int = 5
+    bucket_seconds: float = 5.0
+
     def __post_init__(self) -> None:
         self._random = random.Random(self.seed)
+        self._windows: dict[tuple[str, str], tuple[float, int]] = {}
+
+    def configure(self, realistic: bool, limit: int = 5, seconds: float = 5.0) -> None:
+        """Switch realistic buckets on or off; counting starts afresh."""
+        self.realistic, self.bucket_limit, self.bucket_seconds = realistic, limit, seconds
+        self._windows.clear()
+
+    def _window(self, key: tuple[str, str]) -> tuple[float, int]:
+        start, used = self._windows.get(key, (0.0, 0))
+        now = time.monotonic()
+        if now - start >= self.bucket_seconds:
+            start, used = now, 0
+        return start, used
+
+    def take(self, method: str, template: str, major: str) -> ForcedLimit | None:
+        """Realistic mode: count a request against its bucket (fixed window per major
+        parameter); a request over the limit answers 429 until the window resets."""
+        if not self.realistic:
+            return None
+        key = (self.bucket(method, template), major)
+        start, used = self._window(key)
+        if used >= self.bucket_limit:
+            left = self.bucket_seconds - (time.monotonic() - start)
+            return ForcedLimit(method, template, 1, max(0.001, math.ceil(left * 1000) / 1000))
+        self._windows[key] = (start, used + 1)
+        return None
 
     def force(
         self, method: str, route: str, count: int, retry_after: float, is_global: bool = False
@@ -250,12 +280,18 @@ class RateLimiter:
     def bucket(method: str, template: str) -> str:
         return hashlib.sha1(f"{method} {template}".encode()).hexdigest()[:32]
 
-    def headers(self, method: str, template: str) -> dict[str, str]:
+    def headers(self, method: str, template: str, major: str = "") -> dict[str, str]:
         reset_after = 1.0
+        remaining = 4
+        if self.realistic:
+            start, used = self._window((self.bucket(method, template), major))
+            remaining = max(0, self.bucket_limit - used)
+            left = self.bucket_seconds - (time.monotonic() - start)
+            reset_after = max(0.001, math.ceil(left * 1000) / 1000)  # never announce too early
         return {
             "X-RateLimit-Bucket": self.bucket(method, template),
-            "X-RateLimit-Limit": "5",
-            "X-RateLimit-Remaining": "4",
+            "X-RateLimit-Limit": str(self.bucket_limit),
+            "X-RateLimit-Remaining": str(remaining),
             "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
             "X-RateLimit-Reset-After": f"{reset_after:.3f}",
         }

@@ -97,3 +97,15 @@ def test_nonce_cache_window() -> None:
     assert cache.lookup(1, 2, "n", now=30) == 100
     assert cache.lookup(1, 3, "n", now=30) is None  # another author
     assert cache.lookup(1, 2, "n", now=61) is None
+
+
+def test_realistic_buckets_count_per_major_parameter() -> None:
+    limiter = rules.RateLimiter(realistic=True, bucket_limit=2, bucket_seconds=60)
+    route = "/channels/{channel_id}/messages"
+    assert limiter.take("POST", route, "channel_id=1") is None
+    assert limiter.headers("POST", route, "channel_id=1")["X-RateLimit-Remaining"] == "1"
+    assert limiter.take("POST", route, "channel_id=1") is None
+    over = limiter.take("POST", route, "channel_id=1")
+    assert over is not None and 0 < over.retry_after <= 60
+    assert limiter.take("POST", route, "channel_id=2") is None  # another channel
+    assert rules.RateLimiter().take("POST", route, "channel_id=1") is None  # off by default

@@ -588,3 +588,29 @@ async def test_reply_with_file_then_replace_attachments(
         assert [a["filename"] for a in message["attachments"]] == ["two.txt"]
         assert await ctl.file(message["attachments"][0]["id"]) == b"two!"
         assert message["type"] == 20 and message["interaction_metadata"]["name"] == "swap"
+
+
+async def test_realistic_rate_limits_are_respected_by_discord_py(
+    fake: FakeDiscord, ctl: FakeDiscordClient, seed: Seed, probe: Probe
+) -> None:
+    async with running(make_bot(probe), fake) as bot:
+        channel = bot.get_channel(seed.channel_id)
+        assert isinstance(channel, discord.TextChannel)
+        await ctl.realistic_rate_limits(limit=3, per_seconds=0.2)
+        for n in range(7):
+            await channel.send(f"m{n}")
+        posts = [c for c in await ctl.calls() if c["method"] == "POST"]
+        assert len(await ctl.messages(seed.channel_id)) == 7
+        assert all(c["status"] == 200 for c in posts)  # it waited on X-RateLimit-Remaining: 0
+        url = f"{fake.api_base}/channels/{seed.channel_id}/messages"
+        headers = {"Authorization": f"Bot {fake.token}"}
+        await ctl.realistic_rate_limits(limit=2, per_seconds=30)
+        async with aiohttp.ClientSession(headers=headers) as http:
+            statuses = []
+            for n in range(3):
+                async with http.post(url, json={"content": f"raw{n}"}) as resp:
+                    statuses.append(resp.status)
+                    last = resp
+            assert statuses == [200, 200, 429]
+            assert last.headers["X-RateLimit-Remaining"] == "0"
+            assert float(last.headers["X-RateLimit-Reset-After"]) <= 30
