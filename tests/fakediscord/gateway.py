@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
+import importlib.util
 import json
 import secrets
 import zlib
@@ -39,6 +41,11 @@ class Connection:
     def __init__(self, ws: web.WebSocketResponse, compress: str | None) -> None:
         self.ws = ws
         self._zlib = zlib.compressobj() if compress == "zlib-stream" else None
+        self._zstd: Any = None
+        if compress == "zstd-stream":
+            # Only when discord.py asks for it, which it does only with zstandard installed.
+            zstandard = importlib.import_module("zstandard")
+            self._zstd = (zstandard.ZstdCompressor().compressobj(), zstandard)
         self._lock = asyncio.Lock()
 
     async def send(self, payload: dict[str, Any]) -> None:
@@ -49,6 +56,10 @@ class Connection:
             if self._zlib is not None:
                 data = self._zlib.compress(text.encode()) + self._zlib.flush(zlib.Z_SYNC_FLUSH)
                 await self.ws.send_bytes(data)
+            elif self._zstd is not None:
+                stream, module = self._zstd
+                flush = module.COMPRESSOBJ_FLUSH_BLOCK
+                await self.ws.send_bytes(stream.compress(text.encode()) + stream.flush(flush))
             else:
                 await self.ws.send_str(text)
 
@@ -95,7 +106,9 @@ async def _serve(request: web.Request, fake: FakeDiscord) -> web.StreamResponse:
     if encoding != "json":
         await ws.close(code=CLOSE_DECODE_ERROR, message=b"only encoding=json is supported")
         return ws
-    if compress not in (None, "zlib-stream"):
+    if compress not in (None, "zlib-stream", "zstd-stream") or (
+        compress == "zstd-stream" and importlib.util.find_spec("zstandard") is None
+    ):
         await ws.close(code=CLOSE_UNKNOWN_ERROR, message=b"unsupported compression")
         return ws
     conn = Connection(ws, compress)

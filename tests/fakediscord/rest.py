@@ -347,18 +347,15 @@ def _apply_edit(
 
 
 async def _dispatch_message(fake: FakeDiscord, event: str, msg: dict[str, Any]) -> None:
+    """MESSAGE_CREATE/UPDATE as the gateway sends them (with the author's member; never for
+    ephemeral messages)."""
     if msg["flags"] & EPHEMERAL:
         return
     guild_id = int(msg["guild_id"]) if msg.get("guild_id") else None
     data = dict(msg)
-    if guild_id is not None:
-        data["member"] = (
-            fake.world.member_json(guild_id, int(msg["author"]["id"]), with_user=False)
-            if int(msg["author"]["id"]) in fake.world.guilds[guild_id].members
-            else None
-        )
-        if data["member"] is None:
-            del data["member"]
+    author_id = int(msg["author"]["id"])
+    if guild_id is not None and author_id in fake.world.guild(guild_id).members:
+        data["member"] = fake.world.member_json(guild_id, author_id, with_user=False)
     await fake.dispatch(event, data, guild_id=guild_id)
 
 

@@ -7,6 +7,7 @@ import zlib
 from typing import Any
 
 import aiohttp
+import pytest
 
 from tests.fakediscord import FakeDiscord, FakeDiscordClient
 from tests.test_fakediscord.conftest import Seed
@@ -97,3 +98,20 @@ async def test_uncompressed_and_resume(
         invalid = json.loads((await ws.receive(timeout=5)).data)
         assert invalid == {"op": 9, "d": False, "s": None, "t": None}
         await ws.close()
+
+
+async def test_zstd_stream_when_available(fake: FakeDiscord) -> None:
+    zstandard = pytest.importorskip("zstandard")  # discord.py only asks for zstd when present
+    async with aiohttp.ClientSession() as session:
+        ws = await session.ws_connect(f"{fake.gateway_url}?v=10&encoding=json&compress=zstd-stream")
+        inflate = zstandard.ZstdDecompressor().decompressobj()
+        hello = json.loads(inflate.decompress((await ws.receive(timeout=5)).data))
+        assert hello["op"] == 10
+        await ws.close()
+
+
+async def test_unsupported_compression_closes(fake: FakeDiscord) -> None:
+    async with aiohttp.ClientSession() as session:
+        ws = await session.ws_connect(f"{fake.gateway_url}?v=10&encoding=json&compress=brotli")
+        closing = await ws.receive(timeout=5)
+        assert closing.type == aiohttp.WSMsgType.CLOSE and closing.data == 4000
