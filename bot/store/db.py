@@ -53,8 +53,10 @@ class Store:
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """One atomic write transaction; rolled back if the block raises."""
         async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
+            # aiosqlite runs calls in order on one thread, so a rollback queued here runs
+            # after the BEGIN even when this task was cancelled while BEGIN was pending.
             try:
+                await self._conn.execute("BEGIN IMMEDIATE")
                 yield self._conn
             except BaseException:
                 await self._conn.rollback()

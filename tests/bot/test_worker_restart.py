@@ -33,10 +33,12 @@ async def _state(h: Harness, job_id: int) -> JobState:
 async def _consistent(h: Harness) -> None:
     """Quota counters equal what the jobs say; every job delivered exactly once."""
     rows = await h.store.fetchall("SELECT * FROM jobs")
-    reserved = sum(r["quota_amount"] for r in rows if r["quota_state"] == "reserved")
-    used = sum(r["charged_credits"] or 0 for r in rows if r["quota_state"] == "settled")
-    status = await h.engine.quota.status(1000, 1)
-    assert (status.used, status.reserved) == (used, reserved)
+    for user in {r["user_id"] for r in rows}:
+        mine = [r for r in rows if r["user_id"] == user]
+        reserved = sum(r["quota_amount"] for r in mine if r["quota_state"] == "reserved")
+        used = sum(r["charged_credits"] or 0 for r in mine if r["quota_state"] == "settled")
+        status = await h.engine.quota.status(1000, user)
+        assert (status.used, status.reserved) == (used, reserved)
     nonces = [c[2] for c in h.port.calls]
     assert len(h.port.visible()) == len(set(nonces))
     for r in rows:
@@ -182,4 +184,36 @@ async def test_graceful_stop_releases_leases(harness: Harness) -> None:
     w2 = h.worker("w2", lease_seconds=LEASE)
     await _finish_with(h, w2, job.id)  # no lease wait needed
     assert len(h.port.visible("clip")) == 1
+    await _consistent(h)
+
+
+async def test_a_new_worker_after_every_pass_loses_and_repeats_nothing(harness: Harness) -> None:
+    """Kill the worker after every pass at a varying point inside its steps."""
+    h = harness
+    prompts = ["a calm sea", "sea [sim:fail=INTERNAL.BAD_OUTPUT.CODE01]", "sea [sim:throttle=10]"]
+    jobs = [await h.engine.jobs.create(_small(p)) for p in prompts]
+    jobs.append(await h.engine.jobs.create(_small("a calm sea", user=2)))
+    cancel_me = await h.engine.jobs.create(_small("sea [sim:seconds=300]", user=3))
+    jobs.append(cancel_me)
+    for k in range(120):
+        w = h.worker("bot")  # same owner name as the dead one: a restarted process
+        await w.recover()
+        h.clock.advance(3)
+        h.sim.advance(3)
+        await w.run_once()
+        for _ in range(k % 7):
+            await asyncio.sleep(0)
+        if k % 3 == 0:
+            await w.drain()
+        await w.abort()
+        if k == 10:
+            await h.engine.jobs.cancel(cancel_me.id, actor_id=3, actor_is_admin=False)
+        if await h.delivered_all():
+            break
+    assert await h.delivered_all()
+    assert len(h.port.visible()) == len(jobs)
+    rows = await h.store.fetchall("SELECT * FROM jobs")
+    assert all(r["attempts"] <= 1 for r in rows)  # nothing resubmitted
+    assert h.sim.created_count <= len(jobs)
+    assert all(r["quota_state"] in ("settled", "refunded") for r in rows)
     await _consistent(h)

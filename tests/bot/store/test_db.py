@@ -1,4 +1,5 @@
 import asyncio
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -55,5 +56,24 @@ async def test_reopen_keeps_data(tmp_path: Path) -> None:
     try:
         row = await store.fetchone("SELECT user_id FROM jobs")
         assert row is not None and row[0] == 5
+    finally:
+        await store.close()
+
+
+async def test_cancelling_a_transaction_at_any_point_leaves_the_store_usable(
+    tmp_path: Path,
+) -> None:
+    store = await Store.open(tmp_path / "db.sqlite3")
+    try:
+        for n in range(8):
+            task = asyncio.create_task(_insert(store, n))
+            for _ in range(n):
+                await asyncio.sleep(0)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await _insert(store, 100 + n)  # a new transaction can start
+        row = await store.fetchone("SELECT COUNT(*) FROM jobs WHERE user_id >= 100")
+        assert row is not None and row[0] == 8
     finally:
         await store.close()
