@@ -119,6 +119,32 @@ def make_bot(probe: Probe) -> commands.Bot:
         allowed = inter.permissions.manage_guild
         await inter.response.send_message("ok" if allowed else "admins only", ephemeral=True)
 
+    admin = app_commands.Group(name="admin", description="Admin tools")
+    limits = app_commands.Group(name="limit", description="Limits", parent=admin)
+
+    @limits.command(name="user", description="Set a member's limit")
+    async def limit_user(inter: discord.Interaction, member: discord.Member, limit: int) -> None:
+        roles = ",".join(r.name for r in member.roles if not r.is_default())
+        await inter.response.send_message(f"{member.name} [{roles}] {limit}")
+
+    @limits.command(name="role", description="Set a role's limit")
+    async def limit_role(inter: discord.Interaction, role: discord.Role, limit: float) -> None:
+        await inter.response.send_message(f"{role.name} {limit}")
+
+    bot.tree.add_command(admin)
+
+    class Picker(discord.ui.View):
+        @discord.ui.select(
+            custom_id="pick:model",
+            options=[discord.SelectOption(label=m) for m in ("gen4_turbo", "act_two")],
+        )
+        async def pick(self, inter: discord.Interaction, select: discord.ui.Select[Picker]) -> None:
+            await inter.response.send_message(f"picked {select.values[0]}")
+
+    @bot.tree.command(name="pick", description="A select menu")
+    async def pick(inter: discord.Interaction) -> None:
+        await inter.response.send_message("choose", view=Picker())
+
     @bot.tree.context_menu(name="Restyle")
     async def restyle(inter: discord.Interaction, message: discord.Message) -> None:
         await inter.response.send_message(f"restyle {message.id} {message.content}")
@@ -170,7 +196,18 @@ async def test_sync_then_slash_command_with_attachment_defer_and_followup(
             await ctl.invoke_command(seed.user_id, seed.guild_id, seed.channel_id, "animate")
         await _synced(bot)
         names = {c["name"] for c in (await ctl.state())["global_commands"]}
-        assert names == {"animate", "slow", "keep", "big", "panel", "quota", "swap", "Restyle"}
+        assert names == {
+            "animate",
+            "slow",
+            "keep",
+            "big",
+            "panel",
+            "quota",
+            "swap",
+            "admin",
+            "pick",
+            "Restyle",
+        }
 
         iid = await ctl.invoke_command(
             seed.user_id,
@@ -616,3 +653,43 @@ async def test_realistic_rate_limits_are_respected_by_discord_py(
             assert statuses == [200, 200, 429]
             assert last.headers["X-RateLimit-Remaining"] == "0"
             assert float(last.headers["X-RateLimit-Reset-After"]) <= 30
+
+
+async def test_subcommand_groups_with_member_and_role_options_and_selects(
+    fake: FakeDiscord, ctl: FakeDiscordClient, seed: Seed, probe: Probe
+) -> None:
+    vip = await ctl.create_role(seed.guild_id, "VIP")
+    await ctl.add_member(seed.guild_id, seed.user_id, [int(vip["id"])])
+    async with running(make_bot(probe), fake) as bot:
+        await _synced(bot)
+        by_user = await ctl.invoke_command(
+            seed.owner_id,
+            seed.guild_id,
+            seed.channel_id,
+            "admin limit user",
+            {"member": seed.user_id, "limit": 7},
+        )
+        answer = await ctl.wait_for_response(by_user)
+        assert answer["original_message"]["content"] == "alice [VIP] 7"
+        by_role = await ctl.invoke_command(
+            seed.owner_id,
+            seed.guild_id,
+            seed.channel_id,
+            "admin limit role",
+            {"role": int(vip["id"]), "limit": 2.5},
+        )
+        assert (await ctl.wait_for_response(by_role))["original_message"]["content"] == "VIP 2.5"
+        with pytest.raises(ControlError, match="no subcommand"):
+            await ctl.invoke_command(seed.owner_id, seed.guild_id, seed.channel_id, "admin nope")
+        with pytest.raises(ControlError, match="no option"):
+            await ctl.invoke_command(
+                seed.owner_id, seed.guild_id, seed.channel_id, "admin limit role", {"x": 1}
+            )
+
+        shown = await ctl.invoke_command(seed.user_id, seed.guild_id, seed.channel_id, "pick")
+        menu = (await ctl.wait_for_response(shown))["original_message"]
+        picked = await ctl.press_button(seed.user_id, int(menu["id"]), "pick:model", ["act_two"])
+        assert (await ctl.wait_for_response(picked))["original_message"]["content"] == (
+            "picked act_two"
+        )
+    await ctl.assert_no_invalid_requests()
