@@ -4,6 +4,7 @@ import sqlite3
 
 from bot.store import jobs_repo
 from tests.bot.conftest import Engine, new_animate
+from tests.bot.worker_harness import Harness
 
 
 async def test_hot_path_queries_use_indexes(engine: Engine) -> None:
@@ -31,6 +32,30 @@ async def test_hot_path_queries_use_indexes(engine: Engine) -> None:
     hot = [s for s in statements if s.lstrip().upper().startswith(("SELECT", "UPDATE"))]
     assert len(hot) >= 12
     with sqlite3.connect(engine.store.path) as raw:
+        for sql in hot:
+            plan = [row[3] for row in raw.execute("EXPLAIN QUERY PLAN " + sql)]
+            full_scans = [p for p in plan if p.startswith("SCAN") and "USING" not in p]
+            assert not full_scans, (sql, plan)
+
+
+async def test_worker_passes_use_indexes(harness: Harness) -> None:
+    h = harness
+    for user in range(1, 5):
+        await h.engine.jobs.create(new_animate(user_id=user, duration=2))
+    w = h.worker()
+    statements: list[str] = []
+    await h.store._conn.set_trace_callback(statements.append)
+    await w.recover()
+    for _ in range(4):
+        await h.cycle(w, 6)
+    await h.store._conn.set_trace_callback(None)
+    hot = {
+        s
+        for s in statements
+        if s.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE")) and "jobs" in s
+    }
+    assert len(hot) > 10
+    with sqlite3.connect(h.store.path) as raw:
         for sql in hot:
             plan = [row[3] for row in raw.execute("EXPLAIN QUERY PLAN " + sql)]
             full_scans = [p for p in plan if p.startswith("SCAN") and "USING" not in p]
