@@ -104,6 +104,7 @@ class Worker:
         self._event = asyncio.Event()
         self._steps: dict[int, asyncio.Task[None]] = {}
         self._loop_task: asyncio.Task[None] | None = None
+        self._announcer: asyncio.Task[None] | None = None
         self._stopping = False
         self._model_paused_until: dict[str, float] = {}
         self._last_status: dict[int, float] = {}
@@ -141,6 +142,8 @@ class Worker:
         """Stop at once, mid-step, leaving leases and states as a crash would (for tests)."""
         self._stopping = True
         tasks = list(self._steps.values())
+        if self._announcer is not None:
+            tasks.append(self._announcer)
         if self._loop_task is not None:
             tasks.append(self._loop_task)
         for task in tasks:
@@ -152,9 +155,11 @@ class Worker:
         self._loop_task = None
 
     async def drain(self) -> None:
-        """Wait until every running step has finished."""
+        """Wait until every running step (and queue announcement) has finished."""
         while self._steps:
             await asyncio.gather(*list(self._steps.values()), return_exceptions=True)
+        if self._announcer is not None:
+            await asyncio.gather(self._announcer, return_exceptions=True)
 
     async def _run(self) -> None:
         while not self._stopping:
@@ -320,8 +325,9 @@ class Worker:
                 )
         for job_id in claimed:
             self._spawn(job_id, self._submit(job_id))
-        if claimed:
-            await self._announce_queue()
+        if claimed and (self._announcer is None or self._announcer.done()):
+            # Queue positions moved; a slow port must not hold up the scheduler.
+            self._announcer = asyncio.create_task(self._announce_queue())
 
     async def _start_due(self, now: float) -> None:
         if self._stopping:
