@@ -293,3 +293,40 @@ async def test_cancel_while_the_create_is_in_flight_cancels_the_new_task(
     assert h.sim.task_status(done.provider_task_id) == "CANCELLED"
     assert h.port.visible("failure") and not h.port.visible("clip")
     assert await _quota(h) == (0, 0)
+
+
+async def test_a_refused_key_while_polling_is_waited_out(harness: Harness) -> None:
+    h = harness
+    job = await h.engine.jobs.create(_small())
+    w = h.worker()
+    await h.cycle(w, 0)
+    h.sim.add_fault(Fault(method="GET", path_prefix="/v1/tasks", status=401, times=2))
+    await _finish(h, job.id)
+    done = await h.job(job.id)
+    assert done.state is JobState.SUCCEEDED and len(h.port.visible("clip")) == 1
+
+
+async def test_delivery_gives_up_after_repeated_transient_failures(harness: Harness) -> None:
+    h = harness
+    h.port.failures = [DeliveryFailed("discord 503") for _ in range(8)]
+    job = await h.engine.jobs.create(_small())
+    await _finish(h, job.id, max_cycles=200)
+    done = await h.job(job.id)
+    assert done.error_code == "delivery_failed"
+    assert [c[0] for c in h.port.calls] == ["clip"] * 8 + ["failure"]
+    assert h.port.visible() == [("failure", job.id, done.delivered_message_id)]
+
+
+async def test_an_undeliverable_failure_notice_is_dropped_not_retried_forever(
+    harness: Harness,
+) -> None:
+    h = harness
+    h.port.failures = [DeliveryFailed("channel deleted", permanent=True)]
+    job = await h.engine.jobs.create(_small())
+    await h.engine.jobs.cancel(job.id, actor_id=1, actor_is_admin=False)
+    w = h.worker()
+    for _ in range(5):
+        await h.cycle(w)
+    assert h.port.calls == [("failure", job.id, f"rwjob-{job.id}")]
+    row = await h.store.fetchone("SELECT next_poll_at, delivered_at FROM jobs")
+    assert row is not None and tuple(row) == (None, None)
