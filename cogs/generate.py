@@ -394,6 +394,7 @@ class PromptModal(discord.ui.Modal, title="Animate this image"):
 
     prompt: discord.ui.TextInput[PromptModal] = discord.ui.TextInput(
         label="Prompt",
+        custom_id="prompt",
         style=discord.TextStyle.paragraph,
         placeholder="What should happen in the clip?",
         required=False,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -175,7 +176,7 @@ def explain_failure(job: Job) -> str:
             "never charged twice. Press **Retry** to send it again."
         )
     if job.error_text:
-        return safe_quote(job.error_text, 500)
+        return safe_quote(_without_quota_talk(job.error_text), 500)
     if code.startswith("SAFETY.INPUT"):
         return (
             "Runway's content moderation refused your input (the image, video or prompt). "
@@ -188,6 +189,13 @@ def explain_failure(job: Job) -> str:
     if code.startswith(("ASSET", "INPUT_PREPROCESSING")):
         return "Runway could not use the input file. Try another file or format."
     return "Runway could not finish this job."
+
+
+def _without_quota_talk(text: str) -> str:
+    """Drop sentences about the quota: :func:`refund_line` states that precisely."""
+    sentences = re.split(r"(?<=[.!?])\s+", text.strip())
+    kept = [s for s in sentences if "quota" not in s.lower()]
+    return " ".join(kept) if kept else text
 
 
 def refund_line(job: Job, unit: str) -> str:

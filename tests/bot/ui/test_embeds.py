@@ -151,6 +151,19 @@ def test_failure_fallbacks_by_code() -> None:
     assert cancelled == "This job was cancelled before it finished. Cancelled by you."
 
 
+def test_engine_quota_sentence_is_replaced_by_the_precise_refund_line() -> None:
+    failed = job(
+        JobState.FAILED,
+        error_code="SAFETY.INPUT.TEXT",
+        error_text="Runway's safety filter refused the prompt. Please rephrase it. "
+        "Your quota was refunded.",
+        refunded=True,
+    )
+    text = failure_embed(failed).description or ""
+    assert text.count("quota") == 1
+    assert text.startswith("Runway's safety filter refused the prompt. Please rephrase it.\n")
+
+
 def test_refund_line_when_charged() -> None:
     charged = job(JobState.FAILED, refunded=False, quota_amount=25.0)
     assert refund_line(charged, "credits") == "It still counts 25 credits against your quota."
