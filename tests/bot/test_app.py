@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
+import os
 import re
+import signal
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 import discord
 import pytest
 import yarl
+from PIL import Image
 
-from bot.app import RunwayBot, apply_discord_overrides, main_run, main_sync
-from bot.config import DiscordSettings, RunwaySettings, Settings, SimulatorSettings
+from bot.app import RunwayBot, apply_discord_overrides, command_payloads, main_run, main_sync
+from bot.config import (
+    DiscordSettings,
+    RunwaySettings,
+    Settings,
+    SimulatorSettings,
+    load_settings,
+)
 from bot.runway.catalog import default_catalog
 from bot.ui.views import DYNAMIC_ITEMS
+from tests.fakediscord import FakeDiscord, FakeDiscordClient
 
 NAME = re.compile(r"^[-_\w]{1,32}$")
 MANAGE_GUILD = discord.Permissions(manage_guild=True).value
@@ -186,3 +200,104 @@ async def test_setup_hook_wires_everything_and_close_releases_it(tmp_path: Path)
     assert bot.services is None
     assert bot._closed_services
     assert (tmp_path / "data" / "bot.sqlite3").exists()
+
+
+def _config_toml(tmp_path: Path, api_base: str, gateway_url: str) -> Path:
+    example = (Path(__file__).parents[2] / "config.example.toml").read_text(encoding="utf-8")
+    models = example[example.index("[[models]]") :]
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f"""
+[discord]
+api_base = "{api_base}"
+gateway_url = "{gateway_url}"
+
+[runway]
+provider = "simulator"
+
+[runway.simulator]
+time_scale = 5.0
+
+[storage]
+path = "{(tmp_path / "data" / "bot.sqlite3").as_posix()}"
+
+{models}
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+async def _read_until(stream: asyncio.StreamReader, needle: str, seen: list[str]) -> None:
+    while True:
+        line = await stream.readline()
+        if not line:
+            raise AssertionError("the bot exited early:\n" + "".join(seen))
+        seen.append(line.decode(errors="replace"))
+        if needle in seen[-1]:
+            return
+
+
+@pytest.mark.timeout(90)
+async def test_run_serves_then_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    """`runway-bot run` against the fake Discord: a job in flight, SIGTERM, exit 0, no lease."""
+    async with FakeDiscord() as fake, FakeDiscordClient(fake.base_url) as ctl:
+        user = int((await ctl.create_user("alice"))["id"])
+        guild = int((await ctl.create_guild("G", owner_id=user))["id"])
+        channel = int((await ctl.create_channel(guild, "general"))["id"])
+        await ctl.add_member(guild, user)
+        config = _config_toml(tmp_path, fake.api_base, fake.gateway_url)
+        await ctl.register_commands(await command_payloads(load_settings(config)))
+        env = {**os.environ, "DISCORD_TOKEN": fake.token}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            "--config",
+            str(config),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env=env,
+        )
+        assert proc.stdout is not None
+        seen: list[str] = []
+        try:
+            await asyncio.wait_for(_read_until(proc.stdout, "connected as", seen), 45)
+            interaction = await ctl.invoke_command(
+                user,
+                guild,
+                channel,
+                "animate",
+                {"prompt": "slow [sim:seconds=600]"},
+                [("a.png", _png(), "image/png")],
+                attachment_options=["image"],
+            )
+            await ctl.wait_for_followups(interaction, 1, within=20)
+            await asyncio.wait_for(_read_until(proc.stdout, "submitted as task", seen), 20)
+            proc.send_signal(signal.SIGTERM)
+            rest = await asyncio.wait_for(proc.stdout.read(), 45)
+            seen.append(rest.decode(errors="replace"))
+            code = await asyncio.wait_for(proc.wait(), 10)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        output = "".join(seen)
+        assert code == 0, output
+        assert "SIGTERM received: shutting down" in output
+        assert "Traceback" not in output
+        await ctl.assert_no_invalid_requests()
+
+    db = await aiosqlite.connect(tmp_path / "data" / "bot.sqlite3")
+    try:
+        rows = list(await db.execute_fetchall("SELECT state, lease_owner FROM jobs"))
+    finally:
+        await db.close()
+    assert rows == [("running", None)]
+
+
+def _png() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (1280, 720), (40, 90, 200)).save(buf, format="PNG")
+    return buf.getvalue()
