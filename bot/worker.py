@@ -425,11 +425,17 @@ class Worker:
         )
 
     async def _reschedule(
-        self, job_id: int, delay: float, values: dict[str, Any] | None = None
+        self,
+        job_id: int,
+        delay: float,
+        values: dict[str, Any] | None = None,
+        *,
+        expect: JobState | None = None,
     ) -> None:
+        """Run the job's next step after ``delay`` (only if still in ``expect``) and let go."""
         now = self._clock()
         async with self._store.transaction() as conn:
-            await jobs_repo.update(
+            changed = await jobs_repo.update(
                 conn,
                 job_id,
                 {
@@ -439,7 +445,10 @@ class Worker:
                     "lease_owner": None,
                     "lease_expires_at": None,
                 },
+                expect_state=expect,
             )
+            if not changed:  # e.g. cancelled meanwhile: its own next step is already due
+                await self._release(conn, job_id)
 
     async def _notify(self, job_id: int, *, force: bool) -> None:
         """Tell the port about the job (always on state change, else rate-limited)."""
@@ -685,7 +694,9 @@ class Worker:
         except TaskNotVisibleYet:
             grace = self._settings.runway.task_not_exist_grace_seconds
             if now - started < grace:
-                await self._reschedule(job_id, self._poll_delay(TaskStatus.PENDING))
+                await self._reschedule(
+                    job_id, self._poll_delay(TaskStatus.PENDING), expect=JobState.RUNNING
+                )
                 return
             await self._lost(job_id)
             return
@@ -695,7 +706,10 @@ class Worker:
         except AuthenticationError as exc:
             log.error("Runway refused the API key while polling job %s: %s", job_id, exc.message)
             await self._reschedule(
-                job_id, 60.0 * self._scale, {"poll_errors": row["poll_errors"] + 1}
+                job_id,
+                60.0 * self._scale,
+                {"poll_errors": row["poll_errors"] + 1},
+                expect=JobState.RUNNING,
             )
             return
         except RunwayError as exc:
@@ -703,7 +717,9 @@ class Worker:
             retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
             delay = self._backoff(failures, retry_after)
             log.warning("poll of job %s failed (%s); next try in %.0fs", job_id, exc, delay)
-            await self._reschedule(job_id, delay, {"poll_errors": failures})
+            await self._reschedule(
+                job_id, delay, {"poll_errors": failures}, expect=JobState.RUNNING
+            )
             return
         await self._apply_task(row, task)
 

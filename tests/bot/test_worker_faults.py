@@ -330,3 +330,26 @@ async def test_an_undeliverable_failure_notice_is_dropped_not_retried_forever(
     assert h.port.calls == [("failure", job.id, f"rwjob-{job.id}")]
     row = await h.store.fetchone("SELECT next_poll_at, delivered_at FROM jobs")
     assert row is not None and tuple(row) == (None, None)
+
+
+async def test_cancel_during_a_failing_poll_is_not_delayed_by_the_back_off(
+    harness: Harness,
+) -> None:
+    h = harness
+    job = await h.engine.jobs.create(_small("sea [sim:seconds=600]"))
+    w = h.worker()
+    await h.cycle(w, 0)
+    task_id = (await h.job(job.id)).provider_task_id
+    h.sim.add_fault(Fault(method="GET", path_prefix="/v1/tasks", status=500, delay=0.3, times=2))
+    h.clock.advance(30)
+    h.sim.advance(30)
+    await w.run_once()
+    async with asyncio.timeout(10):
+        while not any(r[0] == "GET" for r in h.sim.request_log[-2:]):  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+    await h.engine.jobs.cancel(job.id, actor_id=1, actor_is_admin=False)
+    await w.drain()
+    await h.cycle(w, 0)  # no time passes: the remote cancel is due at once
+    assert ("DELETE", f"/v1/tasks/{task_id}") in h.sim.request_log
+    await h.cycle(w, 0)
+    assert h.port.visible("failure")
