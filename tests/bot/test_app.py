@@ -301,3 +301,49 @@ def _png() -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (1280, 720), (40, 90, 200)).save(buf, format="PNG")
     return buf.getvalue()
+
+
+async def _sync_cli(config: Path, token: str, *extra: str) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "--log-level",
+        "ERROR",
+        "sync-commands",
+        "--config",
+        str(config),
+        *extra,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "DISCORD_TOKEN": token},
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(errors="replace")
+
+
+@pytest.mark.timeout(120)
+async def test_sync_commands_registers_globally_or_per_guild(tmp_path: Path) -> None:
+    async with FakeDiscord() as fake, FakeDiscordClient(fake.base_url) as ctl:
+        guild = int((await ctl.create_guild("G"))["id"])
+        config = _config_toml(tmp_path, fake.api_base, fake.gateway_url)
+        expected = {p["name"] for p in await command_payloads(load_settings(config))}
+
+        code, out = await _sync_cli(config, fake.token, "--guild", str(guild))
+        assert code == 0, out
+        assert f"synced {len(expected)} commands to guild {guild}" in out
+        state = await ctl.state()
+        assert {c["name"] for c in state["guild_commands"][str(guild)]} == expected
+        assert state["global_commands"] == []
+
+        code, out = await _sync_cli(config, fake.token)
+        assert code == 0, out
+        assert "every server (global)" in out
+        state = await ctl.state()
+        assert {c["name"] for c in state["global_commands"]} == expected
+        await ctl.assert_no_invalid_requests()
+
+        code, out = await _sync_cli(config, "not-the-token")
+        assert code == 1
+        assert "refused the bot token" in out

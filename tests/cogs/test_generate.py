@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import av
 import discord
 import pytest
+from PIL import Image
 
-from bot.domain import JobState
+from bot.domain import JobKind, JobState
 from cogs.generate import GenerateCog, PromptModal
 from tests.cogs.conftest import Harness, make_harness, png_bytes
 from tests.discord_doubles import (
@@ -16,6 +19,7 @@ from tests.discord_doubles import (
     make_dm_channel,
     make_member,
     make_user,
+    not_found,
 )
 
 
@@ -301,3 +305,60 @@ async def test_duration_and_ratio_autocomplete_follow_the_chosen_model(
     ratios = await cog.ratio_autocomplete(interaction, "")
     assert ratios[0].value == "auto"
     assert [c.value for c in ratios[1:]] == ["1280:720", "720:1280", "1080:1920", "1920:1080"]
+
+
+def mp4_bytes(tmp_path: Path, seconds: float = 2.0) -> bytes:
+    """A real H.264 MP4 made with PyAV."""
+    path = tmp_path / "in.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
+        for index in range(int(seconds * 10)):
+            image = Image.new("RGB", (640, 360), (index * 10 % 255, 80, 160))
+            frame = av.VideoFrame.from_image(image)
+            frame.pts = index
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path.read_bytes()
+
+
+async def test_restyle_with_a_reference_image(
+    harness: Harness, cog: GenerateCog, tmp_path: Path
+) -> None:
+    user = make_member()
+    interaction, log = harness.interaction(user=user)
+    video = make_attachment(mp4_bytes(tmp_path), filename="clip.mp4", content_type="video/mp4")
+    reference = make_attachment(png_bytes(), filename="style.png")
+
+    await GenerateCog.restyle.callback(cog, interaction, video, "make it snow", reference)
+
+    (job,) = await harness.jobs.list_user_jobs(user.id)
+    assert job.kind is JobKind.RESTYLE
+    assert job.params.model == "gen4_aleph"
+    embed = harness.channel.sent[0][1]["embed"]
+    assert embed.title == f"Restyle · job #{job.id}"
+    assert "Follow it here" in log.last
+
+
+async def test_restyle_refuses_an_image_as_the_video(harness: Harness, cog: GenerateCog) -> None:
+    interaction, log = harness.interaction()
+    await GenerateCog.restyle.callback(cog, interaction, make_attachment(png_bytes()), "x")
+    assert "must be a video" in log.last
+    assert not log.deferred
+
+
+async def test_restyle_needs_a_prompt_for_aleph(harness: Harness, cog: GenerateCog) -> None:
+    interaction, log = harness.interaction()
+    video = make_attachment(b"x" * 100, filename="clip.mp4", content_type="video/mp4")
+    await GenerateCog.restyle.callback(cog, interaction, video, "   ")
+    assert "needs a prompt" in log.last
+
+
+async def test_attachment_download_failure_is_explained(harness: Harness, cog: GenerateCog) -> None:
+    interaction, log = harness.interaction()
+    image = make_attachment(png_bytes())
+    image.read.side_effect = not_found(0, "gone")
+    await animate(cog, interaction, image, "x")
+    assert "could not download your image" in log.last
