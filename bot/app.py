@@ -13,7 +13,8 @@ import os
 import signal
 import socket
 import sys
-from typing import Any, Literal
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Literal
 
 import discord
 import yarl
@@ -26,10 +27,15 @@ from bot.ui.delivery import DiscordDelivery
 from bot.ui.errors import handle_app_command_error
 from bot.ui.views import DYNAMIC_ITEMS
 
+if TYPE_CHECKING:
+    from bot.runway.client import RunwayClient
+    from bot.runway.simulator import RunwaySimulator
+    from bot.store.db import Store
+    from bot.worker import Worker
+
 log = logging.getLogger(__name__)
 
 COG_EXTENSIONS: tuple[str, ...] = ("cogs.generate", "cogs.jobs", "cogs.quota_admin", "cogs.owner")
-SIMULATOR_API_KEY = "key_" + "0" * 128
 
 
 def apply_discord_overrides(discord_settings: DiscordSettings) -> None:
@@ -69,10 +75,10 @@ class RunwayBot(commands.Bot):
         self.settings = settings
         self.mode = mode
         self.services: Services | None = None
-        self._store: Any = None
-        self._runway: Any = None
-        self._simulator: Any = None
-        self._worker: Any = None
+        self._store: Store | None = None
+        self._runway: RunwayClient | None = None
+        self._simulator: RunwaySimulator | None = None
+        self._worker: Worker | None = None
         self._closed_services = False
 
     async def load_cogs(self) -> None:
@@ -91,7 +97,6 @@ class RunwayBot(commands.Bot):
             return
         from bot.jobs import JobService
         from bot.quota import QuotaService
-        from bot.runway.client import RunwayClient
         from bot.store.db import Store
         from bot.worker import Worker
 
@@ -104,7 +109,7 @@ class RunwayBot(commands.Bot):
         self._store = store = await Store.open(settings.storage.path)
         quota = QuotaService(store, settings.quota, settings.models)
         jobs = JobService(settings, store, quota, wake=self._wake_worker)
-        self._runway = client = await self._open_runway(RunwayClient)
+        self._runway = client = await self._open_runway()
         delivery = DiscordDelivery(self, settings, workdir)
         self.services = Services(
             settings=settings, jobs=jobs, quota=quota, delivery=delivery, runway=client
@@ -126,10 +131,12 @@ class RunwayBot(commands.Bot):
             len(settings.enabled_models()),
         )
 
-    async def _open_runway(self, client_cls: Any) -> Any:
+    async def _open_runway(self) -> RunwayClient:
+        from bot.runway.client import RunwayClient
+
         runway = self.settings.runway
         if runway.provider != "simulator":
-            return client_cls.from_settings(runway)
+            return RunwayClient.from_settings(runway)
         from bot.runway.simulator import RunwaySimulator, SimulatorOptions
 
         sim_settings = runway.simulator
@@ -143,13 +150,13 @@ class RunwayBot(commands.Bot):
         )
         url = await self._simulator.start(sim_settings.host, sim_settings.port)
         log.info("built-in Runway simulator listening on %s", url)
-        return client_cls.from_settings(runway, base_url=url)
+        return RunwayClient.from_settings(runway, base_url=url)
 
     async def _close_services(self) -> None:
         if self._closed_services:
             return
         self._closed_services = True
-        steps: list[tuple[str, Any]] = [
+        steps: list[tuple[str, Callable[[], Awaitable[None]] | None]] = [
             ("worker", self._worker.stop if self._worker is not None else None),
             ("Runway client", self._runway.close if self._runway is not None else None),
             ("simulator", self._simulator.stop if self._simulator is not None else None),

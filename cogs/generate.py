@@ -18,6 +18,7 @@ from bot.domain import InputRole, JobError, JobInput, JobKind, JobParams, NewJob
 from bot.media import MediaError, prepare_image, prepare_video
 from bot.ui.actions import reply, submit
 from bot.ui.context import services_of
+from bot.ui.errors import guarded
 from bot.ui.permissions import missing, missing_permission_text, role_ids
 from bot.ui.text import amount
 
@@ -410,13 +411,7 @@ class PromptModal(discord.ui.Modal, title="Animate this image"):
         default = self.cog.settings.default_model(Endpoint.IMAGE_TO_VIDEO)
         params = JobParams(model=default.id if default else "")
         request = Request(JobKind.ANIMATE, self.prompt.value or "", params, self.image)
-        await self.cog.start(interaction, request)
-
-    async def on_error(  # type: ignore[override]
-        self, interaction: discord.Interaction[Any], error: Exception, /
-    ) -> None:
-        log.error("the prompt modal failed", exc_info=error)
-        await reply(interaction, "Something went wrong on my side; please try again.")
+        await guarded(interaction, "the prompt modal", self.cog.start(interaction, request))
 
 
 async def setup(bot: RunwayBot) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Awaitable
 from typing import Any
 
 import discord
@@ -54,29 +55,8 @@ def user_message(error: app_commands.AppCommandError) -> str | None:
     return None
 
 
-async def handle_app_command_error(
-    interaction: discord.Interaction[Any], error: app_commands.AppCommandError
-) -> None:
-    """Log the error (with the command and job id) and answer without leaking internals."""
-    text = user_message(error)
-    command = interaction.command.qualified_name if interaction.command else "?"
-    job_id = interaction.extras.get("job_id")
-    if text is None:
-        reference = secrets.token_hex(3)
-        log.error(
-            "command /%s failed (job %s, user %s, ref %s)",
-            command,
-            job_id,
-            interaction.user.id,
-            reference,
-            exc_info=getattr(error, "original", error),
-        )
-        text = (
-            "Something went wrong on my side and this request did not finish. "
-            f"It was logged (reference `{reference}`)."
-        )
-    else:
-        log.info("command /%s refused for user %s: %s", command, interaction.user.id, text)
+async def answer(interaction: discord.Interaction[Any], text: str) -> None:
+    """An ephemeral answer, whether or not the interaction was already acknowledged."""
     try:
         if interaction.response.is_done():
             await interaction.followup.send(
@@ -87,4 +67,49 @@ async def handle_app_command_error(
                 text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
             )
     except discord.HTTPException as exc:
-        log.warning("could not answer /%s after an error: %s", command, exc)
+        log.warning("could not answer an interaction after an error: %s", exc)
+
+
+async def report_unexpected(
+    interaction: discord.Interaction[Any], error: BaseException, *, what: str
+) -> None:
+    """Log a bug with the job id and a short reference; tell the user only the reference."""
+    reference = secrets.token_hex(3)
+    log.error(
+        "%s failed (job %s, user %s, ref %s)",
+        what,
+        interaction.extras.get("job_id"),
+        interaction.user.id,
+        reference,
+        exc_info=error,
+    )
+    await answer(
+        interaction,
+        "Something went wrong on my side and this request did not finish. "
+        f"It was logged (reference `{reference}`).",
+    )
+
+
+async def handle_app_command_error(
+    interaction: discord.Interaction[Any], error: app_commands.AppCommandError
+) -> None:
+    """Log the error (with the command and job id) and answer without leaking internals."""
+    command = interaction.command.qualified_name if interaction.command else "?"
+    text = user_message(error)
+    if text is None:
+        await report_unexpected(
+            interaction, getattr(error, "original", error), what=f"command /{command}"
+        )
+        return
+    log.info("command /%s refused for user %s: %s", command, interaction.user.id, text)
+    await answer(interaction, text)
+
+
+async def guarded(interaction: discord.Interaction[Any], what: str, action: Awaitable[Any]) -> None:
+    """Run a button or modal action; errors are answered like command errors."""
+    try:
+        await action
+    except ServicesUnavailable:
+        await answer(interaction, "The bot is still starting up. Please try again in a moment.")
+    except Exception as exc:
+        await report_unexpected(interaction, exc, what=what)

@@ -14,6 +14,7 @@ import discord
 from bot.domain import Job
 
 from .embeds import Outcome, outcome
+from .errors import guarded
 
 Button = discord.ui.Button[discord.ui.View]
 
@@ -42,7 +43,7 @@ class CancelButton(discord.ui.DynamicItem[Button], template=r"rw:cancel:(?P<job_
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         from .actions import cancel_job
 
-        await cancel_job(interaction, self.job_id)
+        await guarded(interaction, "Cancel button", cancel_job(interaction, self.job_id))
 
 
 class RerunButton(discord.ui.DynamicItem[Button], template=r"rw:rerun:(?P<job_id>[0-9]+)"):
@@ -71,7 +72,9 @@ class RerunButton(discord.ui.DynamicItem[Button], template=r"rw:rerun:(?P<job_id
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         from .actions import rerun_job
 
-        await rerun_job(interaction, self.job_id, keep_seed=False)
+        await guarded(
+            interaction, "Rerun button", rerun_job(interaction, self.job_id, keep_seed=False)
+        )
 
 
 class RetryButton(discord.ui.DynamicItem[Button], template=r"rw:retry:(?P<job_id>[0-9]+)"):
@@ -98,7 +101,9 @@ class RetryButton(discord.ui.DynamicItem[Button], template=r"rw:retry:(?P<job_id
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         from .actions import rerun_job
 
-        await rerun_job(interaction, self.job_id, keep_seed=True)
+        await guarded(
+            interaction, "Retry button", rerun_job(interaction, self.job_id, keep_seed=True)
+        )
 
 
 DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (

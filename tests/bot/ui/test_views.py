@@ -191,3 +191,24 @@ async def test_rerun_of_a_missing_job(harness: Harness) -> None:
     interaction, log = harness.interaction()
     await RerunButton(999).callback(interaction)
     assert "no longer exists" in log.last
+
+
+async def test_a_button_pressed_before_the_bot_is_ready(harness: Harness) -> None:
+    harness.bot.services = None
+    interaction, log = harness.interaction()
+    await CancelButton(1).callback(interaction)
+    assert "still starting up" in log.last
+
+
+async def test_a_bug_behind_a_button_is_answered_with_a_reference(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(*args: Any, **kwargs: Any) -> Job:
+        raise RuntimeError("disk I/O error at /srv/data")
+
+    monkeypatch.setattr(harness.jobs, "cancel", broken)
+    interaction, log = harness.interaction()
+    await CancelButton(5).callback(interaction)
+    assert "reference" in log.last
+    assert "/srv/data" not in log.last
+    assert "Cancel button failed" in caplog.text
