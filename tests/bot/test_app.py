@@ -347,3 +347,83 @@ async def test_sync_commands_registers_globally_or_per_guild(tmp_path: Path) -> 
         code, out = await _sync_cli(config, "not-the-token")
         assert code == 1
         assert "refused the bot token" in out
+
+
+@pytest.mark.timeout(120)
+async def test_in_process_against_the_fake_discord(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole wiring once: /animate -> status + thread -> clip in the thread; owner sync."""
+    monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
+    monkeypatch.setattr(
+        discord.gateway.DiscordWebSocket,
+        "DEFAULT_GATEWAY",
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY,
+    )
+    async with FakeDiscord() as fake, FakeDiscordClient(fake.base_url) as ctl:
+        owner = int((await ctl.create_user("owner"))["id"])
+        guild = int((await ctl.create_guild("G", owner_id=owner))["id"])
+        channel = int((await ctl.create_channel(guild, "general"))["id"])
+        await ctl.add_member(guild, owner)
+        settings = Settings(
+            models=default_catalog(),
+            discord=DiscordSettings(
+                token=fake.token,
+                api_base=fake.api_base,
+                gateway_url=fake.gateway_url,
+                owner_ids=(owner,),
+            ),
+            runway=RunwaySettings(
+                provider="simulator",
+                simulator=SimulatorSettings(time_scale=40.0, task_seconds=10),
+            ),
+            storage={"path": tmp_path / "bot.sqlite3"},  # type: ignore[arg-type]
+        )
+        apply_discord_overrides(settings.discord)
+        await ctl.register_commands(await command_payloads(settings))
+        bot = RunwayBot(settings)
+        runner = asyncio.create_task(bot.start(fake.token))
+        try:
+            await asyncio.wait_for(bot.wait_until_ready(), 20)
+            interaction = await ctl.invoke_command(
+                owner,
+                guild,
+                channel,
+                "animate",
+                {"prompt": "waves @everyone"},
+                [("a.png", _png(), "image/png")],
+                attachment_options=["image"],
+            )
+            answered = await ctl.wait_for_followups(interaction, 1, within=20)
+            assert answered["callback_type"] == 5  # deferred, ephemeral
+            threads = await ctl.wait_until(lambda: ctl.threads(channel), bool, within=10)
+            thread = int(threads[0]["id"])
+            assert str(thread) in answered["followups"][0]["content"]
+            posted = await ctl.wait_until(
+                lambda: ctl.messages(thread),
+                lambda ms: any(m["attachments"] for m in ms),
+                within=40,
+            )
+            clip = next(m for m in posted if m["attachments"])
+            assert clip["content"] == f"<@{owner}> your clip is ready."
+            assert [u["id"] for u in clip["mentions"]] == [str(owner)]
+            assert clip["mention_everyone"] is False
+            status = await ctl.wait_until(
+                lambda: ctl.messages(channel),
+                lambda ms: any(
+                    m["embeds"] and m["embeds"][0]["description"].startswith("Finished\n")
+                    for m in ms
+                ),
+                within=10,
+            )
+            assert status
+
+            sync = await ctl.invoke_command(owner, guild, channel, "runway sync")
+            await ctl.wait_for_followups(sync, 1, within=20)
+            state = await ctl.state()
+            names = {c["name"] for c in state["guild_commands"][str(guild)]}
+            assert {"animate", "quota", "runway", "Animate this image"} <= names
+            await ctl.assert_no_invalid_requests()
+        finally:
+            await bot.close()
+            await asyncio.wait_for(runner, 20)
