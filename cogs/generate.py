@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +19,7 @@ from bot.ui.actions import reply, submit
 from bot.ui.context import services_of
 from bot.ui.errors import guarded
 from bot.ui.permissions import missing, missing_permission_text, role_ids
-from bot.ui.text import amount
+from bot.ui.text import amount, safe, truncate
 
 if TYPE_CHECKING:
     from bot.app import RunwayBot
@@ -33,8 +32,6 @@ MAX_VIDEO_BYTES = 100 * MIB
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".avif"}
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".webm", ".mkv", ".m4v", ".avi"}
-
-KIND_ENDPOINT = {JobKind.ANIMATE: Endpoint.IMAGE_TO_VIDEO, JobKind.RESTYLE: Endpoint.VIDEO_TO_VIDEO}
 
 
 class CheckFailed(Exception):
@@ -59,7 +56,7 @@ def check_attachment(attachment: discord.Attachment, *, kind: str, label: str) -
         what = attachment.content_type or "an unknown type"
         raise CheckFailed(
             f"The {label} must be {'an image' if kind == 'image' else 'a video'}; "
-            f"`{discord.utils.escape_markdown(attachment.filename)}` is {what}."
+            f"{safe(truncate(attachment.filename, 80))} is {safe(what)}."
         )
     if attachment.size > limit:
         raise CheckFailed(
@@ -159,33 +156,25 @@ class GenerateCog(commands.Cog):
 
     # -- autocomplete ---------------------------------------------------------------------
 
-    def _model_autocomplete(
-        self, endpoint: Endpoint
-    ) -> Callable[[discord.Interaction[Any], str], list[app_commands.Choice[str]]]:
-        def complete(
-            interaction: discord.Interaction[Any], current: str
-        ) -> list[app_commands.Choice[str]]:
-            return [
-                app_commands.Choice(
-                    name=f"{m.display_name} ({amount(m.credits_per_second)} credits/s)",
-                    value=m.id,
-                )
-                for m in _model_choices(self.settings, endpoint, current)
-            ]
-
-        return complete
+    def _model_options(self, endpoint: Endpoint, current: str) -> list[app_commands.Choice[str]]:
+        return [
+            app_commands.Choice(
+                name=f"{m.display_name} ({amount(m.credits_per_second)} credits/s)", value=m.id
+            )
+            for m in _model_choices(self.settings, endpoint, current)
+        ]
 
     async def animate_model_autocomplete(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
         """Enabled image-to-video models."""
-        return self._model_autocomplete(Endpoint.IMAGE_TO_VIDEO)(interaction, current)
+        return self._model_options(Endpoint.IMAGE_TO_VIDEO, current)
 
     async def restyle_model_autocomplete(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
         """Enabled video-to-video models."""
-        return self._model_autocomplete(Endpoint.VIDEO_TO_VIDEO)(interaction, current)
+        return self._model_options(Endpoint.VIDEO_TO_VIDEO, current)
 
     async def ratio_autocomplete(
         self, interaction: discord.Interaction[Any], current: str
@@ -219,6 +208,11 @@ class GenerateCog(commands.Cog):
 
     # -- commands -------------------------------------------------------------------------
 
+    def default_model_id(self, endpoint: Endpoint) -> str:
+        """The first enabled model of an endpoint ("" when none is)."""
+        spec = self.settings.default_model(endpoint)
+        return spec.id if spec else ""
+
     @app_commands.command(name="animate", description="Turn an image into a short video clip.")
     @app_commands.describe(
         image="The picture to animate (PNG, JPEG, WebP or GIF)",
@@ -245,15 +239,12 @@ class GenerateCog(commands.Cog):
         last_frame: discord.Attachment | None = None,
     ) -> None:
         """/animate: image to video."""
-        default = self.settings.default_model(Endpoint.IMAGE_TO_VIDEO)
-        params = JobParams(
-            model=model or (default.id if default else ""),
-            ratio=ratio,
-            duration=duration,
-            seed=seed,
-        )
-        request = Request(JobKind.ANIMATE, prompt, params, image, last_frame)
-        await self.start(interaction, request)
+        chosen = model or self.default_model_id(Endpoint.IMAGE_TO_VIDEO)
+        if not chosen:
+            await reply(interaction, "No image-to-video model is enabled on this bot.")
+            return
+        params = JobParams(model=chosen, ratio=ratio, duration=duration, seed=seed)
+        await self.start(interaction, Request(JobKind.ANIMATE, prompt, params, image, last_frame))
 
     @app_commands.command(name="restyle", description="Transform a video clip with a prompt.")
     @app_commands.describe(
@@ -276,8 +267,7 @@ class GenerateCog(commands.Cog):
         seed: app_commands.Range[int, 0, SEED_MAX] | None = None,
     ) -> None:
         """/restyle: video to video."""
-        default = self.settings.default_model(Endpoint.VIDEO_TO_VIDEO)
-        chosen = model or (default.id if default else "")
+        chosen = model or self.default_model_id(Endpoint.VIDEO_TO_VIDEO)
         if not chosen:
             await reply(interaction, "No video-to-video model is enabled on this bot.")
             return
@@ -305,14 +295,11 @@ class GenerateCog(commands.Cog):
     async def start(self, interaction: discord.Interaction[Any], request: Request) -> None:
         """Cheap checks, acknowledge, read and check the files, reserve quota, post."""
         services = services_of(self.bot)
-        problem = dm_refusal(interaction, self.settings) or post_permission_problem(interaction)
         channel = interaction.channel
-        if problem is None and not isinstance(channel, discord.abc.Messageable):
-            problem = "I cannot post in this kind of channel."
-        if problem:
-            await reply(interaction, problem)
+        problem = dm_refusal(interaction, self.settings) or post_permission_problem(interaction)
+        if problem or not isinstance(channel, discord.abc.Messageable):
+            await reply(interaction, problem or "I cannot post in this kind of channel.")
             return
-        assert isinstance(channel, discord.abc.Messageable)
         main_kind, main_label = (
             ("image", "image") if request.kind is JobKind.ANIMATE else ("video", "video")
         )
@@ -342,7 +329,7 @@ class GenerateCog(commands.Cog):
             kind=request.kind,
             user_id=interaction.user.id,
             guild_id=interaction.guild_id,
-            channel_id=channel.id if isinstance(channel, discord.abc.Snowflake) else 0,
+            channel_id=interaction.channel_id or 0,
             prompt=request.prompt.strip(),
             params=params,
             inputs=inputs,
@@ -351,43 +338,30 @@ class GenerateCog(commands.Cog):
         await submit(interaction, services, new, channel)
 
     async def _inputs(self, request: Request, params: JobParams) -> tuple[JobInput, ...]:
-        data = await read_attachment(
-            request.main, "image" if request.kind is JobKind.ANIMATE else "video"
-        )
-        extra = await read_attachment(request.extra, "image") if request.extra else None
-        if request.kind is JobKind.ANIMATE:
-            items = [
-                await asyncio.to_thread(
-                    prepare_image, data, role=InputRole.IMAGE, filename=request.main.filename
-                )
-            ]
-            if extra is not None and request.extra is not None:
-                items.append(
-                    await asyncio.to_thread(
-                        prepare_image,
-                        extra,
-                        role=InputRole.LAST_FRAME,
-                        filename=request.extra.filename,
-                    )
-                )
-            return tuple(items)
-        spec = self.settings.model(params.model)
-        items = [
-            await asyncio.to_thread(
+        """Read the attachments now and prepare them (media work off the event loop)."""
+        animate = request.kind is JobKind.ANIMATE
+        data = await read_attachment(request.main, "image" if animate else "video")
+        if animate:
+            main = await asyncio.to_thread(
+                prepare_image, data, role=InputRole.IMAGE, filename=request.main.filename
+            )
+        else:
+            spec = self.settings.model(params.model)
+            main = await asyncio.to_thread(
                 prepare_video,
                 data,
                 filename=request.main.filename,
                 max_seconds=spec.max_input_seconds if spec else None,
                 keep_seconds=spec.billed_input_seconds if spec else None,
             )
-        ]
-        if extra is not None and request.extra is not None:
-            items.append(
-                await asyncio.to_thread(
-                    prepare_image, extra, role=InputRole.REFERENCE, filename=request.extra.filename
-                )
-            )
-        return tuple(items)
+        if request.extra is None:
+            return (main,)
+        extra = await read_attachment(request.extra, "image")
+        role = InputRole.LAST_FRAME if animate else InputRole.REFERENCE
+        second = await asyncio.to_thread(
+            prepare_image, extra, role=role, filename=request.extra.filename
+        )
+        return (main, second)
 
 
 class PromptModal(discord.ui.Modal, title="Animate this image"):
@@ -408,8 +382,7 @@ class PromptModal(discord.ui.Modal, title="Animate this image"):
         self.image = image
 
     async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
-        default = self.cog.settings.default_model(Endpoint.IMAGE_TO_VIDEO)
-        params = JobParams(model=default.id if default else "")
+        params = JobParams(model=self.cog.default_model_id(Endpoint.IMAGE_TO_VIDEO))
         request = Request(JobKind.ANIMATE, self.prompt.value or "", params, self.image)
         await guarded(interaction, "the prompt modal", self.cog.start(interaction, request))
 

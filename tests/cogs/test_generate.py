@@ -362,3 +362,34 @@ async def test_attachment_download_failure_is_explained(harness: Harness, cog: G
     image.read.side_effect = not_found(0, "gone")
     await animate(cog, interaction, image, "x")
     assert "could not download your image" in log.last
+
+
+async def test_last_frame_is_kept_for_a_model_that_supports_it(
+    harness: Harness, cog: GenerateCog
+) -> None:
+    user = make_member()
+    interaction, _ = harness.interaction(user=user)
+    await animate(
+        cog,
+        interaction,
+        make_attachment(png_bytes()),
+        "dawn to dusk",
+        model="veo3.1",
+        duration=4,
+        ratio="auto",
+        seed=11,
+        last_frame=make_attachment(png_bytes(), filename="end.png"),
+    )
+    (job,) = await harness.jobs.list_user_jobs(user.id)
+    assert (job.params.model, job.params.duration, job.params.seed) == ("veo3.1", 4, 11)
+    assert job.params.ratio == "1280:720"
+    roles = [item.role.value for item in await harness.jobs.inputs(job.id)]
+    assert roles == ["image", "last_frame"]
+
+
+async def test_a_filename_cannot_smuggle_mentions(harness: Harness, cog: GenerateCog) -> None:
+    interaction, log = harness.interaction()
+    doc = make_attachment(b"x", filename="@everyone `oops`.txt", content_type="text/plain")
+    await animate(cog, interaction, doc, "x")
+    assert "@everyone" not in log.last
+    assert log.messages[-1][1]["allowed_mentions"].to_dict() == {"parse": []}
