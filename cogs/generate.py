@@ -15,8 +15,9 @@ from discord.ext import commands
 from bot.config import SEED_MAX, Endpoint, ModelSpec, Settings
 from bot.domain import InputRole, JobError, JobInput, JobKind, JobParams, NewJob
 from bot.media import MediaError, prepare_image, prepare_video
-from bot.ui.actions import reply, submit
+from bot.ui.actions import submit
 from bot.ui.context import services_of
+from bot.ui.errors import answer as reply
 from bot.ui.errors import guarded
 from bot.ui.permissions import missing, missing_permission_text, role_ids
 from bot.ui.text import amount, safe, truncate

@@ -12,9 +12,9 @@ from discord.ext import commands
 from bot.domain import JobState, QueueStats
 from bot.runway.errors import RunwayError
 from bot.runway.models import Organization
-from bot.ui.actions import reply
 from bot.ui.context import services_of
 from bot.ui.errors import NotOwner
+from bot.ui.errors import answer as reply
 from bot.ui.text import amount
 
 if TYPE_CHECKING:

@@ -8,10 +8,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.ui.actions import reply
 from bot.ui.context import services_of
 from bot.ui.embeds import quota_embed
 from bot.ui.errors import NotAdmin
+from bot.ui.errors import answer as reply
 from bot.ui.permissions import is_admin, role_ids
 from bot.ui.text import amount as fmt_amount
 

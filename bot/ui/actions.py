@@ -11,6 +11,7 @@ from bot.domain import Job, JobError, JobState, NewJob, QuotaExceeded
 
 from .context import Services, services_of
 from .embeds import over_quota_text, refund_line
+from .errors import answer as reply
 from .permissions import (
     THREAD_PERMISSIONS,
     is_admin,
@@ -21,16 +22,6 @@ from .permissions import (
 from .posting import PostFailed, can_hold_threads, confirmation_text, post_job
 
 log = logging.getLogger(__name__)
-
-NO_MENTIONS = discord.AllowedMentions.none()
-
-
-async def reply(interaction: discord.Interaction[Any], text: str) -> None:
-    """An ephemeral answer, whether or not the interaction was already acknowledged."""
-    if interaction.response.is_done():
-        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
-    else:
-        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 
 def target_channel(interaction: discord.Interaction[Any]) -> discord.abc.Messageable | None:
