@@ -11,6 +11,7 @@ from tests.e2e.harness import (
     Env,
     Place,
     buttons,
+    huge_png_header,
     job_id_in,
     message_text,
     mp4,
@@ -22,6 +23,7 @@ from tests.e2e.harness import (
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
 Json = Any
+EPHEMERAL = 1 << 6
 
 
 async def thread_of(env: Env, place: Place, job_id: int) -> Json:
@@ -60,6 +62,11 @@ async def status_edits(env: Env, channel_id: int, message_id: int) -> list[str]:
 
 async def status_text(env: Env, message_id: int) -> str:
     return message_text(await env.ctl.message(message_id))
+
+
+async def public_messages(env: Env, channel_id: int) -> list[Json]:
+    """Messages everyone in the channel sees (not the ephemeral answers)."""
+    return [m for m in await env.ctl.messages(channel_id) if not int(m["flags"]) & EPHEMERAL]
 
 
 def mentioned(message: Json) -> list[int]:
@@ -161,3 +168,208 @@ async def _contains(text: Any, needle: str) -> bool:
 async def _percent_at_least(text: Any, percent: int) -> bool:
     match = re.search(r"(\d+)%", await text)
     return match is not None and int(match.group(1)) >= percent
+
+
+async def test_message_menu_opens_a_prompt_modal(env: Env, place: Place) -> None:
+    alice, bob = place.members
+    posted = await env.ctl.post_message(
+        place.channel_id, bob, "look at this", [("harbour.png", png(), "image/png")]
+    )
+    menu = await env.ctl.message_command(alice, "Animate this image", int(posted["id"]))
+    opened = await env.ctl.wait_for_response(menu, within=30)
+    assert opened["callback_type"] == 9, opened  # a modal
+    assert opened["modal"]["title"] == "Animate this image"
+    submitted = await env.ctl.submit_modal(menu, {"prompt": "boats bobbing"}, user_id=alice)
+    job_id = job_id_in(await env.reply_text(submitted))
+    thread = await thread_of(env, place, job_id)
+    clip = await clip_message(env, int(thread["id"]))
+    assert mentioned(clip) == [alice]  # the one who asked, not the image's author
+    info = probe(await env.ctl.file(clip["attachments"][0]["id"]))
+    assert (info.width, info.height) == (640, 360)  # ratio "auto": closest to the 16:9 image
+    assert info.seconds == pytest.approx(5.0, abs=0.15)  # the default duration
+    row = env.db.job(job_id)
+    assert (row["prompt"], row["user_id"], row["model"]) == ("boats bobbing", alice, "gen4_turbo")
+    assert (await env.usage(place, alice))["Used"] == "25 credits"
+    assert (await env.usage(place, bob))["Used"] == "0 credits"
+
+
+async def test_over_quota_is_refused_clearly_and_nothing_reaches_runway(
+    env: Env, place: Place
+) -> None:
+    alice = place.members[0]
+    set_limit = await env.invoke(
+        place, place.owner_id, "quota set", {"user": str(alice), "limit": "5"}
+    )
+    assert "limit of 5 credits" in await env.reply_text(set_limit)
+    before = await env.created()
+    iid = await env.invoke(
+        place,
+        alice,
+        "animate",
+        {"prompt": "a fox", "duration": 2},
+        [("fox.png", png(), "image/png")],
+    )
+    answer = await env.answer(iid)
+    assert answer["ephemeral"]
+    text = message_text(
+        answer["followups"][-1] if answer["followups"] else answer["callback"]["data"]
+    )
+    assert "Not enough quota" in text and "**0** of **5** credits" in text, text
+    assert "needs **10**" in text and "resets" in text, text
+    assert await env.created() == before
+    assert await public_messages(env, place.channel_id) == []
+    assert await env.ctl.threads(place.channel_id) == []
+    assert env.db.usage(place.guild_id, alice) == (0.0, 0.0)
+    assert env.db.rows("SELECT id FROM jobs WHERE user_id = ?", (alice,)) == []
+
+
+BAD_IMAGES = [
+    pytest.param(
+        ("notes.png", b"shopping list: eggs, milk, bread\n" * 20, "image/png"),
+        "That file is called .png but it is actually",
+        id="text-renamed-png",
+    ),
+    pytest.param(("empty.png", b"", "image/png"), "The image is empty.", id="empty"),
+    pytest.param(
+        ("broken.png", png()[:300], "image/png"),
+        "This image is damaged or incomplete",
+        id="corrupt",
+    ),
+    pytest.param(
+        ("bomb.png", huge_png_header(), "image/png"), "far too many pixels", id="huge-dimensions"
+    ),
+    pytest.param(
+        ("clip.mp4", mp4(2.0), "video/mp4"),
+        "The image must be an image; clip.mp4 is video/mp4.",
+        id="video-for-animate",
+    ),
+]
+
+
+async def assert_refused_without_effect(
+    env: Env, place: Place, user: int, iid: str, expected: str, before: int
+) -> None:
+    answer = await env.answer(iid)
+    assert answer["ephemeral"], answer
+    text = message_text(
+        answer["followups"][-1] if answer["followups"] else answer["callback"]["data"]
+    )
+    assert expected in text, text
+    assert await env.created() == before, "nothing may be sent to Runway"
+    assert env.db.usage(place.guild_id, user) == (0.0, 0.0), "no quota may be spent"
+    assert await public_messages(env, place.channel_id) == []
+    usage = await env.usage(place, user)
+    assert usage["Used"] == "0 credits" and "In progress" not in usage
+
+
+@pytest.mark.parametrize(("attachment", "expected"), BAD_IMAGES)
+async def test_bad_image_is_refused_with_a_specific_reason(
+    env: Env, place: Place, attachment: tuple[str, bytes, str], expected: str
+) -> None:
+    alice = place.members[0]
+    before = await env.created()
+    iid = await env.invoke(place, alice, "animate", {"prompt": "move", "duration": 2}, [attachment])
+    await assert_refused_without_effect(env, place, alice, iid, expected, before)
+
+
+BAD_VIDEOS = [
+    pytest.param(
+        {"model": "aleph2"},
+        ("long.mp4", mp4(31.0, 64, 48, fps=2), "video/mp4"),
+        "the model accepts at most 30 s",
+        id="video-too-long",
+    ),
+    pytest.param(
+        {},
+        ("still.png", png(), "image/png"),
+        "The video must be a video; still.png is image/png.",
+        id="image-for-restyle",
+    ),
+    pytest.param(
+        {},
+        ("movie.mp4", b"this is not a movie at all\n" * 40, "video/mp4"),
+        "That file is called .mp4 but it is actually",
+        id="text-renamed-mp4",
+    ),
+]
+
+
+@pytest.mark.parametrize(("options", "attachment", "expected"), BAD_VIDEOS)
+async def test_bad_video_is_refused_with_a_specific_reason(
+    env: Env,
+    place: Place,
+    options: dict[str, Any],
+    attachment: tuple[str, bytes, str],
+    expected: str,
+) -> None:
+    alice = place.members[0]
+    before = await env.created()
+    iid = await env.invoke(
+        place,
+        alice,
+        "restyle",
+        {"prompt": "as claymation", **options},
+        [attachment],
+        attachment_options=["video"],
+    )
+    await assert_refused_without_effect(env, place, alice, iid, expected, before)
+
+
+async def test_clip_over_the_upload_limit_is_reencoded_to_fit(env: Env, place: Place) -> None:
+    alice = place.members[0]
+    iid = await env.invoke(
+        place,
+        alice,
+        "animate",
+        {"prompt": "waves [sim:big=12]", "duration": 2, "ratio": "1280:720"},
+        [("sea.png", png(), "image/png")],
+    )
+    job_id = job_id_in(await env.reply_text(iid))
+    thread = await thread_of(env, place, job_id)
+    clip = await clip_message(env, int(thread["id"]))
+    (attachment,) = clip["attachments"]
+    assert attachment["size"] <= 10 * 1024 * 1024  # the guild's limit (boost tier 0)
+    info = probe(await env.ctl.file(attachment["id"]))
+    assert info.seconds == pytest.approx(2.0, abs=0.15)
+    assert info.width * 9 == info.height * 16
+    assert mentioned(clip) == [alice]
+    refused = [c for c in await env.ctl.calls() if c["status"] == 413]
+    assert refused == [], "the bot must fit the clip before uploading, not after a 413"
+    assert (await env.usage(place, alice))["Used"] == "10 credits"
+
+
+VIEW_CHANNEL = 1 << 10
+SEND_MESSAGES = 1 << 11
+EMBED_LINKS = 1 << 14
+ATTACH_FILES = 1 << 15
+READ_MESSAGE_HISTORY = 1 << 16
+SEND_MESSAGES_IN_THREADS = 1 << 38
+
+
+async def test_missing_thread_permission_falls_back_to_the_channel(env: Env, place: Place) -> None:
+    alice = place.members[0]
+    await env.ctl.set_channel_permissions(
+        place.channel_id,
+        VIEW_CHANNEL
+        | SEND_MESSAGES
+        | EMBED_LINKS
+        | ATTACH_FILES
+        | READ_MESSAGE_HISTORY
+        | SEND_MESSAGES_IN_THREADS,
+    )
+    await env.barrier(place)
+    iid = await env.invoke(
+        place,
+        alice,
+        "animate",
+        {"prompt": "rain", "duration": 2},
+        [("rain.png", png(), "image/png")],
+    )
+    text = await env.reply_text(iid)
+    assert "**Create Public Threads**" in text, text
+    assert "the clip will be posted in the channel" in text, text
+    job_id_in(text)
+    clip = await clip_message(env, place.channel_id)
+    assert mentioned(clip) == [alice]
+    assert await env.ctl.threads(place.channel_id) == []
+    assert (await env.usage(place, alice))["Used"] == "10 credits"
