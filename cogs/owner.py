@@ -15,7 +15,7 @@ from bot.runway.models import Organization
 from bot.ui.context import services_of
 from bot.ui.errors import NotOwner
 from bot.ui.errors import answer as reply
-from bot.ui.text import amount
+from bot.ui.text import amount, truncate
 
 if TYPE_CHECKING:
     from bot.app import RunwayBot
@@ -83,7 +83,9 @@ class OwnerCog(commands.GroupCog, group_name="runway", group_description="Bot op
         await interaction.response.defer(ephemeral=True, thinking=True)
         stats = await services.jobs.queue_stats()
         embed = discord.Embed(title="Runway bot status", colour=discord.Colour.blurple())
-        embed.add_field(name="Queue", value="\n".join(queue_lines(stats)), inline=False)
+        embed.add_field(
+            name="Queue", value=truncate("\n".join(queue_lines(stats)), 1024), inline=False
+        )
         provider = self.bot.settings.runway.provider
         if provider in ("runway", "simulator") and services.runway is not None:
             try:
@@ -92,7 +94,7 @@ class OwnerCog(commands.GroupCog, group_name="runway", group_description="Bot op
             except RunwayError as exc:
                 log.warning("organization lookup failed: %s", type(exc).__name__)
                 text = f"could not ask Runway ({type(exc).__name__})"
-            embed.add_field(name=f"Runway ({provider})", value=text, inline=False)
+            embed.add_field(name=f"Runway ({provider})", value=truncate(text, 1024), inline=False)
         else:
             embed.add_field(name=f"Runway ({provider})", value="balance not available")
         await interaction.followup.send(embed=embed, ephemeral=True)

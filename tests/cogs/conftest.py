@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,6 @@ class Harness:
     bot: RunwayBot
     guild_id: int
     channel: Any
-    refreshed: list[Any] = field(default_factory=list)
 
     def interaction(self, **kwargs: Any) -> tuple[Any, Any]:
         """An interaction in the harness channel (override anything make_interaction takes)."""

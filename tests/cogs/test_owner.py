@@ -65,7 +65,9 @@ async def test_status_shows_queue_and_simulator_balance(
     fields = {f.name: f.value or "" for f in embed.fields}
     assert "queued: **1**" in fields["Queue"]
     assert "`gen4_turbo`: 0 at Runway, 1 queued" in fields["Queue"]
-    assert "Runway (simulator)" in fields
+    runway = fields["Runway (simulator)"]
+    assert runway.startswith("credit balance: **")
+    assert "`gen4_turbo`: 2 at once, 1000 a day" in runway
 
 
 def test_queue_lines_cover_every_state() -> None:
