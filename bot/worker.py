@@ -58,7 +58,9 @@ MAX_SUBMIT_ATTEMPTS = 8
 MAX_DELIVERY_ATTEMPTS = 8
 MAX_REMOTE_CANCEL_ATTEMPTS = 5
 MAX_URL_REFRESHES = 2
-LOAD_SHEDDING_STATUSES = frozenset({502, 503, 504})
+# Only an explicit 503 (load shedding) proves Runway did not take the create; a 502 or 504
+# may come from a proxy after Runway already received it, so those jobs go in doubt.
+LOAD_SHEDDING_STATUSES = frozenset({503})
 _VIDEO_EXT = {"video/mp4": ".mp4", "video/webm": ".webm", "video/quicktime": ".mov"}
 
 IN_DOUBT_TEXT = (

@@ -133,10 +133,12 @@ async def test_create_refused_for_load_goes_back_to_the_queue(
     "fault",
     [
         Fault(method="POST", path_prefix="/v1/image_to_video", status=500),
+        Fault(method="POST", path_prefix="/v1/image_to_video", status=502),
+        Fault(method="POST", path_prefix="/v1/image_to_video", status=504),
         Fault(method="POST", path_prefix="/v1/image_to_video", drop_connection=True),
         Fault(method="POST", path_prefix="/v1/image_to_video", status=200, body="{not json"),
     ],
-    ids=["500", "dropped", "malformed"],
+    ids=["500", "502", "504", "dropped", "malformed"],
 )
 async def test_create_that_may_have_reached_runway_is_in_doubt(
     harness: Harness, fault: Fault
