@@ -6,7 +6,6 @@ that wait for what a user would see (never for a fixed time).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import json
 import os
@@ -451,6 +450,69 @@ class Env:
         return self.sim.created_count
 
 
+async def thread_of(env: Env, place: Place, job_id: int) -> Json:
+    """The job's thread under the place's channel (named after the job)."""
+
+    async def find() -> Json:
+        for thread in await env.ctl.threads(place.channel_id):
+            if f"Job #{job_id} " in thread["name"]:
+                return thread
+        return None
+
+    return await wait_for(find, f"the thread of job #{job_id}")
+
+
+async def clip_message(env: Env, channel_id: int) -> Json:
+    """The bot's message carrying an .mp4 in a channel or thread."""
+
+    async def find() -> Json:
+        for message in await env.ctl.messages(channel_id):
+            if any(a["filename"].endswith(".mp4") for a in message["attachments"]):
+                return message
+        return None
+
+    return await wait_for(find, f"a clip in channel {channel_id}")
+
+
+async def notice_message(env: Env, channel_id: int, job_id: int) -> Json:
+    """The failure / cancellation / interruption notice of a job in a channel or thread."""
+
+    async def find() -> Json:
+        for message in await env.ctl.messages(channel_id):
+            for embed in message.get("embeds") or []:
+                if str(embed.get("title", "")).startswith(f"Job #{job_id} "):
+                    return message
+        return None
+
+    return await wait_for(find, f"the notice of job #{job_id} in channel {channel_id}")
+
+
+async def status_edits(env: Env, channel_id: int, message_id: int) -> list[str]:
+    """Every edit of the status message the fake accepted, as text."""
+    path = f"/channels/{channel_id}/messages/{message_id}"
+    return [
+        message_text(call["body"])
+        for call in await env.ctl.calls()
+        if call["method"] == "PATCH" and call["path"] == path and call["status"] == 200
+    ]
+
+
+async def status_text(env: Env, message_id: int) -> str:
+    return message_text(await env.ctl.message(message_id))
+
+
+async def public_messages(env: Env, channel_id: int) -> list[Json]:
+    """Messages everyone in the channel sees (not the ephemeral answers)."""
+    return [m for m in await env.ctl.messages(channel_id) if not int(m["flags"]) & EPHEMERAL]
+
+
+def mentioned(message: Json) -> list[int]:
+    return [int(u["id"]) for u in message["mentions"]]
+
+
+EPHEMERAL = 1 << 6
+
+
 def last_message(interaction: Json) -> Json:
     """The bot's visible answer to an interaction: the last followup, else the callback data."""
     if interaction["followups"]:
@@ -549,9 +611,3 @@ def probe(data: bytes) -> ClipInfo:
                 last = max(last, float(frame.time))
         rate = float(stream.average_rate or 24)
         return ClipInfo(stream.codec_context.width, stream.codec_context.height, last + 1 / rate)
-
-
-@contextlib.contextmanager
-def no_leaks(bot: BotProcess) -> Any:
-    yield
-    assert RUNWAY_KEY not in bot.log_text(), "the Runway API key appeared in the bot's log"

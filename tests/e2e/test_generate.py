@@ -11,66 +11,24 @@ from tests.e2e.harness import (
     Env,
     Place,
     buttons,
+    clip_message,
     huge_png_header,
     job_id_in,
+    mentioned,
     message_text,
     mp4,
     png,
     probe,
+    public_messages,
+    status_edits,
+    status_text,
+    thread_of,
     wait_for,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
 Json = Any
-EPHEMERAL = 1 << 6
-
-
-async def thread_of(env: Env, place: Place, job_id: int) -> Json:
-    """The job's thread under the place's channel (named after the job)."""
-
-    async def find() -> Json:
-        for thread in await env.ctl.threads(place.channel_id):
-            if f"Job #{job_id} " in thread["name"]:
-                return thread
-        return None
-
-    return await wait_for(find, f"the thread of job #{job_id}")
-
-
-async def clip_message(env: Env, channel_id: int) -> Json:
-    """The bot's message carrying an .mp4 in a channel or thread."""
-
-    async def find() -> Json:
-        for message in await env.ctl.messages(channel_id):
-            if any(a["filename"].endswith(".mp4") for a in message["attachments"]):
-                return message
-        return None
-
-    return await wait_for(find, f"a clip in channel {channel_id}")
-
-
-async def status_edits(env: Env, channel_id: int, message_id: int) -> list[str]:
-    """Every edit of the status message the fake accepted, as text."""
-    path = f"/channels/{channel_id}/messages/{message_id}"
-    return [
-        message_text(call["body"])
-        for call in await env.ctl.calls()
-        if call["method"] == "PATCH" and call["path"] == path and call["status"] == 200
-    ]
-
-
-async def status_text(env: Env, message_id: int) -> str:
-    return message_text(await env.ctl.message(message_id))
-
-
-async def public_messages(env: Env, channel_id: int) -> list[Json]:
-    """Messages everyone in the channel sees (not the ephemeral answers)."""
-    return [m for m in await env.ctl.messages(channel_id) if not int(m["flags"]) & EPHEMERAL]
-
-
-def mentioned(message: Json) -> list[int]:
-    return [int(u["id"]) for u in message["mentions"]]
 
 
 async def test_animate_happy_path(env: Env, place: Place) -> None:
