@@ -136,6 +136,8 @@ async def env(
 @pytest_asyncio.fixture(loop_scope="module")
 async def place(env: Env) -> Place:
     """A fresh guild (own quotas, own channel) for one test."""
+    if env.bot.proc is None or env.bot.proc.poll() is not None:
+        await env.bot.start()  # a previous test failed while the bot was down
     return await env.place()
 
 

@@ -68,9 +68,10 @@ async def wait_for(
 
 @dataclass
 class Hold:
-    """Requests matching ``method`` and ``path`` (a regex on the path under /api/v10) wait
-    for ``release`` once ``reached`` is set; ``after`` holds the answer after the request
-    was processed (the message exists), else before it is looked at."""
+    """Requests matching ``method`` and ``path`` (a regex on the path under /api/v10) set
+    ``reached`` and wait for ``release``. With ``after`` the request is processed first (the
+    message exists, the caller never hears back in time); without it the request is dropped
+    on release, never processed (as if the connection broke before Discord read it)."""
 
     method: str
     path: re.Pattern[str]
@@ -117,10 +118,9 @@ class HoldingFakeDiscord(FakeDiscord):
             if not hold.after:
                 hold.reached.set()
                 await hold.release.wait()
-                if request.transport is None or request.transport.is_closing():
-                    return web.Response(status=499)  # the caller is gone: never processed
-                response = await handler(request)
-                return response
+                if request.transport is not None:
+                    request.transport.abort()
+                return web.Response(status=499)
             response = await handler(request)
             hold.reached.set()
             await hold.release.wait()

@@ -3,9 +3,10 @@
     python -m tests.e2e.runbot --worker-time-scale 0.04 -- run --config cfg.toml
 
 Everything after ``--`` goes to ``bot.cli.main`` unchanged. The worker's poll floor
-(5 s) and lease (120 s) are multiplied by the scale, so its whole schedule (poll pace,
-back-off, lease expiry after a crash) shrinks in proportion, as the Runway simulator's
-``time_scale`` shrinks a task's run. Nothing else about the bot changes.
+(5 s), lease (120 s) and longest idle sleep (60 s) are multiplied by the scale, so its whole
+schedule (poll pace, back-off, lease expiry and the in-doubt sweep after a crash) shrinks in
+proportion, as the Runway simulator's ``time_scale`` shrinks a task's run. Nothing else
+about the bot changes.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ def compress_worker_schedule(scale: float) -> None:
 
     original = worker.Worker.__init__
     default_lease = 120.0
+    default_idle = 60.0
 
     def init(self: worker.Worker, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("poll_floor_seconds", worker.MIN_POLL_SECONDS * scale)
         kwargs.setdefault("lease_seconds", default_lease * scale)
+        kwargs.setdefault("idle_seconds", default_idle * scale)
         original(self, *args, **kwargs)
 
     worker.Worker.__init__ = init  # type: ignore[method-assign]
