@@ -79,6 +79,7 @@ class RunwayBot(commands.Bot):
         self._runway: RunwayClient | None = None
         self._simulator: RunwaySimulator | None = None
         self._worker: Worker | None = None
+        self._delivery: DiscordDelivery | None = None
         self._closed_services = False
 
     async def load_cogs(self) -> None:
@@ -110,7 +111,7 @@ class RunwayBot(commands.Bot):
         quota = QuotaService(store, settings.quota, settings.models)
         jobs = JobService(settings, store, quota, wake=self._wake_worker)
         self._runway = client = await self._open_runway()
-        delivery = DiscordDelivery(self, settings, workdir)
+        self._delivery = delivery = DiscordDelivery(self, settings, workdir)
         self.services = Services(
             settings=settings, jobs=jobs, quota=quota, delivery=delivery, runway=client
         )
@@ -158,6 +159,7 @@ class RunwayBot(commands.Bot):
         self._closed_services = True
         steps: list[tuple[str, Callable[[], Awaitable[None]] | None]] = [
             ("worker", self._worker.stop if self._worker is not None else None),
+            ("status edits", self._delivery.close if self._delivery is not None else None),
             ("Runway client", self._runway.close if self._runway is not None else None),
             ("simulator", self._simulator.stop if self._simulator is not None else None),
             ("store", self._store.close if self._store is not None else None),

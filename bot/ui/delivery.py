@@ -10,7 +10,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,13 +65,17 @@ class DiscordDelivery:
         workdir: Path,
         *,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._client = client
         self._settings = settings
         self._workdir = workdir
         self._clock = clock
+        self._sleep = sleep
         self._edits: dict[int, _EditState] = {}
         self._gone: set[int] = set()
+        self._pending: dict[int, StatusUpdate] = {}
+        self._flushers: dict[int, asyncio.Task[None]] = {}
 
     # -- status message -------------------------------------------------------------------
 
@@ -83,6 +87,22 @@ class DiscordDelivery:
         """Redraw the status message now (after a cancel from a button or command)."""
         await self._edit_status(StatusUpdate(job=job), force=True)
 
+    async def flush(self) -> None:
+        """Wait until every postponed status edit has been made."""
+        while self._flushers:
+            await asyncio.gather(*list(self._flushers.values()), return_exceptions=True)
+            for job_id, task in list(self._flushers.items()):
+                if task.done():
+                    del self._flushers[job_id]
+
+    async def close(self) -> None:
+        """Drop postponed status edits (at shutdown)."""
+        for task in list(self._flushers.values()):
+            task.cancel()
+        await asyncio.gather(*list(self._flushers.values()), return_exceptions=True)
+        self._flushers.clear()
+        self._pending.clear()
+
     async def _edit_status(self, update: StatusUpdate, *, force: bool) -> None:
         job = update.job
         if job.status_message_id is None or job.id in self._gone:
@@ -91,9 +111,17 @@ class DiscordDelivery:
         now = self._clock()
         last = self._edits.get(job.id)
         if last is not None and not force and job.state.active:
-            interval = self._settings.discord.status_edit_interval_seconds
-            if last.key == key or (last.key[0] == job.state and now - last.at < interval):
+            if last.key == key:
                 return
+            interval = self._settings.discord.status_edit_interval_seconds
+            wait = interval - (now - last.at)
+            if last.key[0] == job.state and wait > 0:
+                # Too soon for a minor change: show the latest one when the interval is over.
+                self._pending[job.id] = update
+                if job.id not in self._flushers:
+                    self._flushers[job.id] = asyncio.create_task(self._flush_later(job.id, wait))
+                return
+        self._pending.pop(job.id, None)
         self._edits[job.id] = _EditState(at=now, key=key)
         model = self._settings.model(job.params.model)
         message = self._channel(job.channel_id, job.guild_id).get_partial_message(
@@ -108,6 +136,15 @@ class DiscordDelivery:
             log.warning("job %s: status edit failed: %s", job.id, exc)
         if not job.state.active:
             self._edits.pop(job.id, None)
+
+    async def _flush_later(self, job_id: int, delay: float) -> None:
+        try:
+            await self._sleep(delay)
+        finally:
+            self._flushers.pop(job_id, None)
+        update = self._pending.pop(job_id, None)
+        if update is not None:
+            await self._edit_status(update, force=True)
 
     # -- clip and failure -----------------------------------------------------------------
 

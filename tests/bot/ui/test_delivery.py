@@ -38,11 +38,18 @@ MIB = 1024 * 1024
 
 
 class Clock:
+    """A monotonic clock moved by hand; ``sleep`` records the delay and moves it forward."""
+
     def __init__(self) -> None:
         self.now = 1000.0
+        self.slept: list[float] = []
 
     def __call__(self) -> float:
         return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
 
 
 def make_job(**changes: Any) -> Job:
@@ -81,7 +88,7 @@ class World:
         self.clock = Clock()
         self.settings = Settings(models=default_catalog())
         self.delivery = DiscordDelivery(
-            self.client, self.settings, tmp_path / "work", clock=self.clock
+            self.client, self.settings, tmp_path / "work", clock=self.clock, sleep=self.clock.sleep
         )
 
     def job(self, **changes: Any) -> Job:
@@ -139,14 +146,22 @@ async def test_status_edits_are_rate_limited_per_job(world: World) -> None:
     world.channel.get_partial_message.return_value = message
     job = world.job(state=JobState.RUNNING, progress=0.1, provider_status="RUNNING")
 
+    def shown() -> str:
+        assert message.edit.await_args is not None
+        return str(message.edit.await_args.kwargs["embed"].description)
+
     await world.delivery.status_changed(StatusUpdate(job=job))
     await world.delivery.status_changed(StatusUpdate(job=job))  # nothing changed
+    assert message.edit.await_count == 1
     world.clock.now += 1
     await world.delivery.status_changed(StatusUpdate(job=dataclasses.replace(job, progress=0.2)))
-    assert message.edit.await_count == 1  # same state, too soon
-    world.clock.now += 3
     await world.delivery.status_changed(StatusUpdate(job=dataclasses.replace(job, progress=0.3)))
+    assert message.edit.await_count == 1  # same state, too soon: postponed, latest kept
+    await world.delivery.flush()
+    assert world.clock.slept == [2.0]  # the rest of the 3 s interval
     assert message.edit.await_count == 2
+    assert "30%" in shown()
+
     done = dataclasses.replace(job, state=JobState.SUCCEEDED, progress=1.0)
     await world.delivery.status_changed(StatusUpdate(job=done))  # state change: at once
     assert message.edit.await_count == 3
@@ -154,6 +169,39 @@ async def test_status_edits_are_rate_limited_per_job(world: World) -> None:
     assert last is not None
     assert last.kwargs["view"] is None  # the Cancel button goes away when finished
     assert "job #7" in (last.kwargs["embed"].title or "")
+
+
+async def test_a_state_change_supersedes_a_postponed_edit(world: World) -> None:
+    message = MagicMock(spec_set=discord.PartialMessage)
+    message.edit = AsyncMock()
+    world.channel.get_partial_message.side_effect = None
+    world.channel.get_partial_message.return_value = message
+    job = world.job(state=JobState.QUEUED)
+    await world.delivery.status_changed(StatusUpdate(job=job, queue_position=3))
+    await world.delivery.status_changed(StatusUpdate(job=job, queue_position=2))  # postponed
+    running = dataclasses.replace(job, state=JobState.RUNNING, provider_status="RUNNING")
+    await world.delivery.status_changed(StatusUpdate(job=running))
+    await world.delivery.flush()
+    assert message.edit.await_count == 2
+    assert message.edit.await_args is not None
+    assert "Rendering" in message.edit.await_args.kwargs["embed"].description
+
+
+async def test_close_drops_postponed_edits(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    world.delivery = DiscordDelivery(
+        world.client, world.settings, tmp_path, clock=world.clock, sleep=asyncio.sleep
+    )
+    message = MagicMock(spec_set=discord.PartialMessage)
+    message.edit = AsyncMock()
+    world.channel.get_partial_message.side_effect = None
+    world.channel.get_partial_message.return_value = message
+    job = world.job(state=JobState.QUEUED)
+    await world.delivery.status_changed(StatusUpdate(job=job, queue_position=3))
+    await world.delivery.status_changed(StatusUpdate(job=job, queue_position=2))
+    await world.delivery.close()
+    await world.delivery.flush()
+    assert message.edit.await_count == 1
 
 
 async def test_throttled_status_says_waiting_for_capacity(world: World) -> None:
