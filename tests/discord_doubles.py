@@ -81,6 +81,9 @@ def make_message(channel: Any, message_id: int | None = None) -> MagicMock:
     message.jump_url = f"https://discord.com/channels/{guild_part}/{channel.id}/{message.id}"
 
     async def create_thread(**kwargs: Any) -> MagicMock:
+        error = getattr(channel, "thread_error", None)
+        if error is not None:
+            raise error
         thread = make_thread(parent=channel, name=kwargs.get("name", ""))
         channel.threads_created.append(thread)
         return thread
@@ -108,7 +111,7 @@ def make_text_channel(
     """A guild :class:`discord.TextChannel` whose ``send`` records and returns messages.
 
     ``channel.sent`` lists ``(args, kwargs, message)``; ``channel.threads_created`` lists
-    the threads opened on its messages.
+    the threads opened on its messages; set ``channel.thread_error`` to make opening fail.
     """
     channel = MagicMock(spec=discord.TextChannel)
     channel.id = channel_id if channel_id is not None else next_id()

@@ -72,7 +72,7 @@ async def post_job(
             allowed_mentions=discord.AllowedMentions.none(),
         )
     except discord.Forbidden as exc:
-        raise PostFailed(_forbidden_text(channel, exc, ("send_messages", "embed_links"))) from exc
+        raise PostFailed(_forbidden_text(channel, ("send_messages", "embed_links"))) from exc
     except discord.HTTPException as exc:
         log.warning("job %s: posting the status message failed: %s", job.id, exc.status)
         raise PostFailed("Discord did not accept my status message; please try again.") from exc
@@ -85,9 +85,9 @@ async def post_job(
                 name=f"Job #{job.id} · {model.display_name if model else job.params.model}",
                 auto_archive_duration=THREAD_ARCHIVE_MINUTES,
             )
-        except discord.Forbidden as exc:
+        except discord.Forbidden:
             notes.append(
-                _forbidden_text(channel, exc, ("create_public_threads",))
+                _forbidden_text(channel, ("create_public_threads",))
                 + " Your clip will be posted in the channel instead."
             )
         except discord.HTTPException as exc:
@@ -113,9 +113,7 @@ def can_hold_threads(channel: discord.abc.Messageable) -> bool:
     )
 
 
-def _forbidden_text(
-    channel: discord.abc.Messageable, exc: discord.Forbidden, needed: tuple[str, ...]
-) -> str:
+def _forbidden_text(channel: discord.abc.Messageable, needed: tuple[str, ...]) -> str:
     """Name the permission the bot lacks, as precisely as the cache allows."""
     names: list[str] = []
     if isinstance(channel, discord.abc.GuildChannel) and channel.guild.me is not None:

@@ -393,3 +393,22 @@ async def test_a_filename_cannot_smuggle_mentions(harness: Harness, cog: Generat
     await animate(cog, interaction, doc, "x")
     assert "@everyone" not in log.last
     assert log.messages[-1][1]["allowed_mentions"].to_dict() == {"parse": []}
+
+
+async def test_thread_refused_by_discord_still_runs_in_the_channel(
+    harness: Harness, cog: GenerateCog
+) -> None:
+    user = make_member()
+    harness.channel.thread_error = forbidden()
+    perms = discord.Permissions.all()
+    perms.create_public_threads = False
+    harness.channel.permissions_for.return_value = perms
+    interaction, log = harness.interaction(user=user)
+
+    await animate(cog, interaction, make_attachment(png_bytes()), "x")
+
+    (job,) = await harness.jobs.list_user_jobs(user.id)
+    assert job.state is JobState.QUEUED and job.thread_id is None
+    assert job.status_message_id == harness.channel.sent[0][2].id
+    assert "**Create Public Threads**" in log.last
+    assert "posted in the channel instead" in log.last
