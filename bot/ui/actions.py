@@ -90,15 +90,27 @@ async def submit(
     return job
 
 
+def may_moderate(interaction: discord.Interaction[Any], services: Services, job: Job) -> bool:
+    """Admin rights over someone else's job: a configured owner anywhere, or Manage Server
+    in the job's own server (an admin of one server cannot touch another server's jobs)."""
+    owners = services.settings.discord.owner_ids
+    if interaction.user.id in owners:
+        return True
+    same_guild = job.guild_id is not None and job.guild_id == interaction.guild_id
+    return same_guild and is_admin(interaction, owners)
+
+
 async def cancel_job(interaction: discord.Interaction[Any], job_id: int) -> Job | None:
     """Cancel a job for the interaction's user (requester, admin or owner)."""
     services = services_of(interaction.client)
-    admin = is_admin(interaction, services.settings.discord.owner_ids)
+    existing = await services.jobs.get(job_id)
+    admin = existing is not None and may_moderate(interaction, services, existing)
     try:
         job = await services.jobs.cancel(job_id, actor_id=interaction.user.id, actor_is_admin=admin)
     except JobError as exc:
         await reply(interaction, exc.message)
         return None
+    interaction.extras["job_id"] = job.id
     if job.state is JobState.CANCELLED:
         text = f"Job #{job.id} is cancelled. {refund_line(job, services.settings.quota.unit.value)}"
     else:

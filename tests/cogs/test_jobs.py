@@ -133,3 +133,14 @@ async def test_usage_shows_my_quota(harness: Harness, cog: JobsCog) -> None:
     assert fields["In progress"] == "25 credits"
     assert fields["Left"] == "75"
     assert "<t:" in (fields["Resets"] or "")
+
+
+async def test_an_admin_of_another_server_cannot_cancel(harness: Harness, cog: JobsCog) -> None:
+    job_id = await start_job(harness, make_member())
+    elsewhere, log = harness.interaction(
+        user=make_member(), guild_id=harness.guild_id + 1, permissions=ADMIN_PERMISSIONS
+    )
+    await JobsCog.cancel.callback(cog, elsewhere, job_id)
+    assert "Only the person who started this job" in log.last
+    job = await harness.jobs.get(job_id)
+    assert job is not None and job.state is JobState.QUEUED
