@@ -72,6 +72,8 @@ class QuotaAdminCog(
             raise app_commands.NoPrivateMessage()
         if not is_admin(interaction, self.bot.settings.discord.owner_ids):
             raise NotAdmin()
+        # Every sub-command writes or reads the database: acknowledge first.
+        await interaction.response.defer(ephemeral=True, thinking=True)
         return True
 
     @property
@@ -165,9 +167,7 @@ class QuotaAdminCog(
         )
         embed = quota_embed(status, title="Quota")
         embed.description = f"For {who.mention}"
-        await interaction.response.send_message(
-            embed=embed, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
-        )
+        await reply(interaction, embed=embed)
 
     @app_commands.command(name="top", description="Who used the most this period.")
     async def top(self, interaction: discord.Interaction[Any]) -> None:
@@ -180,9 +180,8 @@ class QuotaAdminCog(
                 f"{rank}. <@{user_id}>: {fmt_amount(used)} {self.unit}"
                 for rank, (user_id, used) in enumerate(rows, start=1)
             )
-        embed = discord.Embed(title="Top usage this period", description=text)
-        await interaction.response.send_message(
-            embed=embed, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+        await reply(
+            interaction, embed=discord.Embed(title="Top usage this period", description=text)
         )
 
 

@@ -103,6 +103,7 @@ def may_moderate(interaction: discord.Interaction[Any], services: Services, job:
 async def cancel_job(interaction: discord.Interaction[Any], job_id: int) -> Job | None:
     """Cancel a job for the interaction's user (requester, admin or owner)."""
     services = services_of(interaction.client)
+    await interaction.response.defer(ephemeral=True, thinking=True)
     existing = await services.jobs.get(job_id)
     admin = existing is not None and may_moderate(interaction, services, existing)
     try:

@@ -55,19 +55,26 @@ def user_message(error: app_commands.AppCommandError) -> str | None:
     return None
 
 
-async def answer(interaction: discord.Interaction[Any], text: str) -> None:
-    """An ephemeral answer, whether or not the interaction was already acknowledged."""
+async def answer(
+    interaction: discord.Interaction[Any],
+    text: str | None = None,
+    *,
+    embed: discord.Embed | None = None,
+) -> None:
+    """An ephemeral answer that mentions nobody, whether or not the interaction was acknowledged."""
+    extra: dict[str, Any] = {"embed": embed} if embed is not None else {}
+    mentions = discord.AllowedMentions.none()
     try:
         if interaction.response.is_done():
             await interaction.followup.send(
-                text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+                text or "", ephemeral=True, allowed_mentions=mentions, **extra
             )
         else:
             await interaction.response.send_message(
-                text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+                text, ephemeral=True, allowed_mentions=mentions, **extra
             )
     except discord.HTTPException as exc:
-        log.warning("could not answer an interaction after an error: %s", exc)
+        log.warning("could not answer an interaction: %s", exc)
 
 
 async def report_unexpected(

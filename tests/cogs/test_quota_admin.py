@@ -46,14 +46,18 @@ async def test_non_admin_is_refused_in_code(harness: Harness, cog: QuotaAdminCog
     interaction, log = harness.interaction(user=make_member())
     with pytest.raises(NotAdmin) as caught:
         await cog.interaction_check(interaction)
+    assert not log.deferred
     await handle_app_command_error(interaction, caught.value)
     assert "**Manage Server**" in log.last
     assert log.messages[-1][1]["ephemeral"] is True
 
 
 async def test_admin_and_configured_owner_pass(harness: Harness, cog: QuotaAdminCog) -> None:
-    interaction, _ = admin(harness)
+    interaction, log = admin(harness)
     assert await cog.interaction_check(interaction)
+    assert log.deferred  # acknowledged before any database work
+    await QuotaAdminCog.top.callback(cog, interaction)
+    assert log.embeds()[0].title == "Top usage this period"
     owner, _ = harness.interaction(user=make_member(OWNER_ID))
     assert await cog.interaction_check(owner)
 
