@@ -427,3 +427,63 @@ async def test_in_process_against_the_fake_discord(
         finally:
             await bot.close()
             await asyncio.wait_for(runner, 20)
+
+
+@pytest.mark.timeout(120)
+async def test_buttons_keep_working_after_a_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A status message posted by one bot process is cancelled through the next one."""
+    monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
+    monkeypatch.setattr(
+        discord.gateway.DiscordWebSocket,
+        "DEFAULT_GATEWAY",
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY,
+    )
+    async with FakeDiscord() as fake, FakeDiscordClient(fake.base_url) as ctl:
+        user = int((await ctl.create_user("alice"))["id"])
+        guild = int((await ctl.create_guild("G", owner_id=user))["id"])
+        channel = int((await ctl.create_channel(guild, "general"))["id"])
+        await ctl.add_member(guild, user)
+        settings = make_settings(
+            tmp_path, token=fake.token, api_base=fake.api_base, gateway_url=fake.gateway_url
+        )
+        apply_discord_overrides(settings.discord)
+        await ctl.register_commands(await command_payloads(settings))
+
+        async def run_bot() -> tuple[RunwayBot, asyncio.Task[None]]:
+            bot = RunwayBot(settings)
+            task = asyncio.create_task(bot.start(fake.token))
+            await asyncio.wait_for(bot.wait_until_ready(), 20)
+            return bot, task
+
+        first, first_task = await run_bot()
+        try:
+            interaction = await ctl.invoke_command(
+                user,
+                guild,
+                channel,
+                "animate",
+                {"prompt": "slow [sim:seconds=900]"},
+                [("a.png", _png(), "image/png")],
+                attachment_options=["image"],
+            )
+            await ctl.wait_for_followups(interaction, 1, within=20)
+        finally:
+            await first.close()
+            await asyncio.wait_for(first_task, 20)
+        (status,) = [m for m in await ctl.messages(channel) if m["embeds"]]
+        assert status["components"][0]["components"][0]["custom_id"] == "rw:cancel:1"
+
+        second, second_task = await run_bot()
+        try:
+            press = await ctl.press_button(user, int(status["id"]), "rw:cancel:1")
+            done = await ctl.wait_for_followups(press, 1, within=20)
+            assert done["followups"][-1]["content"].startswith("Job #1 is cancelled.")
+            redrawn = await ctl.message(int(status["id"]))
+            assert redrawn["embeds"][0]["description"].startswith("Cancelled")
+            assert redrawn["components"] == []
+            await ctl.assert_no_invalid_requests()
+        finally:
+            await second.close()
+            await asyncio.wait_for(second_task, 20)
