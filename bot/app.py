@@ -16,6 +16,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Literal
 
+import aiohttp
 import discord
 import yarl
 from discord import app_commands
@@ -117,6 +118,8 @@ class RunwayBot(commands.Bot):
         )
         self.add_dynamic_items(*DYNAMIC_ITEMS)
         await self.load_cogs()
+        if self._closed_services:
+            return  # a shutdown signal arrived while starting
         self._worker = Worker(
             settings,
             store,
@@ -204,6 +207,12 @@ async def _serve(settings: Settings, token: str) -> int:
     except discord.LoginFailure:
         log.error("Discord refused the bot token (check DISCORD_TOKEN)")
         return 1
+    except discord.PrivilegedIntentsRequired:
+        log.error("Discord refused the gateway intents this bot asked for")
+        return 1
+    except (discord.HTTPException, discord.GatewayNotFound, aiohttp.ClientError, OSError) as exc:
+        log.error("could not reach Discord: %s", exc)
+        return 1
     finally:
         if closing:
             await closing[0]
@@ -242,6 +251,9 @@ async def _sync(settings: Settings, token: str, guild_id: int | None) -> int:
         return 1
     except discord.HTTPException as exc:
         print(f"Discord refused the commands: HTTP {exc.status}: {exc.text}", file=sys.stderr)
+        return 1
+    except (aiohttp.ClientError, OSError) as exc:
+        print(f"could not reach Discord: {exc}", file=sys.stderr)
         return 1
     where = f"guild {guild_id}" if guild_id is not None else "every server (global)"
     print(f"synced {len(synced)} commands to {where}: {', '.join(c.name for c in synced)}")

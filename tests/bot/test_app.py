@@ -303,14 +303,14 @@ def _png() -> bytes:
     return buf.getvalue()
 
 
-async def _sync_cli(config: Path, token: str, *extra: str) -> tuple[int, str]:
+async def _cli(config: Path, token: str, command: str, *extra: str) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bot",
         "--log-level",
         "ERROR",
-        "sync-commands",
+        command,
         "--config",
         str(config),
         *extra,
@@ -330,21 +330,21 @@ async def test_sync_commands_registers_globally_or_per_guild(tmp_path: Path) -> 
         config = _config_toml(tmp_path, fake.api_base, fake.gateway_url)
         expected = {p["name"] for p in await command_payloads(load_settings(config))}
 
-        code, out = await _sync_cli(config, fake.token, "--guild", str(guild))
+        code, out = await _cli(config, fake.token, "sync-commands", "--guild", str(guild))
         assert code == 0, out
         assert f"synced {len(expected)} commands to guild {guild}" in out
         state = await ctl.state()
         assert {c["name"] for c in state["guild_commands"][str(guild)]} == expected
         assert state["global_commands"] == []
 
-        code, out = await _sync_cli(config, fake.token)
+        code, out = await _cli(config, fake.token, "sync-commands")
         assert code == 0, out
         assert "every server (global)" in out
         state = await ctl.state()
         assert {c["name"] for c in state["global_commands"]} == expected
         await ctl.assert_no_invalid_requests()
 
-        code, out = await _sync_cli(config, "not-the-token")
+        code, out = await _cli(config, "not-the-token", "sync-commands")
         assert code == 1
         assert "refused the bot token" in out
 
@@ -487,3 +487,20 @@ async def test_buttons_keep_working_after_a_restart(
         finally:
             await second.close()
             await asyncio.wait_for(second_task, 20)
+
+
+async def test_run_reports_an_unreachable_discord(tmp_path: Path) -> None:
+    """Nothing listens on the configured API base: a clear error and exit code 1."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = _config_toml(
+        tmp_path, f"http://127.0.0.1:{port}/api/v10", f"ws://127.0.0.1:{port}/gateway"
+    )
+    for command in ("run", "sync-commands"):
+        code, out = await _cli(config, "token", command)
+        assert code == 1, out
+        assert "could not reach Discord" in out
+        assert "Traceback" not in out
