@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 # Room left under the upload limit for the multipart envelope and the embed.
 UPLOAD_HEADROOM_BYTES = 64 * 1024
 MIB = 1024 * 1024
+# How long a result waits for its job's status message and thread to be posted.
+PUBLISH_GRACE_SECONDS = 60.0
 
 
 _Target = discord.TextChannel | discord.Thread | discord.DMChannel | discord.PartialMessageable
@@ -41,6 +43,16 @@ _Target = discord.TextChannel | discord.Thread | discord.DMChannel | discord.Par
 
 def _size(path: Path) -> int:
     return path.stat().st_size
+
+
+def _require_published(job: Job) -> None:
+    """A job can finish before its status message and thread are posted (Discord slow, Runway
+    fast): its result would then miss the thread. Ask the worker to retry for a while."""
+    if job.status_message_id is not None:
+        return
+    created = job.created_at if job.created_at.tzinfo else job.created_at.replace(tzinfo=UTC)
+    if (datetime.now(UTC) - created).total_seconds() < PUBLISH_GRACE_SECONDS:
+        raise DeliveryFailed("the job's status message is not posted yet")
 
 
 @dataclass
@@ -150,6 +162,7 @@ class DiscordDelivery:
 
     async def deliver_clip(self, job: Job, clip: Path, nonce: str) -> DeliveryReceipt:
         """Post the clip in the job's thread (or channel/DM), fitted to the upload limit."""
+        _require_published(job)
         target = self._channel(job.thread_id or job.channel_id, job.guild_id)
         await self._require(job, target, CLIP_PERMISSIONS)
         limit = await self._upload_limit(job)
@@ -186,6 +199,7 @@ class DiscordDelivery:
 
     async def deliver_failure(self, job: Job, nonce: str) -> DeliveryReceipt:
         """Explain in the thread why the job produced no clip, and what happened to the quota."""
+        _require_published(job)
         target = self._channel(job.thread_id or job.channel_id, job.guild_id)
         await self._require(job, target, ())
         unit = self._settings.quota.unit.value

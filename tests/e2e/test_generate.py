@@ -331,3 +331,39 @@ async def test_missing_thread_permission_falls_back_to_the_channel(env: Env, pla
     assert mentioned(clip) == [alice]
     assert await env.ctl.threads(place.channel_id) == []
     assert (await env.usage(place, alice))["Used"] == "10 credits"
+
+
+async def test_a_job_that_finishes_before_its_thread_exists_still_delivers_into_it(
+    env: Env, place: Place
+) -> None:
+    alice = place.members[0]
+    # Discord is slow to answer the status message: the task finishes at Runway meanwhile.
+    hold = env.fake.hold("POST", f"/channels/{place.channel_id}/messages", after=True)
+    iid = await env.invoke(
+        place, alice, "animate", {"prompt": "quick", "duration": 2}, [("q.png", png(), "image/png")]
+    )
+    await wait_for(_is_set(hold.reached), "the status message to be posted")
+
+    async def finished_at_runway() -> bool:
+        rows = env.db.rows("SELECT state FROM jobs WHERE user_id = ?", (alice,))
+        return bool(rows) and rows[0]["state"] == "succeeded"
+
+    await wait_for(finished_at_runway, "the job to succeed before its thread exists")
+    hold.release.set()
+    job_id = job_id_in(await env.reply_text(iid))
+    thread = await thread_of(env, place, job_id)
+    clip = await clip_message(env, int(thread["id"]))
+    assert mentioned(clip) == [alice]
+    assert [m for m in await public_messages(env, place.channel_id) if m["attachments"]] == []
+
+    async def recorded() -> Any:
+        return env.db.job(job_id)["delivered_message_id"]
+
+    assert await wait_for(recorded, "the delivery to be recorded") == int(clip["id"])
+
+
+def _is_set(event: Any) -> Any:
+    async def check() -> bool:
+        return bool(event.is_set())
+
+    return check

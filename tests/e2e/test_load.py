@@ -1,0 +1,94 @@
+"""20 users each send 3 commands at the same moment: every interaction is acknowledged within
+Discord's 3 seconds (the fake refuses late callbacks with 10062), and every clip arrives once."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from tests.e2e.harness import Env, job_id_in, message_text, mp4, png, wait_for
+
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
+
+USERS = 20
+
+
+async def test_twenty_users_three_commands_at_once(env: Env) -> None:
+    place = await env.place(members=USERS)
+    image = png()
+    video = mp4(2.0)
+    before = env.sim.created_count
+
+    # All 60 interactions are created at once, before the bot can answer most of them.
+    invoked: list[tuple[int, str, str]] = []
+    results = await asyncio.gather(
+        *(_invoke_three(env, place, user, image, video) for user in place.members)
+    )
+    for user, three in zip(place.members, results, strict=True):
+        invoked += [(user, name, iid) for name, iid in three]
+    assert len(invoked) == 3 * USERS
+
+    jobs: dict[int, int] = {}
+    for user, name, iid in invoked:
+        summary = await env.ctl.wait_for_response(iid, within=60)
+        assert summary["rejected"] == [], (name, summary["rejected"])  # e.g. 10062: too late
+        assert summary["callback_type"] in (4, 5), (name, summary["callback_type"])
+        assert summary["ephemeral"], name
+        text = await env.reply_text(iid)
+        if name == "usage":
+            assert "Your quota in this server" in text, text
+        else:
+            job_id = job_id_in(text)
+            assert "queued" in text, text
+            jobs[job_id] = user
+    assert len(jobs) == 2 * USERS
+
+    async def all_delivered() -> bool:
+        rows = env.db.rows(
+            "SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND delivered_at IS NOT NULL"
+            " AND state = 'succeeded'",
+            (place.guild_id,),
+        )
+        return int(rows[0][0]) == len(jobs)
+
+    await wait_for(all_delivered, "every clip to be delivered", within=240, interval=0.5)
+    for thread in await env.ctl.threads(place.channel_id):
+        clips = [
+            m
+            for m in await env.ctl.messages(int(thread["id"]))
+            if any(a["filename"].endswith(".mp4") for a in m["attachments"])
+        ]
+        assert len(clips) == 1, thread["name"]
+        job_id = int(thread["name"].split("#")[1].split(" ")[0])
+        assert [int(u["id"]) for u in clips[0]["mentions"]] == [jobs[job_id]]
+    assert len(await env.ctl.threads(place.channel_id)) == len(jobs)
+    assert env.sim.created_count == before + len(jobs)
+    for user in place.members:
+        assert env.db.usage(place.guild_id, user) == (40.0, 0.0)  # 10 (animate) + 30 (restyle)
+    bad = [c for c in await env.ctl.calls() if c["status"] == 404 and "interactions" in c["path"]]
+    assert bad == [], [message_text(c.get("response") or {}) for c in bad]
+
+
+async def _invoke_three(
+    env: Env, place: Any, user: int, image: bytes, video: bytes
+) -> list[tuple[str, str]]:
+    animate = env.invoke(
+        place,
+        user,
+        "animate",
+        {"prompt": f"user {user} animates", "duration": 2, "ratio": "1280:720"},
+        [("me.png", image, "image/png")],
+    )
+    restyle = env.invoke(
+        place,
+        user,
+        "restyle",
+        {"prompt": f"user {user} restyles"},
+        [("me.mp4", video, "video/mp4")],
+        attachment_options=["video"],
+    )
+    usage = env.invoke(place, user, "usage")
+    ids = await asyncio.gather(animate, restyle, usage)
+    return list(zip(("animate", "restyle", "usage"), ids, strict=True))
