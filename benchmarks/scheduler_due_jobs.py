@@ -1,12 +1,14 @@
 """The worker's hot queries on a jobs table that has grown for months.
 
 Fills a real SQLite file (through the real migrations) with 20k jobs in mixed states
-(mostly finished and delivered, some running with a next poll time, some queued for
-three models, some waiting for delivery or backed off), then times the real store
+(mostly finished and delivered; a fixed live set running with a next poll time, queued
+for three models, waiting for delivery or backed off), then times the real store
 queries the scheduler runs on every pass: due jobs, the next due time, the queue order,
 a queue position, the per-user active count and in-flight counts. EXPLAIN QUERY PLAN
 shows which index each query uses. The same queries are then timed on a copy of the
-database whose jobs indexes were dropped, to show what the indexes are worth.
+database whose jobs indexes were dropped, to show what the indexes are worth, and on a
+table one tenth the size (at least twice the live set) with the same live set, to show
+that they do not slow down as finished jobs accumulate.
 """
 
 from __future__ import annotations
@@ -30,38 +32,42 @@ from bot.store.db import Store
 NOW = 1_800_000_000.0
 MODELS = ("gen4_turbo", "gen4.5", "veo3.1_fast")
 FINISHED = ("succeeded", "failed", "cancelled", "in_doubt")
+RUNNING, QUEUED, UNDELIVERED = 24, 300, 12  # the live set, the same at every table size
 
 Query = Callable[[aiosqlite.Connection], Awaitable[Any]]
 
 
 def _rows(count: int, rng: random.Random) -> list[tuple[Any, ...]]:
-    """Job rows in mixed states, oldest first."""
+    """Job rows, oldest first: finished and delivered, except the newest ones (the live set).
+
+    The live set does not grow with the table (RUNNING + QUEUED + UNDELIVERED jobs), as in a
+    bot that has run for months: old jobs pile up, the work in progress stays bounded.
+    """
     rows: list[tuple[Any, ...]] = []
-    users = max(50, count // 40)
+    users = 400
+    live = ["running"] * RUNNING + ["queued"] * QUEUED + ["undelivered"] * UNDELIVERED
+    rng.shuffle(live)
+    first_live = count - len(live)
     queued_seq: dict[tuple[int, str], int] = {}
     for i in range(count):
         user = rng.randrange(1, users + 1)
         model = MODELS[i % len(MODELS)]
         created = NOW - (count - i) * 60.0
-        roll = rng.random()
-        next_poll = None
-        lease = None
-        submit_after = None
-        delivered = None
-        finished = None
+        kind = "old" if i < first_live else live[i - first_live]
+        next_poll = lease = submit_after = delivered = finished = None
         seq = 0
-        if roll < 0.86:  # finished and posted long ago: the bulk of an old table
+        if kind == "old":  # finished and posted long ago: the bulk of an old table
             state = FINISHED[i % len(FINISHED)]
             finished = created + 90
             delivered = finished + 1
-        elif roll < 0.91:  # running at Runway: polled on a schedule
+        elif kind == "running":  # at Runway: polled on a schedule, some leased right now
             state = "running"
             next_poll = NOW + rng.uniform(-20.0, 60.0)
-            if rng.random() < 0.1:
+            if rng.random() < 0.2:
                 lease = NOW + 100.0
-        elif roll < 0.98:  # waiting in the bot's queue
+        elif kind == "queued":  # waiting in the bot's queue, a few backed off
             state = "queued"
-            key = (user, model)
+            key = (user % 40, model)  # 40 queueing users: several jobs each
             queued_seq[key] = queued_seq.get(key, -1) + 1
             seq = queued_seq[key]
             if rng.random() < 0.05:
@@ -72,8 +78,9 @@ def _rows(count: int, rng: random.Random) -> list[tuple[Any, ...]]:
             next_poll = NOW + rng.uniform(-10.0, 120.0)
         rows.append(
             (
-                "animate", state, user, 1000, 55, "a prompt", model, "1280:720", 5,
-                seq, created, created, finished, next_poll, lease, submit_after, delivered,
+                "animate", state, user % 40 if kind == "queued" else user, 1000, 55, "a prompt",
+                model, "1280:720", 5, seq, created, created, finished, next_poll, lease,
+                submit_after, delivered,
             )
         )  # fmt: skip
     return rows
@@ -129,7 +136,7 @@ async def _time(store: Store, queries: dict[str, Query], repeat: int) -> dict[st
                 await query(conn)
                 samples.append(time.perf_counter() - started)
             out[name] = {
-                "mean_us": c.rounded(sum(samples) / len(samples) * 1e6, 1),
+                "median_us": c.rounded(c.percentile(samples, 50) * 1e6, 1),
                 "p95_us": c.rounded(c.percentile(samples, 95) * 1e6, 1),
                 "result": first if isinstance(first, int | float | type(None)) else len(first),
             }
@@ -176,29 +183,40 @@ def _copy_without_indexes(src: Path, dest: Path) -> list[str]:
     return names
 
 
-async def main(quick: bool) -> int:
-    count, repeat = (2_000, 50) if quick else (20_000, 300)
-    with tempfile.TemporaryDirectory(prefix="bench-sched-") as tmp:
-        path = Path(tmp) / "jobs.sqlite3"
-        store = await Store.open(path)
-        try:
-            started = time.perf_counter()
-            await _fill(store, count)
-            fill_s = time.perf_counter() - started
-            job_id, user_id = await _pick_queued(store)
-            queries = _queries(job_id, user_id)
-            states = {
-                str(r[0]): int(r[1])
-                for r in await store.fetchall("SELECT state, COUNT(*) FROM jobs GROUP BY state")
-            }
-            scheduled = await store.fetchone(
-                "SELECT COUNT(*) FROM jobs WHERE next_poll_at IS NOT NULL"
-            )
-            indexed = await _time(store, queries, repeat)
-            plans = await _plans(store, queries)
-        finally:
-            await store.close()
+async def _measure(path: Path, count: int, repeat: int) -> dict[str, Any]:
+    """Fill a database of ``count`` jobs at ``path``, time and explain its queries."""
+    store = await Store.open(path)
+    try:
+        started = time.perf_counter()
+        await _fill(store, count)
+        fill_s = time.perf_counter() - started
+        job_id, user_id = await _pick_queued(store)
+        queries = _queries(job_id, user_id)
+        states = {
+            str(r[0]): int(r[1])
+            for r in await store.fetchall("SELECT state, COUNT(*) FROM jobs GROUP BY state")
+        }
+        scheduled = await store.fetchone("SELECT COUNT(*) FROM jobs WHERE next_poll_at IS NOT NULL")
+        return {
+            "queries": queries,
+            "fill_s": fill_s,
+            "states": states,
+            "scheduled": int(scheduled[0]) if scheduled else 0,
+            "times": await _time(store, queries, repeat),
+            "plans": await _plans(store, queries),
+        }
+    finally:
+        await store.close()
 
+
+async def main(quick: bool) -> int:
+    count, repeat = (2_000, 40) if quick else (20_000, 300)
+    small_count = max(count // 10, 2 * (RUNNING + QUEUED + UNDELIVERED))
+    with tempfile.TemporaryDirectory(prefix="bench-sched-") as tmp:
+        small = await _measure(Path(tmp) / "small.sqlite3", small_count, repeat)
+        path = Path(tmp) / "jobs.sqlite3"
+        full = await _measure(path, count, repeat)
+        queries = full["queries"]
         copy = Path(tmp) / "jobs-noindex.sqlite3"
         dropped = _copy_without_indexes(path, copy)
         bare = await Store.open(copy)
@@ -208,14 +226,17 @@ async def main(quick: bool) -> int:
         finally:
             await bare.close()
 
+    indexed, plans = full["times"], full["plans"]
     per_query: dict[str, Any] = {}
     for name in queries:
-        with_ix, without = indexed[name], unindexed[name]
+        with_ix, without, few = indexed[name], unindexed[name], small["times"][name]
         per_query[name] = {
-            "indexed_mean_us": with_ix["mean_us"],
+            "indexed_median_us": with_ix["median_us"],
             "indexed_p95_us": with_ix["p95_us"],
-            "no_index_mean_us": without["mean_us"],
-            "ratio_no_index_vs_indexed": c.rounded(without["mean_us"] / with_ix["mean_us"], 2),
+            "no_index_median_us": without["median_us"],
+            "ratio_no_index_vs_indexed": c.rounded(without["median_us"] / with_ix["median_us"], 2),
+            f"indexed_median_us_at_{small_count}_jobs": few["median_us"],
+            "ratio_growth_with_table": c.rounded(with_ix["median_us"] / few["median_us"], 2),
             "same_result": with_ix["result"] == without["result"],
             "plan": plans[name]["plan"],
             "uses_index": plans[name]["uses_index"],
@@ -227,17 +248,20 @@ async def main(quick: bool) -> int:
         quick,
         {
             "jobs": count,
-            "states": states,
-            "scheduled_jobs": int(scheduled[0]) if scheduled else 0,
-            "fill_seconds": c.rounded(fill_s),
+            "states": full["states"],
+            "live_set": {"running": RUNNING, "queued": QUEUED, "undelivered": UNDELIVERED},
+            "small_table_jobs": small_count,
+            "scheduled_jobs": full["scheduled"],
+            "fill_seconds": c.rounded(full["fill_s"]),
             "repeat": repeat,
-            "due_ids_us": indexed["due_ids"]["mean_us"],
-            "earliest_due_us": indexed["earliest_due"]["mean_us"],
-            "queue_position_us": indexed["queue_position"]["mean_us"],
+            "due_ids_us": indexed["due_ids"]["median_us"],
+            "earliest_due_us": indexed["earliest_due"]["median_us"],
+            "queue_position_us": indexed["queue_position"]["median_us"],
             "all_use_index": all(p["uses_index"] for p in plans.values()),
             "ratio_no_index_vs_indexed": {
                 n: per_query[n]["ratio_no_index_vs_indexed"] for n in hot
             },
+            "ratio_growth_with_table": {n: per_query[n]["ratio_growth_with_table"] for n in hot},
             "indexes_dropped": dropped,
             "queries": per_query,
         },

@@ -57,8 +57,11 @@ async def main(quick: bool) -> int:
     image = _photo(1280, 720)
     item = JobInput(InputRole.IMAGE, "image/jpeg", image, "in.jpg", 1280, 720)
     uri = to_data_uri(item)
-    options = SimulatorOptions(task_seconds=5.0, pending_seconds=1.0, time_scale=200.0)
-    options.concurrency = 4
+    # Output links must outlive the run: at this time scale Runway's hour passes in 18 s.
+    options = SimulatorOptions(
+        task_seconds=5.0, pending_seconds=1.0, time_scale=200.0, concurrency=4,
+        url_ttl_seconds=1e9,
+    )  # fmt: skip
     deadline = time.perf_counter() + WALL_LIMIT
     async with RunwaySimulator(options) as sim:
         client = RunwayClient(
