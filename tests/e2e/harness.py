@@ -87,6 +87,8 @@ class HoldingFakeDiscord(FakeDiscord):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.holds: list[Hold] = []
+        # interaction id -> seconds (fake clock) from its creation to the bot's first callback
+        self.ack_delays: dict[int, float] = {}
 
     def hold(self, method: str, path_regex: str, *, after: bool) -> Hold:
         hold = Hold(method, re.compile(path_regex), after)
@@ -106,11 +108,20 @@ class HoldingFakeDiscord(FakeDiscord):
                 return hold
         return None
 
+    def _note_callback(self, path: str) -> None:
+        match = re.fullmatch(r"/api/v10/interactions/(\d+)/[^/]+/callback", path)
+        if match:
+            interaction = self.world.interactions.get(int(match.group(1)))
+            if interaction is not None:
+                delay = self.clock.now() - interaction.created_sim
+                self.ack_delays.setdefault(interaction.id, delay)
+
     def make_app(self) -> web.Application:
         app = super().make_app()
 
         @web.middleware
         async def holding(request: web.Request, handler: Any) -> web.StreamResponse:
+            self._note_callback(request.path)
             hold = self._take(request) if request.path.startswith("/api/") else None
             if hold is None:
                 response: web.StreamResponse = await handler(request)

@@ -44,6 +44,8 @@ async def test_twenty_users_three_commands_at_once(env: Env) -> None:
             assert "queued" in text, text
             jobs[job_id] = user
     assert len(jobs) == 2 * USERS
+    delays = [env.fake.ack_delays[int(iid)] for _, _, iid in invoked]
+    print(f"acknowledged {len(delays)} interactions, slowest after {max(delays):.2f} s")
 
     async def all_delivered() -> bool:
         rows = env.db.rows(
