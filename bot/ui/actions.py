@@ -64,9 +64,11 @@ async def publish(
     except PostFailed as exc:
         try:
             await services.jobs.cancel(job.id, actor_id=job.user_id, actor_is_admin=True)
+            outcome = f"Job #{job.id} was cancelled and not charged."
         except JobError:
             log.warning("job %s: could not cancel after a failed post", job.id)
-        await reply(interaction, f"{exc.message}\nJob #{job.id} was cancelled and not charged.")
+            outcome = f"Job #{job.id} could not be cancelled; follow it with `/jobs`."
+        await reply(interaction, f"{exc.message}\n{outcome}")
         return
     await reply(interaction, confirmation_text(job, posted))
 

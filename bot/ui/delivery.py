@@ -24,7 +24,7 @@ from bot.domain import Job
 from bot.media import MediaError, fit_clip
 from bot.ports import DeliveryFailed, DeliveryReceipt, StatusUpdate
 
-from .embeds import failure_embed, result_embed, status_embed
+from .embeds import Outcome, failure_embed, outcome, result_embed, status_embed
 from .permissions import CLIP_PERMISSIONS, missing, missing_permission_text
 from .text import amount
 from .views import failure_view, job_view, result_view
@@ -199,6 +199,10 @@ class DiscordDelivery:
 
     async def deliver_failure(self, job: Job, nonce: str) -> DeliveryReceipt:
         """Explain in the thread why the job produced no clip, and what happened to the quota."""
+        if job.status_message_id is None and outcome(job) is Outcome.CANCELLED:
+            # Cancelled because its status message could not be posted: the requester was
+            # already told in their ephemeral reply, and the channel refuses messages.
+            raise DeliveryFailed("cancelled before it was ever posted", permanent=True)
         _require_published(job)
         target = self._channel(job.thread_id or job.channel_id, job.guild_id)
         await self._require(job, target, ())

@@ -415,3 +415,14 @@ async def test_cancelled_notice_has_no_retry(world: World) -> None:
     ((_, kwargs, _),) = world.thread.sent
     assert kwargs["embed"].title == "Job #7 was cancelled"
     assert "view" not in kwargs
+
+
+async def test_a_job_cancelled_before_it_was_posted_gets_no_notice(world: World) -> None:
+    job = world.job(
+        state=JobState.CANCELLED, error_code="cancelled", refunded=True, status_message_id=None
+    )
+    with pytest.raises(DeliveryFailed) as caught:
+        await world.delivery.deliver_failure(job, job.nonce)
+    assert caught.value.permanent
+    assert world.thread.sent == [] and world.channel.sent == []
+    world.user.send.assert_not_awaited()
