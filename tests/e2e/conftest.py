@@ -118,6 +118,8 @@ async def make_env(
             await sim.stop()
         await fake.stop()
     log = bot.log_text() if bot is not None else ""
+    if bot is not None and bot.logs:
+        assert Db(tmp / "data" / "bot.sqlite3").drift() == [], "the quota books drifted"
     assert "key_" + "0" * 128 not in log, "the Runway API key appeared in the bot's log"
     assert fake.invalid == [], fake.invalid
     assert fake.errors == [], fake.errors

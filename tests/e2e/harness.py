@@ -353,6 +353,52 @@ class Db:
             )
         ]
 
+    def drift(self) -> list[str]:
+        """Every way the quota books disagree with the jobs (empty when they agree).
+
+        Each job is reserved once, then settled or refunded exactly once when it ends; a
+        user's ``used`` is the sum of their settlements (unless an admin reset it) and
+        ``reserved`` the sum of their jobs still holding a reservation.
+        """
+        problems: list[str] = []
+        for job in self.rows("SELECT * FROM jobs"):
+            entries = [e for e, _ in self.ledger(job["id"])]
+            active = job["state"] in ("queued", "submitting", "running")
+            expected_state = {"reserved": ["reserve"]}.get(job["quota_state"])
+            if entries[:1] != ["reserve"] or len(entries) > 2:
+                problems.append(f"job {job['id']}: ledger {entries}")
+            elif active != (len(entries) == 1) or (
+                not active and entries[1] not in ("settle", "refund")
+            ):
+                problems.append(f"job {job['id']} ({job['state']}): ledger {entries}")
+            elif expected_state is None and job["quota_state"] != {
+                "settle": "settled",
+                "refund": "refunded",
+            }.get(entries[-1]):
+                problems.append(f"job {job['id']}: quota_state {job['quota_state']} vs {entries}")
+        for row in self.rows("SELECT * FROM quota_usage WHERE user_id != 0"):
+            key = (row["guild_id"], row["user_id"], row["quota_key"])
+            settled = self.rows(
+                "SELECT COALESCE(SUM(amount), 0), COUNT(*) FROM usage_ledger WHERE guild_id = ?"
+                " AND user_id = ? AND quota_key = ? AND entry = 'settle'",
+                key,
+            )[0]
+            resets = self.rows(
+                "SELECT COUNT(*) FROM usage_ledger WHERE guild_id = ? AND user_id = ?"
+                " AND quota_key = ? AND entry = 'reset'",
+                key,
+            )[0][0]
+            holding = self.rows(
+                "SELECT COALESCE(SUM(quota_amount), 0) FROM jobs WHERE quota_guild = ?"
+                " AND user_id = ? AND quota_key = ? AND quota_state = 'reserved'",
+                key,
+            )[0][0]
+            if not resets and abs(float(row["used"]) - float(settled[0])) > 1e-6:
+                problems.append(f"usage {key}: used {row['used']} but settled {settled[0]}")
+            if abs(float(row["reserved"]) - float(holding)) > 1e-6:
+                problems.append(f"usage {key}: reserved {row['reserved']} but jobs hold {holding}")
+        return problems
+
 
 # -- a place to work in, and the people in it ---------------------------------------------------
 
