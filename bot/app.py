@@ -23,6 +23,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.config import DiscordSettings, Settings
+from bot.instance import InstanceBusy, acquire_instance
 from bot.ui.context import Services
 from bot.ui.delivery import DiscordDelivery
 from bot.ui.errors import handle_app_command_error
@@ -63,7 +64,13 @@ class RunwayTree(app_commands.CommandTree["RunwayBot"]):
 class RunwayBot(commands.Bot):
     """The Discord bot. ``mode="sync"`` loads only the commands (no store, worker, Runway)."""
 
-    def __init__(self, settings: Settings, *, mode: Literal["run", "sync"] = "run") -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        mode: Literal["run", "sync"] = "run",
+        owner: str | None = None,
+    ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
         super().__init__(
@@ -75,6 +82,8 @@ class RunwayBot(commands.Bot):
         )
         self.settings = settings
         self.mode = mode
+        # Names the worker's leases; stable across restarts when it comes from bot.instance.
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
         self.services: Services | None = None
         self._store: Store | None = None
         self._runway: RunwayClient | None = None
@@ -125,7 +134,7 @@ class RunwayBot(commands.Bot):
             store,
             client,
             delivery,
-            owner=f"{socket.gethostname()}:{os.getpid()}",
+            owner=self.owner,
             workdir=workdir,
         )
         await self._worker.start()
@@ -189,8 +198,8 @@ class RunwayBot(commands.Bot):
         )
 
 
-async def _serve(settings: Settings, token: str) -> int:
-    bot = RunwayBot(settings)
+async def _serve(settings: Settings, token: str, owner: str) -> int:
+    bot = RunwayBot(settings, owner=owner)
     loop = asyncio.get_running_loop()
     closing: list[asyncio.Task[None]] = []
 
@@ -226,8 +235,17 @@ def main_run(settings: Settings) -> int:
     if settings.discord.token is None:
         print("no Discord token: set DISCORD_TOKEN or discord.token", file=sys.stderr)
         return 2
+    try:
+        instance = acquire_instance(settings.storage.path.parent)
+    except InstanceBusy as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
     apply_discord_overrides(settings.discord)
-    return asyncio.run(_serve(settings, settings.discord.token.get_secret_value()))
+    try:
+        token = settings.discord.token.get_secret_value()
+        return asyncio.run(_serve(settings, token, instance.owner))
+    finally:
+        instance.release()
 
 
 async def command_payloads(settings: Settings) -> list[dict[str, Any]]:
