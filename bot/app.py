@@ -37,6 +37,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# The bot never joins voice: silence discord.py's start-up warnings about voice libraries.
+discord.VoiceClient.warn_nacl = False
+discord.VoiceClient.warn_dave = False
+
 COG_EXTENSIONS: tuple[str, ...] = ("cogs.generate", "cogs.jobs", "cogs.quota_admin", "cogs.owner")
 
 
