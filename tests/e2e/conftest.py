@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from aiohttp import web
 
 from bot.runway.simulator import RunwaySimulator, SimulatorOptions
 from tests.e2e.harness import (
@@ -89,6 +90,7 @@ async def make_env(
                 task_not_exist_seconds=options.task_not_exist_seconds,
             )
         )
+        creates = record_creates(sim)
         url = await sim.start()
         write_config(
             config,
@@ -108,6 +110,7 @@ async def make_env(
             db=Db(database),
             config=config,
             workdir=tmp,
+            creates=creates,
         )
     finally:
         fake.release_all()
@@ -123,6 +126,25 @@ async def make_env(
     assert "key_" + "0" * 128 not in log, "the Runway API key appeared in the bot's log"
     assert fake.invalid == [], fake.invalid
     assert fake.errors == [], fake.errors
+
+
+def record_creates(sim: RunwaySimulator) -> list[tuple[str, Any]]:
+    """Keep the JSON body of every create request the simulator receives: (path, body)."""
+    creates: list[tuple[str, Any]] = []
+
+    @web.middleware
+    async def record(request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.method == "POST" and request.path in CREATE_PATHS:
+            with contextlib.suppress(ValueError):
+                creates.append((request.path, await request.json()))
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    sim.app.middlewares.insert(0, record)
+    return creates
+
+
+CREATE_PATHS = ("/v1/image_to_video", "/v1/video_to_video")
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -424,6 +424,7 @@ class Env:
     db: Db
     config: Path
     workdir: Path
+    creates: list[tuple[str, Any]] = field(default_factory=list)  # (path, JSON body) sent
     _counter: int = 0
 
     async def place(

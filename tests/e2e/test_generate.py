@@ -92,6 +92,11 @@ async def test_animate_happy_path(env: Env, place: Place) -> None:
     assert env.db.ledger(job_id) == [("reserve", 10.0), ("settle", 10.0)]
     assert (await env.usage(place, bob))["Used"] == "0 credits"
     assert await env.created() == before + 1
+    path, body = env.creates[-1]
+    assert path == "/v1/image_to_video"
+    assert (body["model"], body["ratio"], body["duration"]) == ("gen4_turbo", "1280:720", 2)
+    assert body["promptText"] == "a lighthouse at dusk [sim:seconds=600]"
+    assert body["promptImage"].startswith("data:image/")
 
 
 async def test_restyle_with_reference(env: Env, place: Place) -> None:
@@ -115,6 +120,12 @@ async def test_restyle_with_reference(env: Env, place: Place) -> None:
     assert await env.created() == before + 1
     row = env.db.job(job_id)
     assert row["kind"] == "restyle" and row["model"] == "gen4_aleph"
+    path, body = env.creates[-1]
+    assert path == "/v1/video_to_video"
+    assert body["model"] == "gen4_aleph" and body["promptText"] == "as a watercolour painting"
+    assert body["videoUri"].startswith(("data:video/mp4", "runway://"))
+    (reference,) = body["references"]
+    assert reference["type"] == "image" and reference["uri"].startswith("data:image/")
     usage = await env.usage(place, alice)
     assert usage["Used"] == "30 credits", usage  # gen4_aleph: 15 credits/s x 2 s of input
 
@@ -159,7 +170,7 @@ async def test_over_quota_is_refused_clearly_and_nothing_reaches_runway(
         place, place.owner_id, "quota set", {"user": str(alice), "limit": "5"}
     )
     assert "limit of 5 credits" in await env.reply_text(set_limit)
-    before = await env.created()
+    before, posts = await env.created(), posts_to_runway(env)
     iid = await env.invoke(
         place,
         alice,
@@ -175,6 +186,7 @@ async def test_over_quota_is_refused_clearly_and_nothing_reaches_runway(
     assert "Not enough quota" in text and "**0** of **5** credits" in text, text
     assert "needs **10**" in text and "resets" in text, text
     assert await env.created() == before
+    assert posts_to_runway(env) == posts
     assert await public_messages(env, place.channel_id) == []
     assert await env.ctl.threads(place.channel_id) == []
     assert env.db.usage(place.guild_id, alice) == (0.0, 0.0)
@@ -204,8 +216,12 @@ BAD_IMAGES = [
 ]
 
 
+def posts_to_runway(env: Env) -> int:
+    return sum(1 for method, path in env.sim.request_log if method == "POST")
+
+
 async def assert_refused_without_effect(
-    env: Env, place: Place, user: int, iid: str, expected: str, before: int
+    env: Env, place: Place, user: int, iid: str, expected: str, before: int, posts: int
 ) -> None:
     answer = await env.answer(iid)
     assert answer["ephemeral"], answer
@@ -214,6 +230,7 @@ async def assert_refused_without_effect(
     )
     assert expected in text, text
     assert await env.created() == before, "nothing may be sent to Runway"
+    assert posts_to_runway(env) == posts, "no upload or create may reach Runway"
     assert env.db.usage(place.guild_id, user) == (0.0, 0.0), "no quota may be spent"
     assert await public_messages(env, place.channel_id) == []
     usage = await env.usage(place, user)
@@ -225,9 +242,9 @@ async def test_bad_image_is_refused_with_a_specific_reason(
     env: Env, place: Place, attachment: tuple[str, bytes, str], expected: str
 ) -> None:
     alice = place.members[0]
-    before = await env.created()
+    before, posts = await env.created(), posts_to_runway(env)
     iid = await env.invoke(place, alice, "animate", {"prompt": "move", "duration": 2}, [attachment])
-    await assert_refused_without_effect(env, place, alice, iid, expected, before)
+    await assert_refused_without_effect(env, place, alice, iid, expected, before, posts)
 
 
 BAD_VIDEOS = [
@@ -261,7 +278,7 @@ async def test_bad_video_is_refused_with_a_specific_reason(
     expected: str,
 ) -> None:
     alice = place.members[0]
-    before = await env.created()
+    before, posts = await env.created(), posts_to_runway(env)
     iid = await env.invoke(
         place,
         alice,
@@ -270,7 +287,7 @@ async def test_bad_video_is_refused_with_a_specific_reason(
         [attachment],
         attachment_options=["video"],
     )
-    await assert_refused_without_effect(env, place, alice, iid, expected, before)
+    await assert_refused_without_effect(env, place, alice, iid, expected, before, posts)
 
 
 async def test_clip_over_the_upload_limit_is_reencoded_to_fit(env: Env, place: Place) -> None:
