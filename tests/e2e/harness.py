@@ -629,7 +629,7 @@ def mp4(seconds: float, width: int = 160, height: int = 120, fps: int = 12) -> b
         stream.time_base = Fraction(1, fps)
         for i in range(round(seconds * fps)):
             img = Image.new("RGB", (width, height), ((i * 7) % 256, 80, 160))
-            frame = av.VideoFrame.from_image(img)
+            frame = av.VideoFrame.from_image(img)  # type: ignore[no-untyped-call]
             frame.pts = i
             for packet in stream.encode(frame):
                 container.mux(packet)
@@ -661,7 +661,7 @@ class ClipInfo:
 
 def probe(data: bytes) -> ClipInfo:
     """Open a clip with PyAV: its frame size and duration."""
-    with av.open(io.BytesIO(data)) as container:
+    with av.open(io.BytesIO(data), mode="r") as container:
         stream = container.streams.video[0]
         last = 0.0
         for frame in container.decode(stream):

@@ -19,13 +19,14 @@ from typing import Any
 def compress_worker_schedule(scale: float) -> None:
     """Make every :class:`bot.worker.Worker` built from now on use a scaled schedule."""
     from bot import worker
+    from bot.scheduling import MIN_POLL_SECONDS
 
     original = worker.Worker.__init__
     default_lease = 120.0
     default_idle = 60.0
 
     def init(self: worker.Worker, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("poll_floor_seconds", worker.MIN_POLL_SECONDS * scale)
+        kwargs.setdefault("poll_floor_seconds", MIN_POLL_SECONDS * scale)
         kwargs.setdefault("lease_seconds", default_lease * scale)
         kwargs.setdefault("idle_seconds", default_idle * scale)
         original(self, *args, **kwargs)

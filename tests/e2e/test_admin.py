@@ -82,14 +82,15 @@ async def test_members_are_refused_even_when_the_server_shows_them_the_command(
 
     # A server may override that in its integration settings; the bot still refuses.
     await env.ctl.settings(enforce_default_member_permissions=False)
+    attempts: list[tuple[str, dict[str, Any]]] = [
+        ("quota set", {"user": str(alice), "limit": "unlimited"}),
+        ("quota grant", {"user": str(alice), "amount": 1000}),
+        ("quota default", {"limit": "unlimited"}),
+        ("quota reset", {"user": str(bob)}),
+        ("quota show", {"user": str(bob)}),
+    ]
     try:
-        for name, options in [
-            ("quota set", {"user": str(alice), "limit": "unlimited"}),
-            ("quota grant", {"user": str(alice), "amount": 1000}),
-            ("quota default", {"limit": "unlimited"}),
-            ("quota reset", {"user": str(bob)}),
-            ("quota show", {"user": str(bob)}),
-        ]:
+        for name, options in attempts:
             iid = await env.invoke(place, alice, name, options)
             answer = await env.answer(iid)
             assert answer["ephemeral"], name
