@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 
 class JobKind(StrEnum):
@@ -179,10 +180,18 @@ class JobError(Exception):
 class QuotaExceeded(JobError):
     """The user (or the bot as a whole) has not enough quota left for this job."""
 
-    def __init__(self, message: str, *, status: QuotaStatus | None, needed: float) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: QuotaStatus | None,
+        needed: float,
+        scope: Literal["user", "bot"] = "user",
+    ) -> None:
         super().__init__(message, code="quota")
         self.status = status
         self.needed = needed
+        self.scope = scope  # "bot": the bot-wide daily credit cap, not the user's own quota
 
 
 class JobNotFound(JobError):

@@ -205,9 +205,11 @@ class QuotaService:
             bot = await quota_repo.usage(conn, BOT_GUILD, BOT_USER, cap_key)
             if bot.used + bot.reserved + credits > cap + _EPS:
                 raise QuotaExceeded(
-                    "The bot has used up today's Runway budget; try again after 00:00 UTC.",
+                    "The bot has used up today's Runway budget, shared by everyone; "
+                    "try again after 00:00 UTC.",
                     status=status,
                     needed=amount,
+                    scope="bot",
                 )
         return Reservation(guild_id or 0, user_id, self._key(now)[0], amount, cap_key, credits)
 

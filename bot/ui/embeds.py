@@ -254,7 +254,7 @@ def quota_embed(status: QuotaStatus, *, title: str) -> discord.Embed:
 def over_quota_text(exc: QuotaExceeded) -> str:
     """Why a job was refused for quota, with used / limit / needed and the reset time."""
     status = exc.status
-    if status is None:
+    if status is None or exc.scope == "bot":
         return exc.message
     if status.blocked:
         return "You are not allowed to make videos in this server."

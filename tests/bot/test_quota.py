@@ -180,8 +180,9 @@ async def test_blocked_user_is_refused(store: Store, clock: FakeClock) -> None:
 async def test_bot_wide_daily_cap(store: Store, clock: FakeClock) -> None:
     q = _quota(store, clock, daily_credit_cap=100)
     await _reserve(store, q, 1, 60)
-    with pytest.raises(QuotaExceeded, match="today's Runway budget"):
+    with pytest.raises(QuotaExceeded, match="today's Runway budget") as refused:
         await _reserve(store, q, 2, 50)
+    assert refused.value.scope == "bot"
     await _reserve(store, q, 2, 40)
     assert await q.bot_usage_today() == (0, 100)
 

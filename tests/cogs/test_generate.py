@@ -11,6 +11,9 @@ import pytest
 from PIL import Image
 
 from bot.domain import JobKind, JobState
+from bot.jobs import JobService
+from bot.quota import QuotaService
+from bot.ui.context import Services
 from cogs.generate import GenerateCog, PromptModal
 from tests.cogs.conftest import Harness, make_harness, png_bytes
 from tests.discord_doubles import (
@@ -151,6 +154,25 @@ async def test_over_quota_says_used_limit_needed_and_reset(
     assert "<t:" in text
     assert harness.channel.sent == []
     assert await harness.jobs.list_user_jobs(user.id) == []
+
+
+async def test_bot_wide_daily_cap_is_explained_as_the_bots_budget(
+    harness: Harness, cog: GenerateCog
+) -> None:
+    capped = harness.settings.quota.model_copy(update={"daily_credit_cap": 10})
+    quota = QuotaService(harness.store, capped, harness.settings.models)
+    jobs = JobService(harness.settings, harness.store, quota)
+    harness.bot.services = Services(settings=harness.settings, jobs=jobs, quota=quota)
+    user = make_member()
+    await quota.set_user_limit(harness.guild_id, user.id, "unlimited")
+    interaction, log = harness.interaction(user=user)
+
+    await animate(cog, interaction, make_attachment(png_bytes()), "x")
+
+    assert "today's Runway budget, shared by everyone" in log.last
+    assert "Not enough quota" not in log.last
+    assert harness.channel.sent == []
+    assert await jobs.list_user_jobs(user.id) == []
 
 
 async def test_missing_attach_files_is_named_and_nothing_is_created(
