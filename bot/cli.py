@@ -47,7 +47,10 @@ def _cmd_sync(args: argparse.Namespace) -> int:
         return 2
     from .app import main_sync
 
-    return main_sync(settings, guild_id=args.guild, dry_run=args.dry_run)
+    guild_id = args.guild
+    if guild_id is None and not args.global_:
+        guild_id = settings.discord.dev_guild_id
+    return main_sync(settings, guild_id=guild_id, dry_run=args.dry_run)
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
@@ -74,7 +77,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     sync = sub.add_parser("sync-commands", help="register the slash commands with Discord")
     sync.add_argument("--config", default=DEFAULT_CONFIG)
-    sync.add_argument("--guild", type=int, default=None, help="sync to one guild only")
+    scope = sync.add_mutually_exclusive_group()
+    scope.add_argument("--guild", type=int, default=None, help="sync to one guild only (instant)")
+    scope.add_argument(
+        "--global",
+        dest="global_",
+        action="store_true",
+        help="sync globally even when discord.dev_guild_id is set",
+    )
     sync.add_argument(
         "--dry-run", action="store_true", help="print the command payloads as JSON, send nothing"
     )

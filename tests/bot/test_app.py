@@ -350,6 +350,26 @@ async def test_sync_commands_registers_globally_or_per_guild(tmp_path: Path) -> 
 
 
 @pytest.mark.timeout(120)
+async def test_sync_commands_defaults_to_the_dev_guild(tmp_path: Path) -> None:
+    async with FakeDiscord() as fake, FakeDiscordClient(fake.base_url) as ctl:
+        guild = int((await ctl.create_guild("Dev"))["id"])
+        config = _config_toml(tmp_path, fake.api_base, fake.gateway_url)
+        text = config.read_text(encoding="utf-8")
+        config.write_text(text.replace("[discord]\n", f"[discord]\ndev_guild_id = {guild}\n"))
+
+        code, out = await _cli(config, fake.token, "sync-commands")
+        assert code == 0, out
+        assert f"to guild {guild}" in out
+        assert (await ctl.state())["global_commands"] == []
+
+        code, out = await _cli(config, fake.token, "sync-commands", "--global")
+        assert code == 0, out
+        assert "every server (global)" in out
+        assert (await ctl.state())["global_commands"] != []
+        await ctl.assert_no_invalid_requests()
+
+
+@pytest.mark.timeout(120)
 async def test_in_process_against_the_fake_discord(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
