@@ -384,3 +384,47 @@ def _is_set(event: Any) -> Any:
         return bool(event.is_set())
 
     return check
+
+
+async def test_message_menu_on_a_message_without_an_image(env: Env, place: Place) -> None:
+    alice, bob = place.members
+    posted = await env.ctl.post_message(place.channel_id, bob, "just words")
+    before, posts = await env.created(), posts_to_runway(env)
+    menu = await env.ctl.message_command(alice, "Animate this image", int(posted["id"]))
+    answer = await env.answer(menu)
+    assert answer["ephemeral"] and answer["callback_type"] == 4, answer
+    assert "That message has no image attached." in message_text(answer["callback"]["data"])
+    assert (await env.created(), posts_to_runway(env)) == (before, posts)
+
+
+async def test_rerun_button_starts_a_new_job_with_a_new_seed(env: Env, place: Place) -> None:
+    alice, bob = place.members
+    iid = await env.invoke(
+        place,
+        alice,
+        "animate",
+        {"prompt": "again", "duration": 2, "seed": 1234},
+        [("a.png", png(), "image/png")],
+    )
+    first = job_id_in(await env.reply_text(iid))
+    clip = await clip_message(env, int((await thread_of(env, place, first))["id"]))
+    rerun = buttons(clip)["Rerun with a new seed"]
+
+    # Someone else may not rerun it (on their quota or the requester's).
+    before = await env.created()
+    refused = await env.ctl.press_button(bob, int(clip["id"]), rerun)
+    text = await env.reply_text(refused)
+    assert "Only the person who started this job can rerun it." in text, text
+    assert await env.created() == before
+
+    pressed = await env.ctl.press_button(alice, int(clip["id"]), rerun)
+    second = job_id_in(await env.reply_text(pressed))
+    assert second != first
+    again = await clip_message(env, int((await thread_of(env, place, second))["id"]))
+    assert mentioned(again) == [alice]
+    old, new = env.db.job(first), env.db.job(second)
+    assert new["rerun_of"] == first and new["user_id"] == alice
+    assert old["seed"] == 1234 and new["seed"] != 1234
+    assert env.creates[-1][1]["seed"] == new["seed"]
+    assert (await env.usage(place, alice))["Used"] == "20 credits"
+    assert (await env.usage(place, bob))["Used"] == "0 credits"
