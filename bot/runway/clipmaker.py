@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 FPS = 24
 OUTPUT_LONG_SIDE = 640
 _ZOOM = 0.18
+CACHE_INPUT_MAX = 4 * 1024 * 1024  # larger inputs are rendered without caching the clip
 
 
 class ClipError(Exception):
@@ -122,7 +123,6 @@ class _Encoder:
         return self.buffer.getvalue()
 
 
-@functools.lru_cache(maxsize=8)
 def image_to_video_clip(
     image: bytes,
     *,
@@ -131,7 +131,23 @@ def image_to_video_clip(
     seed: int = 0,
     last_image: bytes | None = None,
 ) -> bytes:
-    """A slow zoom/pan over ``image`` (cross-fading to ``last_image`` if given)."""
+    """A slow zoom/pan over ``image`` (cross-fading to ``last_image`` if given).
+
+    Recent clips of small inputs are cached (a few, so the cache stays small).
+    """
+    if len(image) + len(last_image or b"") <= CACHE_INPUT_MAX:
+        return _cached_i2v(image, ratio, duration, seed, last_image)
+    return _i2v(image, ratio, duration, seed, last_image)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_i2v(
+    image: bytes, ratio: str, duration: float, seed: int, last_image: bytes | None
+) -> bytes:
+    return _i2v(image, ratio, duration, seed, last_image)
+
+
+def _i2v(image: bytes, ratio: str, duration: float, seed: int, last_image: bytes | None) -> bytes:
     size = output_size(ratio)
     work = (int(size[0] * (1 + _ZOOM)) + 2, int(size[1] * (1 + _ZOOM)) + 2)
     first = _cover(_open_image(image, "prompt image"), work)
@@ -176,15 +192,26 @@ def probe_seconds(video: bytes) -> float:
         raise ClipError("the input video is not a readable video") from exc
 
 
-@functools.lru_cache(maxsize=4)
 def video_to_video_clip(
     video: bytes, *, prompt: str = "", max_seconds: float | None = None
 ) -> bytes:
     """A visibly restyled copy of ``video``: mirrored and recoloured (duotone chosen by prompt).
 
     The output follows the input's aspect ratio (long side at most ``OUTPUT_LONG_SIDE``) and
-    length (up to ``max_seconds``), resampled to 24 fps.
+    length (up to ``max_seconds``), resampled to 24 fps. Recent clips of small inputs are
+    cached.
     """
+    if len(video) <= CACHE_INPUT_MAX:
+        return _cached_v2v(video, prompt, max_seconds)
+    return _v2v(video, prompt, max_seconds)
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_v2v(video: bytes, prompt: str, max_seconds: float | None) -> bytes:
+    return _v2v(video, prompt, max_seconds)
+
+
+def _v2v(video: bytes, prompt: str, max_seconds: float | None) -> bytes:
     dark, light = _palette(prompt)
     enc: _Encoder | None = None
     size = (0, 0)

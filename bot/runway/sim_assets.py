@@ -15,6 +15,8 @@ import hashlib
 import hmac
 import io
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -28,26 +30,55 @@ from .sim_validation import LOOPBACK_HOSTS, AssetRef, Issue, RequestInvalid
 URL_IMAGE_MAX = 16 * 1024 * 1024
 URL_VIDEO_MAX = 32 * 1024 * 1024
 UPLOAD_MAX = 200 * 1024 * 1024
+UPLOAD_TTL = 24 * 3600.0
 
 
 @dataclass
 class UploadStore:
-    """Ephemeral uploads: tickets issued by ``POST /v1/uploads`` and the files posted to them."""
+    """Ephemeral uploads: tickets issued by ``POST /v1/uploads`` and the files posted to them.
+
+    Tickets and files are forgotten ``ttl_seconds`` after the ticket was issued (time as
+    told by ``now``, the simulator's clock), as Runway's ephemeral uploads expire.
+    """
 
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(16))
     pending: dict[str, str] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
+    ttl_seconds: float = UPLOAD_TTL
+    now: Callable[[], float] = time.monotonic
+    expires: dict[str, float] = field(default_factory=dict)  # runway:// URI -> expiry
 
     def ticket(self, filename: str) -> tuple[str, dict[str, str], str]:
         """A new upload id, the form fields to post with the file, and its runway:// URI."""
+        self.sweep()
         upload_id = secrets.token_hex(12)
         uri = f"runway://uploads/{upload_id}/{filename}"
         self.pending[upload_id] = uri
+        self.expires[uri] = self.now() + self.ttl_seconds
         fields = {"key": upload_id, "signature": self._sign(upload_id)}
         return upload_id, fields, uri
 
+    def lookup(self, uri: str) -> bytes | None:
+        """The bytes of an uploaded file, None if unknown or expired."""
+        self.sweep()
+        return self.files.get(uri)
+
+    def sweep(self) -> None:
+        """Forget expired tickets and files."""
+        now = self.now()
+        expired: list[str] = []
+        for uri, exp in self.expires.items():  # issued in order, so expiring in order
+            if exp > now:
+                break
+            expired.append(uri)
+        for uri in expired:
+            del self.expires[uri]
+            self.files.pop(uri, None)
+            self.pending.pop(uri.split("/")[3], None)  # runway://uploads/<id>/<name>
+
     def accept(self, upload_id: str, fields: dict[str, str], data: bytes) -> str | None:
         """Store a posted file; returns an error text when the post is refused."""
+        self.sweep()
         uri = self.pending.get(upload_id)
         if uri is None:
             return "unknown upload"
@@ -74,7 +105,7 @@ async def resolve_asset(
     if ref.uri.startswith("data:"):
         data = _decode_data_uri(ref)
     elif ref.uri.startswith("runway://"):
-        found = uploads.files.get(ref.uri)
+        found = uploads.lookup(ref.uri)
         if found is None:
             raise _invalid(ref, "Unknown or expired runway:// upload URI")
         data = found

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 
 def control_routes(sim: RunwaySimulator) -> list[web.RouteDef]:
-    """Routes: POST faults, advance, expire, reset-faults; GET state."""
+    """Routes: POST faults, advance, expire, reset-faults, wait-rendered; GET state."""
     known = {f.name for f in fields(Fault)}
 
     async def body_of(request: web.Request) -> Any:
@@ -52,6 +52,14 @@ def control_routes(sim: RunwaySimulator) -> list[web.RouteDef]:
         sim.faults.clear()
         return web.json_response({"ok": True})
 
+    async def wait_rendered(request: web.Request) -> web.Response:
+        body = await body_of(request) if request.can_read_body else {}
+        task_id = body.get("task_id") if isinstance(body, dict) else 0
+        if task_id is not None and not isinstance(task_id, str):
+            return web.json_response({"error": 'expected {"task_id": ID} or no body'}, status=400)
+        await sim.wait_rendered(task_id)
+        return web.json_response({"ok": True})
+
     async def state(_: web.Request) -> web.Response:
         return web.json_response(sim.state())
 
@@ -60,5 +68,6 @@ def control_routes(sim: RunwaySimulator) -> list[web.RouteDef]:
         web.post("/_sim/advance", advance),
         web.post("/_sim/expire", expire),
         web.post("/_sim/reset-faults", reset_faults),
+        web.post("/_sim/wait-rendered", wait_rendered),
         web.get("/_sim/state", state),
     ]

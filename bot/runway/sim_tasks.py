@@ -110,10 +110,15 @@ class SimTask:
 
 
 class TaskBoard:
-    """All tasks and the per-model slot scheduler, advanced lazily to a given time."""
+    """All tasks and the per-model slot scheduler, advanced lazily to a given time.
+
+    Scheduling only looks at unfinished tasks, so finished ones kept for later GETs cost
+    nothing per request.
+    """
 
     def __init__(self, concurrency: int | dict[str, int], pending_seconds: float) -> None:
         self.tasks: dict[str, SimTask] = {}
+        self._active: dict[str, SimTask] = {}
         self._concurrency = concurrency
         self._pending = pending_seconds
         self._cursor = 0.0
@@ -141,6 +146,7 @@ class TaskBoard:
             directives=d,
         )
         self.tasks[task_id] = task
+        self._active[task_id] = task
         return task
 
     def status(self, task: SimTask, now: float) -> TaskStatus:
@@ -167,18 +173,20 @@ class TaskBoard:
             return False
         task.final = TaskStatus.CANCELLED
         task.finished = now
+        self._active.pop(task.id, None)
         self._start_waiting()
         return True
 
     def remove(self, task_id: str) -> None:
-        """Forget a finished task (DELETE of a terminal task)."""
+        """Forget a task (DELETE of a terminal task, or eviction after retention)."""
         self.tasks.pop(task_id, None)
+        self._active.pop(task_id, None)
 
     def count_running(self, model: str) -> int:
         """Tasks of ``model`` holding a slot right now."""
         return sum(
             1
-            for t in self.tasks.values()
+            for t in self._active.values()
             if t.model == model and t.started is not None and t.final is None
         )
 
@@ -186,8 +194,8 @@ class TaskBoard:
         """Process every start and finish that happened up to ``now``, in time order."""
         while True:
             self._start_waiting()
-            running = [t for t in self.tasks.values() if t.started is not None and t.final is None]
-            waiting = [t for t in self.tasks.values() if t.started is None and t.final is None]
+            running = [t for t in self._active.values() if t.started is not None]
+            waiting = [t for t in self._active.values() if t.started is None]
             next_finish = min((t.end_of_run for t in running), default=math.inf)
             next_ready = min(
                 (t.ready_at for t in waiting if t.ready_at > self._cursor), default=math.inf
@@ -204,6 +212,7 @@ class TaskBoard:
 
     def _finish(self, task: SimTask) -> None:
         task.finished = task.end_of_run
+        self._active.pop(task.id, None)
         d = task.directives
         if d.fail_code:
             task.final = TaskStatus.FAILED
@@ -216,8 +225,8 @@ class TaskBoard:
 
     def _start_waiting(self) -> None:
         by_model: dict[str, list[SimTask]] = {}
-        for t in self.tasks.values():
-            if t.started is None and t.final is None and t.ready_at <= self._cursor:
+        for t in self._active.values():
+            if t.started is None and t.ready_at <= self._cursor:
                 by_model.setdefault(t.model, []).append(t)
         for model, queue in by_model.items():
             free = self.limit(model) - self.count_running(model)

@@ -18,13 +18,23 @@ prompt length limit counts them):
 - ``[sim:cancel]``: the task ends CANCELLED on its own after its run.
 
 A task whose input cannot be decoded ends FAILED with ``ASSET.INVALID``.
+
+A task's clip starts rendering when the task is created (one render at a time, off the
+event loop). A GET never waits for it: a task whose run is over but whose clip is not
+ready yet still reports RUNNING (progress 0.99), and SUCCEEDED with output URLs once the
+clip exists. Tests that move the clock with ``advance()`` can ``await
+sim.wait_rendered(task_id)`` before expecting SUCCEEDED.
+
+Finished tasks are forgotten ``retention_seconds`` (simulated) after they finished, like
+Runway forgetting old tasks: GET and DELETE then answer 404 (``task_not_exist`` through
+CometAPI) and output URLs 404. Uploads expire after ``upload_ttl_seconds``, and
+``request_log`` keeps only the newest ``request_log_limit`` entries.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
 import signal
@@ -66,9 +76,12 @@ class SimulatorOptions:
     concurrency: int | dict[str, int] = 2
     task_not_exist_seconds: float = 3.0
     url_ttl_seconds: float = 3600.0
+    retention_seconds: float = 48 * 3600.0
+    upload_ttl_seconds: float = 24 * 3600.0
+    request_log_limit: int = 20_000
 
 
-@dataclass
+@dataclass(eq=False)
 class _Job:
     """What the simulator keeps beside a board task (not the inputs: they can be large)."""
 
@@ -76,6 +89,7 @@ class _Job:
     endpoint: Endpoint
     estimated: float
     clip: asyncio.Task[bytes] | None = None
+    rendered_at: float | None = None  # simulated time the render ended, ok or not
 
 
 def _observe(clip: asyncio.Task[bytes]) -> None:
@@ -96,7 +110,7 @@ class RunwaySimulator:
         self.catalog: dict[str, ModelSpec] = {m.id: m for m in self.options.models}
         self.clock = SimClock(self.options.time_scale)
         self.board = TaskBoard(self.options.concurrency, self.options.pending_seconds)
-        self.uploads = UploadStore()
+        self.uploads = UploadStore(ttl_seconds=self.options.upload_ttl_seconds, now=self.clock.now)
         self.faults: list[Fault] = []
         self.created_count = 0
         self.request_log: list[tuple[str, str]] = []
@@ -108,6 +122,8 @@ class RunwaySimulator:
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self._credit_balance = 100_000.0
+        self._spent_forgotten = 0  # credits of succeeded tasks deleted or evicted
+        self._last_sweep = 0.0
         self.app = self._make_app()
 
     # ---- lifecycle -------------------------------------------------------------------
@@ -152,16 +168,34 @@ class RunwaySimulator:
         self.faults.append(fault)
 
     def advance(self, seconds: float) -> None:
-        """Move the simulated clock forward."""
+        """Move the simulated clock forward (evicting tasks whose retention is over)."""
         self.clock.advance(seconds)
+        self._sweep()
+
+    async def wait_rendered(self, task_id: str | None = None) -> None:
+        """Wait until the clip of ``task_id`` (of every task if None) has rendered or failed.
+
+        Unknown task ids and tasks without a clip (failing or cancelling directives)
+        return at once. After it, a task whose run is over reports its final status.
+        """
+        jobs = list(self._jobs.values()) if task_id is None else [self._jobs.get(task_id)]
+        clips = [j.clip for j in jobs if j is not None and j.clip is not None]
+        pending = [c for c in clips if not c.done()]
+        if pending:
+            await asyncio.wait(pending)
+
+    @property
+    def task_count(self) -> int:
+        """How many tasks the simulator still remembers (not yet deleted or evicted)."""
+        return len(self._jobs)
 
     def expire_outputs(self) -> None:
         """Every output URL issued so far now answers 403."""
         self.outputs.revoke_all()
 
     def task_status(self, task_id: str) -> str | None:
-        """The status a GET of the task would report now (None if unknown or deleted)."""
-        job = self._jobs.get(task_id)
+        """The status a GET of the task would report now (None if unknown, deleted, evicted)."""
+        job = self._lookup(task_id)
         if job is None:
             return None
         return str(self._status(job))
@@ -182,10 +216,11 @@ class RunwaySimulator:
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        self._sweep()
         if request.path.startswith("/_sim/"):
             resp: web.StreamResponse = await handler(request)
             return resp
-        self.request_log.append((request.method, request.path))
+        self._log_request(request.method, request.path)
         fault = take_fault(self.faults, request.method, request.path)
         if fault is not None:
             if fault.delay > 0:
@@ -209,6 +244,13 @@ class RunwaySimulator:
         except web.HTTPMethodNotAllowed:
             return _json(405, {"error": "Method not allowed"})
         return resp
+
+    def _log_request(self, method: str, path: str) -> None:
+        log_ = self.request_log
+        log_.append((method, path))
+        limit = max(1, self.options.request_log_limit)
+        if len(log_) > limit:  # drop the oldest quarter at once: amortised O(1)
+            del log_[: len(log_) - limit + limit // 4]
 
     async def _sleep(self, seconds: float) -> None:
         """A fault's delay; cut short when the simulator stops."""
@@ -247,7 +289,9 @@ class RunwaySimulator:
         )
         job = _Job(task, endpoint, self._estimate(valid, input_seconds))
         if not directives.fail_code and not directives.cancel:
-            job.clip = asyncio.create_task(self._render(valid, assets, clean_prompt, input_seconds))
+            job.clip = asyncio.create_task(
+                self._render(job, valid, assets, clean_prompt, input_seconds)
+            )
             job.clip.add_done_callback(_observe)
         self._jobs[task_id] = job
         self.created_count += 1
@@ -286,11 +330,18 @@ class RunwaySimulator:
 
     async def _render(
         self,
+        job: _Job,
         valid: ValidRequest,
         assets: dict[str, bytes],
         prompt: str,
         input_seconds: float | None,
     ) -> bytes:
+        try:
+            return await self._encode(valid, assets, prompt)
+        finally:
+            job.rendered_at = self.clock.now()
+
+    async def _encode(self, valid: ValidRequest, assets: dict[str, bytes], prompt: str) -> bytes:
         async with self._encode_slots:
             if valid.endpoint is Endpoint.IMAGE_TO_VIDEO:
                 assert valid.ratio is not None and valid.duration is not None
@@ -313,13 +364,57 @@ class RunwaySimulator:
     # ---- tasks -----------------------------------------------------------------------
 
     def _status(self, job: _Job) -> TaskStatus:
+        """What a GET reports: RUNNING until the clip of a run that is over exists."""
         status = self.board.status(job.task, self.clock.now())
-        if status is TaskStatus.SUCCEEDED and job.clip is not None and job.clip.done():
-            exc = job.clip.exception() if not job.clip.cancelled() else None
+        if status is TaskStatus.SUCCEEDED and job.clip is not None:
+            if not job.clip.done() or job.clip.cancelled():
+                return TaskStatus.RUNNING
+            exc = job.clip.exception()
             if exc is not None:
                 self._fail_asset(job, exc)
                 status = TaskStatus.FAILED
         return status
+
+    def _finished_at(self, job: _Job, status: TaskStatus) -> float | None:
+        """The simulated time the reported status became terminal (None while it is not)."""
+        if not status.terminal:
+            return None
+        finished = job.task.finished if job.task.finished is not None else 0.0
+        if status is TaskStatus.CANCELLED or job.rendered_at is None:
+            return finished
+        return max(finished, job.rendered_at)
+
+    def _lookup(self, task_id: str) -> _Job | None:
+        """The job of a task, None if unknown, deleted or past its retention."""
+        job = self._jobs.get(task_id)
+        if job is not None and self._expired(job, self.clock.now()):
+            self._forget(task_id, job)
+            return None
+        return job
+
+    def _expired(self, job: _Job, now: float) -> bool:
+        done = self._finished_at(job, self._status(job))
+        return done is not None and now >= done + self.options.retention_seconds
+
+    def _forget(self, task_id: str, job: _Job) -> None:
+        """Drop a task and everything kept for it (its clip with it)."""
+        if self._status(job) is TaskStatus.SUCCEEDED:
+            self._spent_forgotten += round(job.estimated)
+        if job.clip is not None and not job.clip.done():
+            job.clip.cancel()
+        del self._jobs[task_id]
+        self.board.remove(task_id)
+
+    def _sweep(self, *, force: bool = False) -> None:
+        """Evict tasks past their retention and expired uploads (at most every 1/8 of it)."""
+        now = self.clock.now()
+        if not force and now - self._last_sweep < self.options.retention_seconds / 8:
+            return
+        self._last_sweep = now
+        for task_id, job in list(self._jobs.items()):
+            if self._expired(job, now):
+                self._forget(task_id, job)
+        self.uploads.sweep()
 
     def _fail_asset(self, job: _Job, exc: BaseException) -> None:
         job.task.final = TaskStatus.FAILED
@@ -327,12 +422,7 @@ class RunwaySimulator:
         reason = exc.message if isinstance(exc, clipmaker.ClipError) else "processing error"
         job.task.failure = f"The input could not be processed: {reason}."
 
-    async def _task_body(self, job: _Job, request: web.Request) -> dict[str, Any]:
-        status = self._status(job)
-        if status is TaskStatus.SUCCEEDED and job.clip is not None and not job.clip.done():
-            with contextlib.suppress(Exception):
-                await asyncio.shield(job.clip)
-            status = self._status(job)
+    def _task_body(self, job: _Job, status: TaskStatus, request: web.Request) -> dict[str, Any]:
         now = self.clock.now()
         url = None
         if status is TaskStatus.SUCCEEDED:
@@ -349,7 +439,7 @@ class RunwaySimulator:
 
     async def _get_task(self, request: web.Request) -> web.Response:
         task_id = request.match_info["id"]
-        job = self._jobs.get(task_id)
+        job = self._lookup(task_id)
         comet = self.options.provider == "cometapi"
         hidden = job is not None and (
             self.clock.now() - job.task.created < self.options.task_not_exist_seconds
@@ -358,26 +448,27 @@ class RunwaySimulator:
             return _json(400, comet_task_not_exist())
         if job is None:
             return _json(404, {"error": "Task not found"})
-        raw = await self._task_body(job, request)
+        status = self._status(job)
+        raw = self._task_body(job, status, request)
         if not comet:
             return _json(200, raw)
         task = job.task
+        finished = self._finished_at(job, status)
         wall = {
             "submit": self.clock.wall(task.created),
             "start": None if task.started is None else self.clock.wall(task.started),
-            "finish": None if task.finished is None else self.clock.wall(task.finished),
+            "finish": None if finished is None else self.clock.wall(finished),
         }
         action = job.endpoint.value.upper()
         return _json(200, comet_wrap(task, raw, action=action, wall=wall))
 
     async def _delete_task(self, request: web.Request) -> web.Response:
         task_id = request.match_info["id"]
-        job = self._jobs.get(task_id)
+        job = self._lookup(task_id)
         if job is None:
             return _json(404, {"error": "Task not found"})
         if self._status(job).terminal:
-            del self._jobs[task_id]
-            self.board.remove(task_id)
+            self._forget(task_id, job)
         else:
             self.board.cancel(job.task, self.clock.now())
             if job.clip is not None:
@@ -391,7 +482,7 @@ class RunwaySimulator:
         refused = self.outputs.check(name, request.query, self.clock.now())
         if refused is not None:
             return web.Response(status=403, text=f"AccessDenied: {refused}")
-        job = self._jobs.get(name.removesuffix(".mp4"))
+        job = self._lookup(name.removesuffix(".mp4"))
         clip = job.clip if job is not None else None
         if job is None or clip is None or not clip.done() or clip.cancelled() or clip.exception():
             return web.Response(status=404, text="NoSuchKey")
@@ -403,7 +494,7 @@ class RunwaySimulator:
     async def _organization(self, request: web.Request) -> web.Response:
         if self.options.provider == "cometapi":
             return _json(404, {"code": "not_found", "message": "not available", "data": None})
-        spent = sum(
+        spent = self._spent_forgotten + sum(
             round(j.estimated)
             for j in self._jobs.values()
             if self._status(j) is TaskStatus.SUCCEEDED
@@ -413,8 +504,10 @@ class RunwaySimulator:
             for m in self.catalog
         }
         usage: dict[str, dict[str, int]] = {m: {"dailyGenerations": 0} for m in self.catalog}
+        day_start = self.clock.now() - 86400.0
         for job in self._jobs.values():
-            usage[job.task.model]["dailyGenerations"] += 1
+            if job.task.created > day_start:
+                usage[job.task.model]["dailyGenerations"] += 1
         return _json(
             200,
             {
@@ -426,6 +519,7 @@ class RunwaySimulator:
 
     def state(self) -> dict[str, Any]:
         """What ``GET /_sim/state`` answers: created count, task statuses, request log."""
+        self._sweep(force=True)
         return {
             "created_count": self.created_count,
             "tasks": {tid: str(self._status(job)) for tid, job in self._jobs.items()},

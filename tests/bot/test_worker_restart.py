@@ -200,6 +200,7 @@ async def test_a_new_worker_after_every_pass_loses_and_repeats_nothing(harness: 
         await w.recover()
         h.clock.advance(3)
         h.sim.advance(3)
+        await h.sim.wait_rendered()  # a GET reports RUNNING until the clip exists
         await w.run_once()
         for _ in range(k % 7):
             await asyncio.sleep(0)

@@ -97,6 +97,7 @@ class Harness:
         """Advance both clocks, then one scheduler pass and its steps."""
         self.clock.advance(seconds)
         self.sim.advance(seconds)
+        await self.sim.wait_rendered()  # a GET reports RUNNING until the clip exists
         await worker.run_once()
         await worker.drain()
 

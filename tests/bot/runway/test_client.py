@@ -164,6 +164,7 @@ async def test_task_runs_to_success_and_the_clip_downloads(
     assert running.progress is not None and 0.0 <= running.progress < 1.0
 
     sim.advance(10.0)
+    await sim.wait_rendered(task_id)
     done = await client.get_task(task_id)
     assert done.status is TaskStatus.SUCCEEDED
     assert sim.task_status(task_id) == "SUCCEEDED"
@@ -238,6 +239,7 @@ async def test_upload_then_video_to_video(sim: RunwaySimulator, client: RunwayCl
         VideoToVideoRequest(model="gen4_aleph", video_uri=uri, prompt_text="make it snow")
     )
     sim.advance(30.0)
+    await sim.wait_rendered(task_id)
     task = await client.get_task(task_id)
     assert task.status is TaskStatus.SUCCEEDED, task.failure
 
@@ -496,6 +498,7 @@ async def test_malformed_create_answer_is_not_retried(
 async def _succeeded_output(sim: RunwaySimulator, client: RunwayClient) -> tuple[str, str]:
     task_id = await client.create_image_to_video(i2v())
     sim.advance(30.0)
+    await sim.wait_rendered(task_id)
     task = await client.get_task(task_id)
     assert task.status is TaskStatus.SUCCEEDED and task.output
     return task_id, task.output[0]
@@ -558,6 +561,7 @@ async def test_cometapi_task_not_exist_then_wrapped_task(sleeps: RecordedSleeps)
         assert task.status in (TaskStatus.PENDING, TaskStatus.RUNNING)
 
         sim.advance(30.0)
+        await sim.wait_rendered(task_id)
         done = await runway.get_task(task_id)
         assert done.status is TaskStatus.SUCCEEDED and done.output
 

@@ -132,3 +132,24 @@ def test_unreadable_inputs_raise_clip_error() -> None:
         clipmaker.video_to_video_clip(b"\x00" * 100)
     with pytest.raises(ClipError):
         clipmaker.probe_seconds(b"garbage")
+
+
+def test_only_clips_of_small_inputs_are_cached(monkeypatch: pytest.MonkeyPatch) -> None:
+    image = make_png((96, 64), color=(10, 120, 200))
+    video = make_mp4((64, 48), seconds=0.5, fps=8)
+    monkeypatch.setattr(clipmaker, "CACHE_INPUT_MAX", len(image) - 1)
+    i2v_before = clipmaker._cached_i2v.cache_info()
+    big = clipmaker.image_to_video_clip(image, ratio="960:960", duration=1, seed=4242)
+    assert clipmaker._cached_i2v.cache_info() == i2v_before, "an input over the limit"
+    monkeypatch.setattr(clipmaker, "CACHE_INPUT_MAX", len(image))
+    small = clipmaker.image_to_video_clip(image, ratio="960:960", duration=1, seed=4242)
+    assert small == big
+    assert clipmaker._cached_i2v.cache_info().misses == i2v_before.misses + 1
+    assert clipmaker.image_to_video_clip(image, ratio="960:960", duration=1, seed=4242) is small
+
+    monkeypatch.setattr(clipmaker, "CACHE_INPUT_MAX", len(video) - 1)
+    v2v_before = clipmaker._cached_v2v.cache_info()
+    clipmaker.video_to_video_clip(video, prompt="cache probe")
+    assert clipmaker._cached_v2v.cache_info() == v2v_before
+    assert clipmaker._cached_i2v.cache_info().maxsize == 8
+    assert clipmaker._cached_v2v.cache_info().maxsize == 4

@@ -73,3 +73,19 @@ async def test_uploads_need_the_ticket_fields() -> None:
     assert store.accept(upload_id, fields, PNG) is None
     assert store.accept(upload_id, fields, PNG) == "unknown upload", "a ticket is used once"
     assert await resolve(uri, store) == PNG
+
+
+async def test_uploads_expire_after_their_ttl() -> None:
+    now = [0.0]
+    store = UploadStore(ttl_seconds=100.0, now=lambda: now[0])
+    upload_id, fields, uri = store.ticket("in.png")
+    stale_id, stale_fields, _ = store.ticket("late.png")
+    assert store.accept(upload_id, fields, PNG) is None
+    now[0] = 99.0
+    assert await resolve(uri, store) == PNG
+    now[0] = 100.0
+    with pytest.raises(RequestInvalid) as caught:
+        await resolve(uri, store)
+    assert "Unknown or expired" in caught.value.issues[0].message
+    assert store.accept(stale_id, stale_fields, PNG) == "unknown upload", "tickets expire too"
+    assert (store.files, store.pending, store.expires) == ({}, {}, {})

@@ -110,6 +110,7 @@ async def test_task_runs_pending_running_succeeded_with_a_real_clip(
     later = await get(http, sim, task_id)
     assert 0 < running["progress"] < later["progress"] < 1
     sim.advance(5)
+    await sim.wait_rendered()
     done = await get(http, sim, task_id)
     assert done["status"] == "SUCCEEDED"
     assert done["cost"] == {"credits": 15}
@@ -139,10 +140,13 @@ async def test_throttled_tasks_start_in_submission_order(
     throttled = await get(http, sim, ids[1])
     assert throttled["estimatedCost"] == {"credits": 10}
     sim.advance(10)
+    await sim.wait_rendered()
     assert await states() == ["SUCCEEDED", "RUNNING", "THROTTLED"]
     sim.advance(10)
+    await sim.wait_rendered()
     assert await states() == ["SUCCEEDED", "SUCCEEDED", "RUNNING"]
     sim.advance(10)
+    await sim.wait_rendered()
     assert await states() == ["SUCCEEDED"] * 3
 
 
@@ -169,6 +173,7 @@ async def test_delete_cancels_active_tasks_and_deletes_finished_ones(
     assert cancelled["cost"] == {"credits": 0}
     assert (await get(http, sim, b))["status"] == "RUNNING", "the freed slot goes to the next"
     sim.advance(10)
+    await sim.wait_rendered()
     assert (await get(http, sim, b))["status"] == "SUCCEEDED"
     async with http.delete(f"{sim.base_url}/v1/tasks/{b}") as resp:
         assert resp.status == 204
@@ -186,6 +191,7 @@ async def test_fail_cancel_and_seconds_directives(http: aiohttp.ClientSession) -
         gone = await create(http, sim, i2v(promptText="[sim:cancel] a cat"))
         quick = await create(http, sim, i2v(promptText="[sim:seconds=2] a dog"))
         sim.advance(3.5)
+        await sim.wait_rendered()
         assert (await get(http, sim, quick))["status"] == "SUCCEEDED"
         assert (await get(http, sim, failed))["status"] == "RUNNING"
         sim.advance(10)
@@ -201,6 +207,7 @@ async def test_big_directive_pads_the_output(http: aiohttp.ClientSession) -> Non
     async with RunwaySimulator(options(task_seconds=1)) as sim:
         task_id = await create(http, sim, i2v(promptText="[sim:big=3]"))
         sim.advance(5)
+        await sim.wait_rendered()
         status, clip = await fetch(http, (await get(http, sim, task_id))["output"][0])
         assert status == 200
         assert len(clip) >= 3 * 1024 * 1024
@@ -229,6 +236,7 @@ async def test_an_image_that_cannot_be_decoded_fails_the_task(
     uri = "data:image/png;base64," + base64.b64encode(broken_png()).decode()
     task_id = await create(http, sim, i2v(promptImage=uri))
     sim.advance(20)
+    await sim.wait_rendered()
     body = await get(http, sim, task_id)
     assert body["status"] == "FAILED"
     assert body["failureCode"] == "ASSET.INVALID"
@@ -244,6 +252,7 @@ async def test_output_urls_expire_and_a_fresh_get_gives_fresh_urls(
     async with RunwaySimulator(options(url_ttl_seconds=100)) as sim:
         task_id = await create(http, sim)
         sim.advance(20)
+        await sim.wait_rendered()
         url = (await get(http, sim, task_id))["output"][0]
         assert (await fetch(http, url))[0] == 200
         sim.advance(101)
@@ -296,6 +305,7 @@ async def test_cometapi_wraps_tasks_and_hides_them_at_first() -> None:
         assert outer["data"]["status"] == "RUNNING"
         assert outer["progress"].endswith("%")
         sim.advance(20)
+        await sim.wait_rendered()
         async with http.get(url) as resp:
             outer = (await resp.json())["data"]
         assert outer["status"] == "SUCCESS"
@@ -412,6 +422,7 @@ async def test_loopback_urls_are_fetched(
 ) -> None:
     task_id = await create(http, sim, i2v(promptImage=f"{asset_host}/a.png"))
     sim.advance(20)
+    await sim.wait_rendered()
     assert (await get(http, sim, task_id))["status"] == "SUCCEEDED"
     for path in ("/missing.png", "/moved.png"):
         body = i2v(promptImage=f"{asset_host}{path}")
@@ -425,6 +436,7 @@ async def test_remote_https_inputs_are_accepted_with_a_stand_in(
 ) -> None:
     task_id = await create(http, sim, i2v(promptImage="https://cdn.example.com/cat.png"))
     sim.advance(20)
+    await sim.wait_rendered()
     done = await get(http, sim, task_id)
     assert done["status"] == "SUCCEEDED"
     status, clip = await fetch(http, done["output"][0])
@@ -450,6 +462,7 @@ async def test_uploads_give_runway_uris(sim: RunwaySimulator, http: aiohttp.Clie
             assert resp.status == 204
     task_id = await create(http, sim, i2v(promptImage=ticket["runwayUri"]))
     sim.advance(20)
+    await sim.wait_rendered()
     assert (await get(http, sim, task_id))["status"] == "SUCCEEDED"
     async with http.post(f"{sim.base_url}/v1/uploads", json={"filename": "a.png"}) as resp:
         assert resp.status == 400
@@ -471,6 +484,7 @@ async def test_video_to_video_restyles_the_input(
         task_id = (await resp.json())["id"]
     assert (await get(http, sim, task_id))["estimatedCost"] == {"credits": 30}
     sim.advance(20)
+    await sim.wait_rendered()
     done = await get(http, sim, task_id)
     assert done["status"] == "SUCCEEDED"
     status, clip = await fetch(http, done["output"][0])
@@ -562,6 +576,10 @@ async def test_http_control_api(sim: RunwaySimulator, http: aiohttp.ClientSessio
     base = f"{sim.base_url}/_sim"
     async with http.post(f"{base}/advance", json={"seconds": 20}) as resp:
         assert resp.status == 200
+    async with http.post(f"{base}/wait-rendered", json={"task_id": task_id}) as resp:
+        assert resp.status == 200
+    async with http.post(f"{base}/wait-rendered", json={"task_id": 5}) as resp:
+        assert resp.status == 400
     async with http.get(f"{base}/state") as resp:
         state = await resp.json()
     assert state["created_count"] == 1
@@ -639,7 +657,139 @@ async def test_time_scale_runs_the_clock_faster(http: aiohttp.ClientSession) -> 
     async with RunwaySimulator(opts) as sim:
         task_id = await create(http, sim)
         await asyncio.sleep(0.05)  # at least 100 simulated seconds
+        await sim.wait_rendered(task_id)
         done = await get(http, sim, task_id)
         assert done["status"] == "SUCCEEDED"
         await asyncio.sleep(0.15)  # at least 300 more: the URL's 200 s are over
         assert (await fetch(http, done["output"][0]))[0] == 403
+
+
+# ---- rendering never holds a GET; finished tasks are forgotten --------------------------
+
+
+async def test_a_finished_run_reports_running_until_its_clip_exists(
+    sim: RunwaySimulator, http: aiohttp.ClientSession
+) -> None:
+    # Holding the render slot keeps every clip unrendered; a GET that waited for its clip
+    # would never answer.
+    async with sim._encode_slots:
+        task_id = await create(http, sim)
+        sim.advance(30)
+        bodies = await asyncio.wait_for(
+            asyncio.gather(*(get(http, sim, task_id) for _ in range(20))), timeout=10
+        )
+        assert {b["status"] for b in bodies} == {"RUNNING"}
+        assert {b["progress"] for b in bodies} == {0.99}
+        assert "output" not in bodies[0]
+        assert sim.task_status(task_id) == "RUNNING"
+        assert sim.state()["tasks"] == {task_id: "RUNNING"}
+    await sim.wait_rendered(task_id)
+    done = await get(http, sim, task_id)
+    assert done["status"] == "SUCCEEDED"
+    assert (await fetch(http, done["output"][0]))[0] == 200
+    await sim.wait_rendered("no-such-task")
+
+
+async def test_cometapi_keeps_a_task_in_progress_until_its_clip_exists() -> None:
+    headers = {"Authorization": "Bearer sk-anything", "X-Runway-Version": "2024-11-06"}
+    async with (
+        RunwaySimulator(options(provider="cometapi")) as sim,
+        aiohttp.ClientSession(headers=headers) as http,
+    ):
+        async with sim._encode_slots:
+            url = f"{sim.base_url}/v1/tasks/{await create(http, sim)}"
+            sim.advance(30)
+            async with http.get(url) as resp:
+                outer = (await resp.json())["data"]
+            assert (outer["status"], outer["progress"], outer["finish_time"]) == (
+                "IN_PROGRESS",
+                "99%",
+                0,
+            )
+        await sim.wait_rendered()
+        async with http.get(url) as resp:
+            outer = (await resp.json())["data"]
+        assert outer["status"] == "SUCCESS"
+        assert outer["finish_time"] >= outer["start_time"] > 0
+
+
+async def test_finished_tasks_are_forgotten_after_the_retention(
+    http: aiohttp.ClientSession,
+) -> None:
+    opts = options(concurrency=5, retention_seconds=3600.0, url_ttl_seconds=1e9)
+    async with RunwaySimulator(opts) as sim:
+        done = await create(http, sim)
+        failed = await create(http, sim, i2v(promptText="[sim:fail=SAFETY.INPUT.TEXT] a"))
+        endless = await create(http, sim, i2v(promptText="[sim:seconds=1000000] b"))
+        async with http.post(
+            f"{sim.base_url}/v1/uploads", json={"filename": "in.png", "type": "ephemeral"}
+        ) as resp:
+            ticket = await resp.json()
+        form = aiohttp.FormData(ticket["fields"])
+        form.add_field("file", PNG, filename="in.png", content_type="image/png")
+        async with (
+            aiohttp.ClientSession() as anonymous,
+            anonymous.post(ticket["uploadUrl"], data=form) as resp,
+        ):
+            assert resp.status == 204
+        sim.advance(20)
+        await sim.wait_rendered()
+        url = (await get(http, sim, done))["output"][0]
+        async with http.get(f"{sim.base_url}/v1/organization") as resp:
+            balance = (await resp.json())["creditBalance"]
+        assert (sim.task_count, len(sim.board.tasks), len(sim.uploads.files)) == (3, 3, 1)
+
+        sim.advance(3500)  # not an hour since any task finished
+        assert (await get(http, sim, done))["status"] == "SUCCEEDED"
+        assert (await get(http, sim, failed))["status"] == "FAILED"
+
+        sim.advance(24 * 3600)  # the upload's day is over too; advance() alone evicts
+        assert (sim.task_count, len(sim.board.tasks)) == (1, 1)
+        assert (sim.uploads.files, sim.uploads.pending) == ({}, {})
+        for task_id in (done, failed):
+            async with http.get(f"{sim.base_url}/v1/tasks/{task_id}") as resp:
+                assert resp.status == 404
+                assert (await resp.json())["error"] == "Task not found"
+            async with http.delete(f"{sim.base_url}/v1/tasks/{task_id}") as resp:
+                assert resp.status == 404
+            assert sim.task_status(task_id) is None
+        assert (await fetch(http, url))[0] == 404
+        assert sim.state()["tasks"] == {endless: "RUNNING"}, "unfinished tasks are kept"
+        async with http.get(f"{sim.base_url}/v1/organization") as resp:
+            assert (await resp.json())["creditBalance"] == balance, "spent credits stay spent"
+        body = i2v(promptImage=ticket["runwayUri"])
+        async with http.post(f"{sim.base_url}/v1/image_to_video", json=body) as resp:
+            assert resp.status == 400
+
+
+async def test_cometapi_answers_task_not_exist_after_the_retention() -> None:
+    opts = options(provider="cometapi", retention_seconds=600.0)
+    headers = {"Authorization": "Bearer sk-anything", "X-Runway-Version": "2024-11-06"}
+    async with RunwaySimulator(opts) as sim, aiohttp.ClientSession(headers=headers) as http:
+        task_id = await create(http, sim, i2v(promptText="[sim:fail=INTERNAL.BAD_OUTPUT.CODE01]"))
+        url = f"{sim.base_url}/v1/tasks/{task_id}"
+        sim.advance(20)
+        async with http.get(url) as resp:
+            assert (await resp.json())["data"]["status"] == "FAILURE"
+        sim.advance(600)
+        async with http.get(url) as resp:
+            assert resp.status == 400
+            assert (await resp.json())["code"] == "task_not_exist"
+        assert sim.task_count == 0
+
+
+async def test_memory_held_per_task_shrinks_back(http: aiohttp.ClientSession) -> None:
+    opts = options(concurrency=50, retention_seconds=100.0, request_log_limit=40)
+    async with RunwaySimulator(opts) as sim:
+        ids = [await create(http, sim, i2v(seed=n)) for n in range(30)]
+        sim.advance(20)
+        await sim.wait_rendered()
+        for task_id in ids:
+            assert (await get(http, sim, task_id))["status"] == "SUCCEEDED"
+        assert (sim.task_count, len(sim.board.tasks)) == (30, 30)
+        assert 30 <= len(sim.request_log) <= 40
+        assert sim.request_log[-1] == ("GET", f"/v1/tasks/{ids[-1]}"), "the newest are kept"
+        sim.advance(100)
+        assert (sim.task_count, len(sim.board.tasks)) == (0, 0)
+        assert sim.state()["tasks"] == {}
+        assert sim.created_count == 30
