@@ -86,6 +86,7 @@ class DiscordDelivery:
         self._sleep = sleep
         self._edits: dict[int, _EditState] = {}
         self._gone: set[int] = set()
+        self._told: set[int] = set()  # jobs whose requester was told about missing permissions
         self._pending: dict[int, StatusUpdate] = {}
         self._flushers: dict[int, asyncio.Task[None]] = {}
 
@@ -248,7 +249,13 @@ class DiscordDelivery:
         me = target.guild.me
         if me is None:
             return []
-        return missing(target.permissions_for(me), (*needed, *extra))
+        perms = target.permissions_for(me)
+        # Without View Channel or the right to send, Discord denies the rest implicitly:
+        # name only the permission that unlocks them, not ones the admin already granted.
+        for gate in needed[:2]:
+            if not getattr(perms, gate):
+                return missing(perms, (gate,))
+        return missing(perms, (*needed, *extra))
 
     async def _require(
         self, job: Job, target: discord.abc.Messageable, extra: Sequence[str]
@@ -309,7 +316,13 @@ class DiscordDelivery:
     async def _tell_missing(
         self, job: Job, target: discord.abc.Messageable, names: Sequence[str]
     ) -> None:
-        """Tell the requester which permission is missing: in the channel, else by DM."""
+        """Tell the requester which permission is missing: in the channel, else by DM.
+
+        Once per job: the failure notice that follows a refused clip would hit the same wall.
+        """
+        if job.id in self._told:
+            return
+        self._told.add(job.id)
         where = getattr(target, "mention", None) or "the job's thread"
         text = (
             f"<@{job.user_id}> I could not post the result of job #{job.id}. "

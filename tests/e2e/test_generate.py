@@ -319,6 +319,7 @@ EMBED_LINKS = 1 << 14
 ATTACH_FILES = 1 << 15
 READ_MESSAGE_HISTORY = 1 << 16
 SEND_MESSAGES_IN_THREADS = 1 << 38
+CREATE_PUBLIC_THREADS = 1 << 35
 
 
 async def test_missing_thread_permission_falls_back_to_the_channel(env: Env, place: Place) -> None:
@@ -428,3 +429,77 @@ async def test_rerun_button_starts_a_new_job_with_a_new_seed(env: Env, place: Pl
     assert env.creates[-1][1]["seed"] == new["seed"]
     assert (await env.usage(place, alice))["Used"] == "20 credits"
     assert (await env.usage(place, bob))["Used"] == "0 credits"
+
+
+async def test_missing_attach_files_is_named_before_anything_starts(env: Env, place: Place) -> None:
+    alice = place.members[0]
+    await env.ctl.set_channel_permissions(
+        place.channel_id,
+        VIEW_CHANNEL
+        | SEND_MESSAGES
+        | EMBED_LINKS
+        | READ_MESSAGE_HISTORY
+        | CREATE_PUBLIC_THREADS
+        | SEND_MESSAGES_IN_THREADS,
+    )
+    await env.barrier(place)
+    before, posts = await env.created(), posts_to_runway(env)
+    iid = await env.invoke(
+        place, alice, "animate", {"prompt": "x", "duration": 2}, [("x.png", png(), "image/png")]
+    )
+    await assert_refused_without_effect(
+        env, place, alice, iid, "I am missing the **Attach Files** permission", before, posts
+    )
+
+
+async def test_thread_permission_lost_before_delivery_is_named_to_the_requester(
+    env: Env, place: Place
+) -> None:
+    alice, bob = place.members
+    iid = await env.invoke(
+        place,
+        alice,
+        "animate",
+        {"prompt": "slow [sim:seconds=600]", "duration": 2},
+        [("s.png", png(), "image/png")],
+    )
+    job_id = job_id_in(await env.reply_text(iid))
+    thread = await thread_of(env, place, job_id)
+    thread_id = int(thread["id"])
+    await wait_for(
+        lambda: _contains(status_text(env, thread_id), "Rendering"), "the job to be rendering"
+    )
+    # An admin takes away the bot's right to post in threads while the clip is being made.
+    await env.ctl.set_channel_permissions(
+        place.channel_id,
+        VIEW_CHANNEL
+        | SEND_MESSAGES
+        | EMBED_LINKS
+        | ATTACH_FILES
+        | READ_MESSAGE_HISTORY
+        | CREATE_PUBLIC_THREADS,
+    )
+    await env.barrier(place)
+    env.sim.advance(600)
+
+    async def told() -> list[Json]:
+        return [
+            m
+            for m in await public_messages(env, place.channel_id)
+            if "Send Messages in Threads" in m["content"]
+        ]
+
+    message, *_ = await wait_for(told, "the requester to be told which permission is missing")
+    assert f"job #{job_id}" in message["content"], message["content"]
+    # Only the missing one: without it Discord denies Embed Links and Attach Files implicitly.
+    assert "missing the **Send Messages in Threads** permission in" in message["content"]
+    assert mentioned(message) == [alice] and bob not in mentioned(message)
+
+    async def settled() -> bool:
+        row = env.db.job(job_id)
+        return row["state"] != "running" and row["next_poll_at"] is None
+
+    await wait_for(settled, "the worker to be done with the job")
+    assert await env.ctl.messages(thread_id) == []
+    told_again = await told()
+    assert len(told_again) == 1, "\n".join(m["content"] for m in told_again)
