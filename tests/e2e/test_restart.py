@@ -183,3 +183,26 @@ def _is_set(event: Any) -> Any:
         return bool(event.is_set())
 
     return check
+
+
+async def test_output_link_that_expired_while_the_bot_was_down_is_refreshed(
+    env: Env, place: Place
+) -> None:
+    alice = place.members[0]
+    job_id, thread_id = await start_job(env, place, alice, f"expiring [sim:seconds={RUN_SECONDS}]")
+    await wait_rendering(env, thread_id)
+    # The bot has the finished task's output link when it dies (killed while uploading).
+    hold = env.fake.hold("POST", f"/channels/{thread_id}/messages", after=False)
+    env.sim.advance(RUN_SECONDS)
+    await wait_for(_is_set(hold.reached), "the bot to upload the clip")
+    env.bot.kill()
+    hold.release.set()
+    stored = env.db.job(job_id)["output_url"]
+    assert stored and "/_outputs/" in stored
+    env.sim.expire_outputs()  # every link issued so far now answers 403, as after a long outage
+
+    await env.bot.start()
+    await assert_delivered_once(env, place, job_id, thread_id, alice)
+    assert "expired; fetching a fresh one" in env.bot.log.read_text(), env.bot.tail()
+    assert env.db.job(job_id)["output_url"] != stored
+    assert (await env.usage(place, alice))["Used"] == "10 credits"
