@@ -19,6 +19,7 @@ from aiohttp import web
 
 from bot.runway.simulator import RunwaySimulator, SimulatorOptions
 from tests.e2e.harness import (
+    RUNWAY_KEY,
     BotProcess,
     Db,
     Env,
@@ -114,16 +115,16 @@ async def make_env(
         )
     finally:
         fake.release_all()
-        if bot is not None:
-            await bot.stop()
+        exit_code = await bot.stop() if bot is not None else None
         await ctl.close()
         if sim is not None:
             await sim.stop()
         await fake.stop()
     log = bot.log_text() if bot is not None else ""
+    assert exit_code in (None, 0), f"the bot did not stop cleanly on SIGTERM ({exit_code})"
     if bot is not None and bot.logs:
         assert Db(tmp / "data" / "bot.sqlite3").drift() == [], "the quota books drifted"
-    assert "key_" + "0" * 128 not in log, "the Runway API key appeared in the bot's log"
+    assert RUNWAY_KEY not in log, "the Runway API key appeared in the bot's log"
     assert fake.invalid == [], fake.invalid
     assert fake.errors == [], fake.errors
 

@@ -32,7 +32,7 @@ from tests.fakediscord.server import DEFAULT_TOKEN
 
 REPO = Path(__file__).resolve().parents[2]
 RUNWAY_KEY = "key_" + "0" * 128
-# The worker's schedule (5 s poll floor, 120 s lease) runs 25x faster in these tests.
+# The worker's schedule (5 s poll floor, 120 s lease, 60 s idle) runs 25x faster in these tests.
 WORKER_TIME_SCALE = 0.04
 # Generous bounds: they only end a test that is stuck, they are never asserted as timings.
 WAIT = 60.0
