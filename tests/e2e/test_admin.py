@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from bot.runway.simulator import Fault
 from tests.e2e.harness import (
     Env,
     Place,
@@ -188,3 +189,38 @@ async def test_another_member_cannot_cancel(env: Env, place: Place) -> None:
     # Clean up: the owner cancels it.
     await press_cancel(env, alice, status_id)
     await assert_cancelled(env, place, job_id, status_id, alice)
+
+
+async def test_cancel_while_waiting_for_runway_capacity(env: Env, place: Place) -> None:
+    """Runway said 429 with a long Retry-After: the job waits in the queue; Cancel refunds it
+    and nothing is ever created. (A model of its own, so the pause delays no other test.)"""
+    alice = place.members[0]
+    env.sim.add_fault(
+        Fault(method="POST", path_prefix="/v1/image_to_video", status=429, retry_after=600)
+    )
+    before = env.sim.created_count
+    iid = await env.invoke(
+        place,
+        alice,
+        "animate",
+        {"prompt": "later", "model": "veo3.1_fast", "duration": 4, "ratio": "1280:720"},
+        [("later.png", png(), "image/png")],
+    )
+    job_id = job_id_in(await env.reply_text(iid))
+    status_id = int((await thread_of(env, place, job_id))["id"])
+
+    async def back_in_queue() -> bool:
+        row = env.db.job(job_id)
+        return row["state"] == "queued" and row["attempts"] == 1 and env.sim.faults == []
+
+    await wait_for(back_in_queue, "the job to wait in the queue after the 429")
+    assert (await env.usage(place, alice))["In progress"] == "40 credits"
+    text = await press_cancel(env, alice, status_id)
+    assert f"Job #{job_id} is cancelled" in text and "went back to your quota" in text, text
+    assert env.db.job(job_id)["state"] == "cancelled"
+    assert env.db.ledger(job_id) == [("reserve", 40.0), ("refund", 40.0)]
+    notice = await notice_message(env, status_id, job_id)
+    assert mentioned(notice) == [alice]
+    assert env.sim.created_count == before
+    usage = await env.usage(place, alice)
+    assert usage["Used"] == "0 credits" and "In progress" not in usage, usage

@@ -503,3 +503,23 @@ async def test_thread_permission_lost_before_delivery_is_named_to_the_requester(
     assert await env.ctl.messages(thread_id) == []
     told_again = await told()
     assert len(told_again) == 1, "\n".join(m["content"] for m in told_again)
+
+
+async def test_restyle_of_a_long_video_uses_and_bills_its_first_seconds(
+    env: Env, place: Place
+) -> None:
+    alice = place.members[0]
+    iid = await env.invoke(
+        place,
+        alice,
+        "restyle",
+        {"prompt": "in the style of a woodcut"},
+        [("long.mp4", mp4(8.0, 320, 240), "video/mp4")],
+        attachment_options=["video"],
+    )
+    job_id = job_id_in(await env.reply_text(iid))
+    clip = await clip_message(env, int((await thread_of(env, place, job_id))["id"]))
+    info = probe(await env.ctl.file(clip["attachments"][0]["id"]))
+    assert info.seconds == pytest.approx(5.0, abs=0.2)  # gen4_aleph uses the first 5 s
+    assert env.db.ledger(job_id) == [("reserve", 75.0), ("settle", 75.0)]  # 15 credits/s x 5 s
+    assert (await env.usage(place, alice))["Used"] == "75 credits"
