@@ -40,13 +40,12 @@ from .runway.errors import (
     OutputExpiredError,
     OutputTooLargeError,
     RateLimitedError,
-    RunwayConnectionError,
     RunwayError,
     RunwayValidationError,
-    ServerError,
     TaskNotVisibleYet,
 )
 from .runway.models import ImageToVideoRequest, Task, TaskStatus
+from .runway.retry import create_may_have_started
 from .scheduling import MIN_POLL_SECONDS, backoff_delay, estimate_remaining, next_poll_delay
 from .store import jobs_repo
 from .store.db import Store
@@ -58,9 +57,6 @@ MAX_SUBMIT_ATTEMPTS = 8
 MAX_DELIVERY_ATTEMPTS = 8
 MAX_REMOTE_CANCEL_ATTEMPTS = 5
 MAX_URL_REFRESHES = 2
-# Only an explicit 503 (load shedding) proves Runway did not take the create; a 502 or 504
-# may come from a proxy after Runway already received it, so those jobs go in doubt.
-LOAD_SHEDDING_STATUSES = frozenset({503})
 _VIDEO_EXT = {"video/mp4": ".mp4", "video/webm": ".webm", "video/quicktime": ".mov"}
 
 IN_DOUBT_TEXT = (
@@ -521,6 +517,15 @@ class Worker:
         except RunwayError as exc:  # the upload failed: no task was created
             await self._submit_error(row, exc, upload=True)
             return
+        except Exception:  # a bug while preparing: nothing was sent, so it is not in doubt
+            log.exception("preparing the request for job %s failed", job_id)
+            await self._fail_submit(
+                job_id,
+                "prepare_failed",
+                "The bot could not prepare this job's input for Runway. Nothing was sent "
+                "and your quota was refunded.",
+            )
+            return
         try:
             if isinstance(request, ImageToVideoRequest):
                 task_id = await self._client.create_image_to_video(request)
@@ -587,11 +592,8 @@ class Worker:
 
     async def _submit_error(self, row: aiosqlite.Row, exc: RunwayError, *, upload: bool) -> None:
         job_id = row["id"]
-        not_sent = (
-            upload
-            or isinstance(exc, RateLimitedError)
-            or (isinstance(exc, RunwayConnectionError) and not exc.request_sent)
-            or (isinstance(exc, ServerError) and exc.status in LOAD_SHEDDING_STATUSES)
+        not_sent = upload or not create_may_have_started(
+            exc, provider=self._settings.runway.provider
         )
         if isinstance(exc, RunwayValidationError):
             detail = exc.describe()[:300]

@@ -13,7 +13,9 @@ start (and bill) a task:
   - a 429: RUNWAY-API.md lists "429: rate limit or daily quota reached (on
     create) | yes": Runway refused the request, nothing was started.
   A 5xx, a read timeout, a dropped connection or an unreadable 2xx body after the
-  request was sent may mean the task exists: the error is raised, never retried.
+  request was sent may mean the task exists: the error is raised, never retried here.
+  The worker decides what to do with it (``create_may_have_started``): only a 503 from
+  Runway itself (load shedding) goes back to the bot's queue; the rest is "in doubt".
 
 Waits grow exponentially with jitter, are capped at ``backoff_max``, and honour
 ``Retry-After``. A ``Retry-After`` longer than ``backoff_max`` is not waited out
@@ -81,16 +83,22 @@ def is_retryable(error: RunwayError, *, creates_task: bool) -> bool:
     return isinstance(error, ServerError | RunwayTimeoutError | BadResponseError)
 
 
-def create_may_have_started(error: RunwayError) -> bool:
+def create_may_have_started(error: RunwayError, *, provider: str = "runway") -> bool:
     """Whether a failed create may still have started (and billed) a task at Runway.
 
-    True after a 5xx, a read timeout, a broken connection once the request was sent,
-    or an unreadable answer; False when Runway answered a 4xx or nothing was sent.
+    False when nothing was sent, on a 429, on a 4xx answer, and on a 503 straight from
+    Runway (its load shedding refuses the request before any work). True after any other
+    5xx, a 503 through a gateway (``cometapi``: it may have forwarded the request first),
+    a read timeout, a connection broken after sending, or an unreadable answer.
     Callers treat True as "in doubt": never resubmit silently.
     """
+    if isinstance(error, RateLimitedError):
+        return False
     if isinstance(error, RunwayConnectionError):
         return error.request_sent
-    if isinstance(error, ServerError | RunwayTimeoutError | BadResponseError):
+    if isinstance(error, ServerError):
+        return not (error.status == 503 and provider in ("runway", "simulator"))
+    if isinstance(error, RunwayTimeoutError | BadResponseError):
         return True
     return error.status is None or error.status >= 500
 

@@ -209,11 +209,24 @@ async def queued_models(conn: aiosqlite.Connection) -> list[str]:
 
 
 async def in_flight_by_model(conn: aiosqlite.Connection) -> dict[str, int]:
-    """Jobs submitting or running at Runway, per model."""
+    """Jobs holding a Runway concurrency slot, per model.
+
+    That is every job submitting or running, plus finished jobs (cancelled, or failed past
+    the deadline) whose DELETE at Runway is still pending: their task still runs there.
+    """
+    counts: dict[str, int] = {}
     async with conn.execute(
         "SELECT model, COUNT(*) FROM jobs WHERE state IN ('submitting', 'running') GROUP BY model"
     ) as cur:
-        return {str(r[0]): int(r[1]) for r in await cur.fetchall()}
+        for r in await cur.fetchall():
+            counts[str(r[0])] = int(r[1])
+    async with conn.execute(
+        "SELECT model, COUNT(*) FROM jobs WHERE remote_cancel = 1"
+        " AND state NOT IN ('submitting', 'running') GROUP BY model"
+    ) as cur:
+        for r in await cur.fetchall():
+            counts[str(r[0])] = counts.get(str(r[0]), 0) + int(r[1])
+    return counts
 
 
 async def due_ids(conn: aiosqlite.Connection, now: float, limit: int) -> list[int]:

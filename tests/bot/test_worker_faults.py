@@ -80,6 +80,48 @@ async def test_user_cancel_of_a_running_job_cancels_at_runway(harness: Harness) 
     assert await _quota(h) == (0, 0)
 
 
+async def test_a_cancel_not_yet_at_runway_keeps_the_slot_taken(harness: Harness) -> None:
+    h = harness
+    h.configure(worker_settings(max_concurrent_per_model=1))
+    w = h.worker()
+    first = await h.engine.jobs.create(_small("sea [sim:seconds=600]"))
+    await h.run_until(
+        w,
+        lambda: any(
+            s.job.id == first.id and s.job.state is JobState.RUNNING for s in h.port.statuses
+        ),
+    )
+    task_id = (await h.job(first.id)).provider_task_id
+    h.sim.add_fault(Fault(method="DELETE", path_prefix="/v1/tasks", status=503, times=2))
+    await h.engine.jobs.cancel(first.id, actor_id=1, actor_is_admin=False)
+    second = await h.engine.jobs.create(_small(user=2))
+    await h.cycle(w, 6)
+    # The DELETE failed: the first task still runs at Runway, so the only slot is taken.
+    assert h.sim.task_status(task_id or "") == "RUNNING"
+    assert (await h.job(second.id)).state is JobState.QUEUED
+    await _finish(h, second.id)
+    assert h.sim.task_status(task_id or "") == "CANCELLED"
+    assert (await h.job(second.id)).state is JobState.SUCCEEDED
+
+
+@pytest.mark.parametrize(("provider", "requeued"), [("runway", True), ("cometapi", False)])
+async def test_a_503_on_create_requeues_only_when_runway_itself_answers(
+    harness: Harness, provider: str, requeued: bool
+) -> None:
+    h = harness
+    settings = worker_settings()
+    h.configure(
+        settings.model_copy(
+            update={"runway": settings.runway.model_copy(update={"provider": provider})}
+        )
+    )
+    h.sim.add_fault(Fault(method="POST", path_prefix="/v1/image_to_video", status=503))
+    job = await h.engine.jobs.create(_small())
+    await h.cycle(h.worker(), 0)
+    state = (await h.job(job.id)).state
+    assert state is (JobState.QUEUED if requeued else JobState.IN_DOUBT)
+
+
 async def test_user_cancel_of_a_queued_job_never_reaches_runway(harness: Harness) -> None:
     h = harness
     job = await h.engine.jobs.create(_small())

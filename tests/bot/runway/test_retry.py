@@ -158,3 +158,11 @@ def test_create_server_error_is_never_retried() -> None:
 )
 def test_create_may_have_started(error: RunwayError, in_doubt: bool) -> None:
     assert create_may_have_started(error) is in_doubt
+
+
+def test_a_503_is_load_shedding_only_when_runway_itself_answers() -> None:
+    shed = ServerError("503", status=503)
+    assert create_may_have_started(shed, provider="runway") is False
+    assert create_may_have_started(shed, provider="simulator") is False
+    assert create_may_have_started(shed, provider="cometapi") is True
+    assert create_may_have_started(ServerError("504", status=504), provider="runway") is True
