@@ -397,3 +397,20 @@ async def test_cancel_during_a_failing_poll_is_not_delayed_by_the_back_off(
     assert ("DELETE", f"/v1/tasks/{task_id}") in h.sim.request_log
     await h.cycle(w, 0)
     assert h.port.visible("failure")
+
+
+async def test_a_bug_while_preparing_fails_the_job_and_refunds_instead_of_in_doubt(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h = harness
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("bug in request building")
+
+    monkeypatch.setattr("bot.worker.build_request", broken)
+    job = await h.engine.jobs.create(_small())
+    await _finish(h, job.id)
+    done = await h.job(job.id)
+    assert done.state is JobState.FAILED and done.error_code == "prepare_failed"
+    assert h.sim.created_count == 0
+    assert await _quota(h) == (0, 0)
