@@ -299,10 +299,10 @@ class BotProcess:
         self.proc.wait(timeout=30)
 
     async def stop(self) -> int | None:
-        """SIGTERM and wait for a clean exit (SIGKILL if it hangs)."""
+        """SIGTERM and wait; the exit code (None if it was not running; SIGKILL if it hangs)."""
         proc = self.proc
         if proc is None or proc.poll() is not None:
-            return None if proc is None else proc.returncode
+            return None
         proc.send_signal(signal.SIGTERM)
         try:
             await asyncio.to_thread(proc.wait, 30)
