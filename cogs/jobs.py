@@ -11,6 +11,7 @@ from discord.ext import commands
 from bot.ui.actions import cancel_job
 from bot.ui.context import services_of
 from bot.ui.embeds import jobs_embed, quota_embed
+from bot.ui.errors import answer
 from bot.ui.permissions import role_ids
 from bot.ui.text import truncate
 
@@ -32,15 +33,12 @@ class JobsCog(commands.Cog):
     async def jobs(self, interaction: discord.Interaction[Any]) -> None:
         """/jobs: the caller's jobs here (in a server) or everywhere (in DMs)."""
         services = services_of(self.bot)
+        await interaction.response.defer(ephemeral=True)  # before any database read
         listed = await services.jobs.list_user_jobs(
             interaction.user.id, guild_id=interaction.guild_id, limit=JOBS_SHOWN
         )
         title = "Your jobs in this server" if interaction.guild_id else "Your jobs"
-        await interaction.response.send_message(
-            embed=jobs_embed(listed, title=title),
-            ephemeral=True,
-            allowed_mentions=discord.AllowedMentions.none(),
-        )
+        await answer(interaction, embed=jobs_embed(listed, title=title))
 
     async def active_job_autocomplete(
         self, interaction: discord.Interaction[Any], current: str
@@ -79,15 +77,12 @@ class JobsCog(commands.Cog):
     async def usage(self, interaction: discord.Interaction[Any]) -> None:
         """/usage: used, limit, left and reset time for the caller."""
         services = services_of(self.bot)
+        await interaction.response.defer(ephemeral=True)  # before any database read
         status = await services.quota.status(
             interaction.guild_id, interaction.user.id, role_ids(interaction.user)
         )
         title = "Your quota in this server" if interaction.guild_id else "Your quota in DMs"
-        await interaction.response.send_message(
-            embed=quota_embed(status, title=title),
-            ephemeral=True,
-            allowed_mentions=discord.AllowedMentions.none(),
-        )
+        await answer(interaction, embed=quota_embed(status, title=title))
 
 
 async def setup(bot: RunwayBot) -> None:

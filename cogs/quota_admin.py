@@ -120,6 +120,12 @@ class QuotaAdminCog(
         self, interaction: discord.Interaction[Any], role: discord.Role, limit: str
     ) -> None:
         """/quota role."""
+        if role.is_default():
+            await reply(
+                interaction,
+                "@everyone is every member: use `/quota default` to set this server's limit.",
+            )
+            return
         ok, value = await self._set_with(interaction, limit, allow_clear=True)
         if not ok:
             return

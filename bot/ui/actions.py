@@ -129,17 +129,17 @@ async def rerun_job(
 ) -> Job | None:
     """Start a job again from its stored inputs, with the same or a new random seed."""
     services = services_of(interaction.client)
+    channel = target_channel(interaction)
+    if channel is None:
+        await reply(interaction, "I cannot post in this channel.")
+        return None
+    await interaction.response.defer(ephemeral=True, thinking=True)  # before any database read
     original = await services.jobs.get(job_id)
     if original is None:
         await reply(interaction, "That job no longer exists.")
         return None
     # Retry keeps the seed; Rerun leaves it to the job service to pick a different one.
     seed = original.params.seed if keep_seed else None
-    channel = target_channel(interaction)
-    if channel is None:
-        await reply(interaction, "I cannot post in this channel.")
-        return None
-    await interaction.response.defer(ephemeral=True, thinking=True)
     try:
         job = await services.jobs.rerun(
             job_id,

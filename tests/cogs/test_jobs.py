@@ -35,6 +35,7 @@ async def test_jobs_lists_mine_newest_first_with_links(harness: Harness, cog: Jo
 
     await JobsCog.jobs.callback(cog, interaction)
 
+    assert log.deferred  # acknowledged before reading the database
     (embed,) = log.embeds()
     text = embed.description or ""
     assert text.index(f"#{second}]") < text.index(f"#{first}]")
@@ -127,6 +128,7 @@ async def test_usage_shows_my_quota(harness: Harness, cog: JobsCog) -> None:
 
     await JobsCog.usage.callback(cog, interaction)
 
+    assert log.deferred  # acknowledged before reading the database
     (embed,) = log.embeds()
     fields = {f.name: f.value for f in embed.fields}
     assert fields["Limit"] == "100"

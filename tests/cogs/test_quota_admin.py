@@ -119,6 +119,16 @@ async def test_role_and_default_limits(harness: Harness, cog: QuotaAdminCog) -> 
     assert not status.blocked and status.limit == 100
 
 
+async def test_a_limit_for_everyone_points_to_the_server_default(
+    harness: Harness, cog: QuotaAdminCog
+) -> None:
+    interaction, log = admin(harness)
+    await QuotaAdminCog.role_limit.callback(cog, interaction, make_role(default=True), "5")
+    assert "/quota default" in log.last
+    status = await harness.quota.status(harness.guild_id, make_member().id)
+    assert status.limit == 100 and status.source == "config default"
+
+
 async def test_grant_reset_and_top(harness: Harness, cog: QuotaAdminCog) -> None:
     target = make_member()
     interaction, log = admin(harness)
