@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 from .domain import InputRole, JobError, JobInput, JobKind
 from .media import data_uri_fits, to_data_uri
+from .media._text import human_size
+from .media.datauri import max_raw_bytes
 from .runway.client import RunwayClient
 from .runway.models import (
     ContentModeration,
@@ -15,15 +17,35 @@ from .runway.models import (
     VideoToVideoRequest,
 )
 
+# Providers that serve ``POST /v1/uploads`` (CometAPI does not: it takes data URIs only).
+UPLOAD_PROVIDERS = frozenset({"runway", "simulator"})
+# The largest input video kept for an upload: well under Runway's 200 MB, and stored in SQLite.
+MAX_UPLOAD_VIDEO_BYTES = 64_000_000
+
+
+def can_upload(provider: str) -> bool:
+    """True when ``provider`` accepts ephemeral uploads for inputs too big for a data URI."""
+    return provider in UPLOAD_PROVIDERS
+
+
+def video_budget(provider: str) -> int:
+    """The most bytes an input video may have for ``provider``: an upload's cap where uploads
+    exist, else what fits a 16 MB data URI (a bigger video must be re-encoded to fit)."""
+    return MAX_UPLOAD_VIDEO_BYTES if can_upload(provider) else max_raw_bytes("video/mp4")
+
 
 async def _uri(client: RunwayClient, item: JobInput) -> str:
-    """A data URI when it fits; otherwise an ephemeral upload (Runway direct only)."""
+    """A data URI when it fits; otherwise an ephemeral upload where the provider has them."""
     if data_uri_fits(item):
         return to_data_uri(item)
-    if client.provider == "runway":
+    if can_upload(client.provider):
         name = item.filename or f"input.{item.mime.split('/')[-1]}"
         return await client.upload_ephemeral(name, item.data, item.mime)
-    raise JobError(f"The {item.role.value} file is too large to send to Runway.")
+    raise JobError(
+        f"The {item.role.value.replace('_', ' ')} file is {human_size(len(item.data))}; "
+        f"this bot's Runway provider accepts at most {human_size(max_raw_bytes(item.mime))} "
+        f"per file. Send a shorter or smaller one."
+    )
 
 
 async def build_request(

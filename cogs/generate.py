@@ -15,6 +15,7 @@ from discord.ext import commands
 from bot.config import SEED_MAX, Endpoint, ModelSpec, Settings
 from bot.domain import InputRole, JobError, JobInput, JobKind, JobParams, NewJob
 from bot.media import MediaError, prepare_image, prepare_video
+from bot.submission import video_budget
 from bot.ui.actions import submit
 from bot.ui.context import services_of
 from bot.ui.errors import answer as reply
@@ -354,6 +355,9 @@ class GenerateCog(commands.Cog):
                 filename=request.main.filename,
                 max_seconds=spec.max_input_seconds if spec else None,
                 keep_seconds=spec.billed_input_seconds if spec else None,
+                # Room for an upload where the provider has them; else re-encode to fit a
+                # data URI now, so a video that cannot fit is refused before any quota is held.
+                max_output_bytes=video_budget(self.settings.runway.provider),
             )
         if request.extra is None:
             return (main,)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any
 
@@ -9,12 +10,16 @@ import av
 import discord
 import pytest
 from PIL import Image
+from pydantic import SecretStr
 
-from bot.domain import JobKind, JobState
+from bot.config import RunwaySettings
+from bot.domain import JobInput, JobKind, JobState
 from bot.jobs import JobService
+from bot.media import data_uri_fits
+from bot.media.datauri import max_raw_bytes
 from bot.quota import QuotaService
 from bot.ui.context import Services
-from cogs.generate import GenerateCog, PromptModal
+from cogs.generate import MAX_VIDEO_BYTES, GenerateCog, PromptModal
 from tests.cogs.conftest import Harness, make_harness, png_bytes
 from tests.discord_doubles import (
     forbidden,
@@ -434,3 +439,60 @@ async def test_thread_refused_by_discord_still_runs_in_the_channel(
     assert job.status_message_id == harness.channel.sent[0][2].id
     assert "**Create Public Threads**" in log.last
     assert "posted in the channel instead" in log.last
+
+
+def big_mp4(tmp_path: Path) -> bytes:
+    """A real, valid H.264 MP4 (lossless noise) larger than a 16 MB data URI can carry."""
+    rng = random.Random(3)
+    path = tmp_path / "big.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(
+            "libx264", rate=15, options={"preset": "ultrafast", "qp": "0"}
+        )
+        stream.width, stream.height, stream.pix_fmt = 640, 480, "yuv420p"
+        for index in range(30):
+            image = Image.frombytes("RGB", (640, 480), rng.randbytes(640 * 480 * 3))
+            frame = av.VideoFrame.from_image(image)
+            frame.pts = index
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    data = path.read_bytes()
+    assert max_raw_bytes("video/mp4") < len(data) < MAX_VIDEO_BYTES
+    return data
+
+
+async def restyle_big_video(harness: Harness, tmp_path: Path) -> tuple[bytes, JobInput]:
+    user = make_member()
+    interaction, _ = harness.interaction(user=user)
+    data = big_mp4(tmp_path)
+    video = make_attachment(data, filename="big.mp4", content_type="video/mp4")
+    await GenerateCog.restyle.callback(GenerateCog(harness.bot), interaction, video, "snow")
+    (job,) = await harness.jobs.list_user_jobs(user.id)
+    (stored,) = await harness.jobs.inputs(job.id)
+    return data, stored
+
+
+async def test_a_big_video_is_kept_whole_for_an_upload_on_the_simulator(
+    harness: Harness, tmp_path: Path
+) -> None:
+    assert harness.settings.runway.provider == "simulator"
+    data, stored = await restyle_big_video(harness, tmp_path)
+    assert stored.data == data  # passed through, not squeezed into a data URI
+    assert not data_uri_fits(stored)
+
+
+async def test_a_big_video_is_reencoded_to_a_data_uri_for_cometapi(tmp_path: Path) -> None:
+    h = await make_harness(tmp_path)
+    runway = RunwaySettings(provider="cometapi", api_key=SecretStr("comet-key"))
+    h.settings = h.settings.model_copy(update={"runway": runway})
+    h.bot.settings = h.settings
+    assert h.bot.services is not None
+    h.bot.services = Services(settings=h.settings, jobs=h.jobs, quota=h.quota)
+    try:
+        data, stored = await restyle_big_video(h, tmp_path)
+    finally:
+        await h.store.close()
+    assert stored.data != data and data_uri_fits(stored)
+    assert (stored.width, stored.height) == (640, 480)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import random
 import struct
 import zlib
@@ -30,9 +29,10 @@ def solid(
     return Image.new(mode, size, color)
 
 
-def noise(size: tuple[int, int]) -> Image.Image:
-    """Random pixels: the worst case for every compressor."""
-    return Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3))
+def noise(size: tuple[int, int], seed: int = 0) -> Image.Image:
+    """Pseudo-random pixels (the worst case for every compressor), the same for the same seed
+    so that what an encoder makes of them does not change from run to run."""
+    return Image.frombytes("RGB", size, random.Random(seed).randbytes(size[0] * size[1] * 3))
 
 
 def png_with_header_size(width: int, height: int) -> bytes:
@@ -54,9 +54,10 @@ def marked_frame(width: int, height: int, index: int) -> Image.Image:
     return image
 
 
-def _noise_samples(count: int) -> bytes:
-    """``count`` float32 samples of white noise at half scale."""
-    return array("f", (random.uniform(-0.5, 0.5) for _ in range(count))).tobytes()
+def _noise_samples(count: int, seed: int) -> bytes:
+    """``count`` float32 samples of white noise at half scale (the same for the same seed)."""
+    rng = random.Random(seed)
+    return array("f", (rng.uniform(-0.5, 0.5) for _ in range(count))).tobytes()
 
 
 def rgb_at(image: Image.Image, xy: tuple[int, int]) -> tuple[int, int, int]:
@@ -116,7 +117,7 @@ def _write_video(
         astream = out.add_stream("aac", rate=48_000) if audio else None
         if vstream is not None:
             for i in range(frames):
-                image = noise(size) if noisy else marked_frame(width, height, i)
+                image = noise(size, seed=i) if noisy else marked_frame(width, height, i)
                 frame = av.VideoFrame.from_image(image)  # type: ignore[no-untyped-call]
                 frame.pts = i
                 frame.time_base = Fraction(1, fps)
@@ -126,8 +127,9 @@ def _write_video(
             samples = 1024
             for k in range(round(48_000 * seconds / samples)):
                 aframe = av.AudioFrame(format="fltp", layout="stereo", samples=samples)
-                for plane in aframe.planes:
-                    plane.update(_noise_samples(samples) if noisy else bytes(samples * 4))
+                for p, plane in enumerate(aframe.planes):
+                    seed = 2 * k + p
+                    plane.update(_noise_samples(samples, seed) if noisy else bytes(samples * 4))
                 aframe.sample_rate = 48_000
                 aframe.pts = k * samples
                 out.mux(astream.encode(aframe))

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.media.encode import MIN_BPP, plan_for_budget
 from bot.media.errors import ClipTooLarge, CorruptMedia, MediaError
-from bot.media.fit import fit_clip
+from bot.media.fit import MAX_LONG_SIDE, MAX_SHORT_SIDE, QUALITY_BPP, fit_clip
 from bot.media.probe import probe_video
 from tests.bot.media.conftest import MakeVideo
 
@@ -35,9 +36,22 @@ def test_a_big_clip_is_reencoded_to_fit(make_video: MakeVideo, tmp_path: Path) -
 
 def test_a_tight_limit_scales_the_picture_down(make_video: MakeVideo, tmp_path: Path) -> None:
     src = make_video("out.mp4", size=(320, 240), fps=24, seconds=2, noisy=True)
-    out = fit_clip(src, 25_000, tmp_path / "work")
+    limit = 16_000
+    # The budget itself is below MIN_BPP at full size, so the plan (not x264's luck) shrinks it;
+    # later attempts only ever shrink further.
+    plan = plan_for_budget(
+        probe_video(src),
+        limit,
+        max_long_side=MAX_LONG_SIDE,
+        max_short_side=MAX_SHORT_SIDE,
+        audio=True,
+        quality_bpp=QUALITY_BPP,
+    )
+    assert plan.width < 320 and plan.height < 240
+    assert plan.video_bitrate < MIN_BPP * 320 * 240 * plan.fps
+    out = fit_clip(src, limit, tmp_path / "work")
     info = probe_video(out)
-    assert out.stat().st_size <= 25_000
+    assert out.stat().st_size <= limit
     assert info.width < 320 and info.height < 240
     assert info.width / info.height == pytest.approx(320 / 240, rel=0.05)
 
