@@ -94,7 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=8765)
     sim.add_argument("--provider", choices=["runway", "cometapi"], default="runway")
-    sim.add_argument("--api-key", default=None, help="accept only this key (default: any)")
+    sim.add_argument(
+        "--api-key",
+        default=None,
+        help="accept only this key; when not given, the RUNWAY_API_KEY environment variable "
+        "is used if set (prefer it: a command-line key shows in ps), else any key is accepted",
+    )
     sim.add_argument("--task-seconds", type=float, default=20.0)
     sim.add_argument("--time-scale", type=float, default=1.0)
     sim.add_argument(

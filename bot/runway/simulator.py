@@ -37,6 +37,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 import uuid
@@ -528,7 +529,8 @@ class RunwaySimulator:
 
 
 def main_simulate(args: argparse.Namespace) -> int:
-    """``runway-bot simulate``: serve the simulator until SIGINT/SIGTERM."""
+    """``runway-bot simulate``: serve the simulator until SIGINT/SIGTERM (the accepted key:
+    --api-key, else RUNWAY_API_KEY, else any)."""
     from ..config import ConfigError, load_settings
 
     try:
@@ -547,9 +549,11 @@ def main_simulate(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    # A key from the environment stays out of ``ps``, unlike --api-key.
+    api_key = args.api_key or os.environ.get("RUNWAY_API_KEY") or None
     options = SimulatorOptions(
         provider=args.provider,
-        api_key=args.api_key,
+        api_key=api_key,
         models=models,
         task_seconds=args.task_seconds,
         time_scale=args.time_scale,

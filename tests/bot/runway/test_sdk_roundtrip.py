@@ -1,10 +1,17 @@
-"""The official runwayml SDK, pointed at the simulator, works end to end."""
+"""The official runwayml SDK, pointed at the simulator (in process, and served by
+``runway-bot simulate``), works end to end."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -13,6 +20,7 @@ import runwayml
 from runwayml import AsyncRunwayML, RunwayML
 from runwayml.lib import polling
 
+from bot.cli import main as cli_main
 from bot.runway.simulator import RunwaySimulator, SimulatorOptions
 from tests.bot.runway.sim_media import make_png
 
@@ -116,3 +124,86 @@ async def test_sync_client_in_a_thread(sim: RunwaySimulator) -> None:
             return str(task.wait_for_task_output(timeout=30).status)
 
     assert await asyncio.to_thread(run) == "SUCCEEDED"
+
+
+# ---- the same SDK against `runway-bot simulate` in its own process -----------------------
+
+
+@contextmanager
+def simulate_command(*args: str, env_key: str | None = None) -> Iterator[str]:
+    """Run ``python -m bot simulate`` on a free port; yields its URL, stops it on exit."""
+    env = {k: v for k, v in os.environ.items() if k != "RUNWAY_API_KEY"}
+    env["PYTHONUNBUFFERED"] = "1"
+    if env_key is not None:
+        env["RUNWAY_API_KEY"] = env_key
+    command = [sys.executable, "-m", "bot", "simulate", "--port", "0", *args]
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    reader = ThreadPoolExecutor(1)  # readline has no timeout of its own
+    try:
+        assert proc.stdout is not None
+        line = reader.submit(proc.stdout.readline).result(timeout=30)
+        assert "listening on http://127.0.0.1:" in line, line
+        yield line.rsplit(" ", 1)[1].strip()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        reader.shutdown()  # the pipe is at EOF once the process is gone
+
+
+@pytest.mark.timeout(90)
+def test_round_trip_against_the_simulate_command() -> None:
+    with (
+        simulate_command("--time-scale", "50") as url,
+        RunwayML(base_url=url, api_key="key_" + "0" * 128, max_retries=0) as sdk,
+    ):
+        task = sdk.image_to_video.create(
+            model="gen4_turbo", prompt_image=PNG_URI, ratio="1280:720", duration=2, seed=3
+        )
+        done = task.wait_for_task_output(timeout=60)
+        assert done.status == "SUCCEEDED"
+        assert done.id == task.id and done.output
+        clip = httpx.get(done.output[0], timeout=10)
+        assert clip.status_code == 200 and clip.content[4:8] == b"ftyp"
+
+        bad_ratio: Any = "1:1"
+        with pytest.raises(runwayml.BadRequestError) as caught:
+            sdk.image_to_video.create(model="gen4_turbo", prompt_image=PNG_URI, ratio=bad_ratio)
+        assert caught.value.status_code == 400
+
+
+def _accepted(url: str, key: str) -> bool:
+    """True when the simulator lets ``key`` in (an unknown task is then just not found)."""
+    with RunwayML(base_url=url, api_key=key, max_retries=0) as sdk:
+        try:
+            sdk.tasks.retrieve("no-such-task")
+        except runwayml.AuthenticationError:
+            return False
+        except runwayml.NotFoundError:
+            return True
+    raise AssertionError("an unknown task was found")
+
+
+@pytest.mark.timeout(90)
+def test_simulate_command_takes_its_key_from_runway_api_key() -> None:
+    env_key, flag_key = "key_" + "e" * 128, "key_" + "f" * 128
+    with simulate_command(env_key=env_key) as url:
+        assert _accepted(url, env_key)
+        assert not _accepted(url, flag_key)
+    with simulate_command("--api-key", flag_key, env_key=env_key) as url:
+        assert _accepted(url, flag_key)  # the flag wins over the environment
+        assert not _accepted(url, env_key)
+    with simulate_command() as url:  # neither: any well-formed key
+        assert _accepted(url, env_key) and _accepted(url, flag_key)
+
+
+def test_simulate_help_names_the_environment_variable(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        cli_main(["simulate", "--help"])
+    assert caught.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--api-key" in text and "RUNWAY_API_KEY environment variable" in text
