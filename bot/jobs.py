@@ -238,6 +238,8 @@ class JobService:
         ]
         if new.kind is JobKind.ANIMATE and params.ratio is None:
             params = replace(params, ratio=closest_ratio(spec, main.width, main.height))
+        if params.seed is None:  # a concrete seed makes every result repeatable
+            params = replace(params, seed=self._rng.randint(0, spec.seed_max))
         input_seconds = main.duration_seconds if new.kind is JobKind.RESTYLE else None
         credits = self.estimate_credits(new.kind, params, input_seconds)
         summary = " + ".join(

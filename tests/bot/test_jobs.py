@@ -107,6 +107,15 @@ async def test_create_picks_the_closest_ratio_and_reserves(engine: Engine, store
     assert wide.params.ratio == "1584:672"
 
 
+async def test_a_job_without_a_seed_gets_one_so_it_can_be_repeated(engine: Engine) -> None:
+    job = await engine.jobs.create(new_animate())
+    assert job.params.seed is not None and 0 <= job.params.seed <= 4_294_967_295
+    stored = await engine.jobs.get(job.id)
+    assert stored is not None and stored.params.seed == job.params.seed
+    chosen = await engine.jobs.create(new_animate(2, seed=42))
+    assert chosen.params.seed == 42
+
+
 async def test_bad_inputs_change_nothing(engine: Engine, store: Store) -> None:
     video = JobInput(InputRole.VIDEO, "video/mp4", b"x", duration_seconds=42.0)
     cases = [
