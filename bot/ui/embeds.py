@@ -102,7 +102,7 @@ def _param_fields(embed: discord.Embed, job: Job, model: ModelSpec | None) -> No
         embed.add_field(name="Ratio", value=params.ratio.replace(":", "×"))
     if params.duration:
         embed.add_field(name="Duration", value=f"{params.duration}s")
-    embed.add_field(name="Seed", value=str(params.seed) if params.seed is not None else "-")
+    embed.add_field(name="Seed", value=str(params.seed) if params.seed is not None else "random")
     if params.audio:
         embed.add_field(name="Audio", value="on")
 
