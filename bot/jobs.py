@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -65,6 +66,14 @@ def closest_ratio(spec: ModelSpec, width: int | None, height: int | None) -> str
     )
 
 
+_ECHO_SAFE = re.compile(r"[A-Za-z0-9._:-]{1,40}")
+
+
+def _echo(value: str) -> str:
+    """A model id or ratio the user typed, quoted back only when it looks like one."""
+    return f"'{value}'" if _ECHO_SAFE.fullmatch(value) else "(that value)"
+
+
 class JobService:
     """Everything users and admins do to jobs; the worker does the rest."""
 
@@ -96,7 +105,7 @@ class JobService:
         endpoint = _ENDPOINT[kind]
         if spec is None or not spec.enabled:
             names = ", ".join(m.id for m in self._settings.enabled_models(endpoint))
-            raise JobError(f"Model {model_id} is not available; choose one of: {names}.")
+            raise JobError(f"Model {_echo(model_id)} is not available; choose one of: {names}.")
         if spec.endpoint is not endpoint:
             raise JobError(f"{spec.id} cannot be used here; use {_COMMAND[spec.endpoint]} with it.")
         return spec
@@ -150,7 +159,7 @@ class JobService:
                 ]  # fmt: skip
                 if not match:
                     raise JobError(
-                        f"Ratio {ratio} is not available for {spec.id}; "
+                        f"Ratio {_echo(ratio)} is not available for {spec.id}; "
                         f"choose one of: {', '.join(spec.ratios)}."
                     )
                 ratio = match[0]

@@ -234,9 +234,9 @@ class GenerateCog(commands.Cog):
         interaction: discord.Interaction[Any],
         image: discord.Attachment,
         prompt: str,
-        model: str | None = None,
+        model: app_commands.Range[str, 1, 64] | None = None,
         duration: app_commands.Range[int, 1, 60] | None = None,
-        ratio: str | None = None,
+        ratio: app_commands.Range[str, 1, 32] | None = None,
         seed: app_commands.Range[int, 0, SEED_MAX] | None = None,
         last_frame: discord.Attachment | None = None,
     ) -> None:
@@ -265,7 +265,7 @@ class GenerateCog(commands.Cog):
         video: discord.Attachment,
         prompt: str,
         reference: discord.Attachment | None = None,
-        model: str | None = None,
+        model: app_commands.Range[str, 1, 64] | None = None,
         seed: app_commands.Range[int, 0, SEED_MAX] | None = None,
     ) -> None:
         """/restyle: video to video."""

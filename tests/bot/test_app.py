@@ -104,6 +104,7 @@ def test_animate_options(payloads: list[dict[str, Any]]) -> None:
     assert opts["prompt"]["required"] is True
     assert opts["model"]["autocomplete"] is True
     assert opts["ratio"]["autocomplete"] is True
+    assert opts["model"]["max_length"] == 64 and opts["ratio"]["max_length"] == 32
     assert opts["duration"]["autocomplete"] is True
     assert opts["seed"]["min_value"] == 0 and opts["seed"]["max_value"] == 4_294_967_295
     assert opts["last_frame"]["type"] == 11 and opts["last_frame"]["required"] is False

@@ -48,7 +48,7 @@ def _p(model: str = "gen4_turbo", **kw: object) -> JobParams:
             _p("veo3.1", ratio="4:3"),
             "",
             {},
-            "Ratio 4:3 is not available for veo3.1; choose one of: "
+            "Ratio '4:3' is not available for veo3.1; choose one of: "
             "1280:720, 720:1280, 1080:1920, 1920:1080.",
         ),
         (_p(seed=4294967296), "", {}, "Seed must be between 0 and 4294967295."),
@@ -60,8 +60,22 @@ def _p(model: str = "gen4_turbo", **kw: object) -> JobParams:
             _p("gen3a_turbo"),
             "",
             {},
-            "Model gen3a_turbo is not available; choose one of: "
+            "Model 'gen3a_turbo' is not available; choose one of: "
             "gen4_turbo, gen4.5, veo3.1, veo3.1_fast.",
+        ),
+        (
+            _p("@everyone **[x](https://e.vil)** <@&1>"),
+            "",
+            {},
+            "Model (that value) is not available; choose one of: "
+            "gen4_turbo, gen4.5, veo3.1, veo3.1_fast.",
+        ),
+        (
+            _p("veo3.1", ratio="x" * 3000),
+            "",
+            {},
+            "Ratio (that value) is not available for veo3.1; choose one of: "
+            "1280:720, 720:1280, 1080:1920, 1920:1080.",
         ),
         (_p("gen4_aleph"), "x", {}, "gen4_aleph cannot be used here; use /restyle with it."),
     ],
