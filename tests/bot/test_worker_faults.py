@@ -407,7 +407,7 @@ async def test_a_bug_while_preparing_fails_the_job_and_refunds_instead_of_in_dou
     async def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("bug in request building")
 
-    monkeypatch.setattr("bot.worker.build_request", broken)
+    monkeypatch.setattr("bot.pipeline.submit.build_request", broken)
     job = await h.engine.jobs.create(_small())
     await _finish(h, job.id)
     done = await h.job(job.id)

@@ -1,0 +1,188 @@
+"""What every step needs: the services, the clock, and the shared job-row helpers."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from ..config import Settings
+from ..domain import JobState
+from ..ports import DeliveryPort, StatusUpdate
+from ..quota import QuotaService
+from ..runway.client import RunwayClient
+from ..runway.models import TaskStatus
+from ..scheduling import MIN_POLL_SECONDS, backoff_delay, estimate_remaining, next_poll_delay
+from ..store import jobs_repo
+from ..store.db import Store
+
+log = logging.getLogger("bot.worker")
+
+
+class StepContext:
+    """Services and helpers shared by the worker's steps (one per :class:`~bot.worker.Worker`)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        client: RunwayClient,
+        port: DeliveryPort,
+        quota: QuotaService,
+        *,
+        owner: str,
+        workdir: Path,
+        clock: Callable[[], float],
+        rng: random.Random,
+        scale: float,
+        model_paused_until: dict[str, float],
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.client = client
+        self.port = port
+        self.quota = quota
+        self.owner = owner
+        self.workdir = workdir
+        self.clock = clock
+        self.rng = rng
+        self.scale = scale
+        self.model_paused_until = model_paused_until
+        self._last_status: dict[int, float] = {}
+        self.rates: dict[int, tuple[float | None, float | None]] = {}
+
+    def poll_delay(self, status: TaskStatus, **progress: Any) -> float:
+        """Next poll delay (never below the floor); see :mod:`bot.scheduling`."""
+        delay = next_poll_delay(status, self.rng, floor=MIN_POLL_SECONDS, **progress)
+        return delay * self.scale
+
+    def backoff(self, failures: int, retry_after: float | None) -> float:
+        """Back-off delay after ``failures`` errors, at least ``retry_after`` when given."""
+        delay = backoff_delay(failures, self.rng, floor=MIN_POLL_SECONDS) * self.scale
+        return delay if retry_after is None else max(delay, retry_after)
+
+    async def row(self, job_id: int) -> aiosqlite.Row | None:
+        """The job's current row, or None when it is gone."""
+        return await self.store.fetchone("SELECT * FROM jobs WHERE id = ?", (job_id,))
+
+    async def finish(
+        self,
+        job_id: int,
+        state: JobState,
+        *,
+        expect: JobState | tuple[JobState, ...],
+        code: str | None,
+        text: str | None,
+        charge: bool | None = None,
+        charged_credits: float | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> bool:
+        """Move a job to a terminal state, settle or refund its quota, schedule its notice.
+
+        ``charge`` True settles (with ``charged_credits`` or the estimate), False refunds,
+        None leaves the quota as it is.
+        """
+        now = self.clock()
+        async with self.store.transaction() as conn:
+            row = await jobs_repo.get_row(conn, job_id)
+            expected = (expect,) if isinstance(expect, JobState) else expect
+            if row is None or JobState(row["state"]) not in expected:
+                await self.release(conn, job_id)
+                return False
+            if charge is True:
+                await self.quota.settle(conn, row, charged_credits)
+            elif charge is False:
+                await self.quota.refund(conn, row)
+            values: dict[str, Any] = {
+                "state": state.value,
+                "error_code": code,
+                "error_text": text,
+                "finished_at": now,
+                "updated_at": now,
+                "next_poll_at": now,
+                "lease_owner": None,
+                "lease_expires_at": None,
+            }
+            values.update(extra or {})
+            await jobs_repo.update(conn, job_id, values)
+        await self.notify(job_id, force=True)
+        return True
+
+    async def release(self, conn: aiosqlite.Connection, job_id: int) -> None:
+        """Drop this worker's lease on the job (if it still holds it)."""
+        await conn.execute(
+            "UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL"
+            " WHERE id = ? AND lease_owner = ?",
+            (job_id, self.owner),
+        )
+
+    async def reschedule(
+        self,
+        job_id: int,
+        delay: float,
+        values: dict[str, Any] | None = None,
+        *,
+        expect: JobState | None = None,
+    ) -> None:
+        """Run the job's next step after ``delay`` (only if still in ``expect``) and let go."""
+        now = self.clock()
+        async with self.store.transaction() as conn:
+            changed = await jobs_repo.update(
+                conn,
+                job_id,
+                {
+                    **(values or {}),
+                    "next_poll_at": now + delay,
+                    "updated_at": now,
+                    "lease_owner": None,
+                    "lease_expires_at": None,
+                },
+                expect_state=expect,
+            )
+            if not changed:  # e.g. cancelled meanwhile: its own next step is already due
+                await self.release(conn, job_id)
+
+    async def notify(self, job_id: int, *, force: bool) -> None:
+        """Tell the port about the job (always on state change, else rate-limited)."""
+        now = self.clock()
+        interval = self.settings.discord.status_edit_interval_seconds
+        if not force and now - self._last_status.get(job_id, float("-inf")) < interval:
+            return
+        row = await self.row(job_id)
+        if row is None:
+            return
+        job = jobs_repo.row_to_job(row)
+        position = None
+        if job.state is JobState.QUEUED:
+            async with self.store.transaction() as conn:
+                position = await jobs_repo.queue_position(conn, job_id)
+        eta = None
+        if job.state is JobState.RUNNING and job.id in self.rates:
+            eta = estimate_remaining(job.progress, *self.rates[job.id])
+        self._last_status[job_id] = now
+        if not job.state.active:
+            self._last_status.pop(job_id, None)
+            self.rates.pop(job_id, None)
+        try:
+            await self.port.status_changed(
+                StatusUpdate(
+                    job=job,
+                    queue_position=position,
+                    throttled=row["provider_status"] == TaskStatus.THROTTLED.value,
+                    eta_seconds=eta,
+                )
+            )
+        except Exception:
+            log.warning("status update for job %s failed", job_id, exc_info=True)
+
+    async def announce_queue(self, limit: int = 20) -> None:
+        """Queue positions moved: update the first waiting jobs (rate-limited per job)."""
+        rows = await self.store.fetchall(
+            "SELECT id FROM jobs WHERE state = 'queued' ORDER BY fair_seq, id LIMIT ?", (limit,)
+        )
+        for row in rows:
+            await self.notify(int(row[0]), force=False)

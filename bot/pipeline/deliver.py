@@ -1,0 +1,182 @@
+"""Delivery step: download the finished clip and post it, or post the failure notice."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import aiosqlite
+
+from ..domain import JobState
+from ..media import sniff
+from ..ports import DeliveryFailed
+from ..runway.errors import OutputExpiredError, OutputTooLargeError, RunwayError
+from ..runway.models import TaskStatus
+from ..store import jobs_repo
+from .context import StepContext
+
+log = logging.getLogger("bot.worker")
+
+MAX_DELIVERY_ATTEMPTS = 8
+MAX_URL_REFRESHES = 2
+_VIDEO_EXT = {"video/mp4": ".mp4", "video/webm": ".webm", "video/quicktime": ".mov"}
+
+
+class _OutputUnusable(Exception):
+    """The task's output cannot be delivered (gone, or not a video)."""
+
+
+async def deliver_clip(ctx: StepContext, row: aiosqlite.Row) -> None:
+    """Download a succeeded job's clip and hand it to the port; failures become notices."""
+    job_id = row["id"]
+    try:
+        clip = await _download(ctx, row)
+    except OutputTooLargeError:
+        mb = ctx.settings.runway.max_output_bytes / 1e6
+        await _output_failed(
+            ctx, job_id, "output_too_large", f"The video Runway made is larger than {mb:g} MB."
+        )
+        return
+    except _OutputUnusable as exc:
+        await _output_failed(ctx, job_id, "bad_output", str(exc))
+        return
+    except RunwayError as exc:
+        if not await _delivery_retry(ctx, row, f"download: {exc}"):
+            await _output_failed(
+                ctx, job_id, "download_failed", "The finished video could not be downloaded."
+            )
+        return
+    try:
+        job = jobs_repo.row_to_job(row)
+        receipt = await ctx.port.deliver_clip(job, clip, job.nonce)
+    except DeliveryFailed as exc:
+        if exc.permanent or not await _delivery_retry(ctx, row, str(exc)):
+            await _output_failed(
+                ctx, job_id, "delivery_failed", f"The video was made but could not be posted: {exc}"
+            )
+        return
+    finally:
+        clip.unlink(missing_ok=True)
+    await _delivered(ctx, job_id, receipt.message_id)
+
+
+async def deliver_failure(ctx: StepContext, row: aiosqlite.Row) -> None:
+    """Post the failure (or cancel / in-doubt) notice of a finished job."""
+    job = jobs_repo.row_to_job(row)
+    try:
+        receipt = await ctx.port.deliver_failure(job, job.nonce)
+    except DeliveryFailed as exc:
+        if exc.permanent or not await _delivery_retry(ctx, row, str(exc)):
+            await _give_up_delivery(ctx, job.id, str(exc))
+        return
+    await _delivered(ctx, job.id, receipt.message_id)
+
+
+async def _delivery_retry(ctx: StepContext, row: aiosqlite.Row, reason: str) -> bool:
+    """Schedule another delivery attempt; False when the attempts are used up."""
+    attempts = row["delivery_attempts"] + 1
+    if attempts >= MAX_DELIVERY_ATTEMPTS:
+        return False
+    delay = ctx.backoff(attempts, None)
+    log.warning("delivery of job %s failed (%s); retry in %.0fs", row["id"], reason, delay)
+    await ctx.reschedule(row["id"], delay, {"delivery_attempts": attempts})
+    return True
+
+
+async def _delivered(ctx: StepContext, job_id: int, message_id: int) -> None:
+    now = ctx.clock()
+    async with ctx.store.transaction() as conn:
+        await jobs_repo.update(
+            conn,
+            job_id,
+            {
+                "delivered_message_id": message_id,
+                "delivered_at": now,
+                "next_poll_at": None,
+                "updated_at": now,
+                "lease_owner": None,
+                "lease_expires_at": None,
+            },
+        )
+    log.info("job %s delivered as message %s", job_id, message_id)
+
+
+async def _give_up_delivery(ctx: StepContext, job_id: int, reason: str) -> None:
+    log.error("giving up delivering job %s: %s", job_id, reason)
+    async with ctx.store.transaction() as conn:
+        await jobs_repo.update(
+            conn,
+            job_id,
+            {
+                "next_poll_at": None,
+                "updated_at": ctx.clock(),
+                "lease_owner": None,
+                "lease_expires_at": None,
+            },
+        )
+
+
+async def _output_failed(ctx: StepContext, job_id: int, code: str, text: str) -> None:
+    """The clip was made (and charged) but cannot be posted: fail and explain instead."""
+    now = ctx.clock()
+    async with ctx.store.transaction() as conn:
+        await jobs_repo.update(
+            conn,
+            job_id,
+            {
+                "state": JobState.FAILED.value,
+                "error_code": code,
+                "error_text": text,
+                "delivery_attempts": 0,
+                "next_poll_at": now,
+                "updated_at": now,
+                "lease_owner": None,
+                "lease_expires_at": None,
+            },
+        )
+
+
+async def _fresh_output_url(ctx: StepContext, row: aiosqlite.Row) -> str | None:
+    task = await ctx.client.get_task(row["provider_task_id"])
+    if task.status is not TaskStatus.SUCCEEDED or not task.output:
+        return None
+    url = task.output[0]
+    async with ctx.store.transaction() as conn:
+        await jobs_repo.update(conn, row["id"], {"output_url": url})
+    return url
+
+
+async def _download(ctx: StepContext, row: aiosqlite.Row) -> Path:
+    """Stream the output to a temp file (bounded), refreshing an expired URL."""
+    job_id = row["id"]
+    url = row["output_url"]
+    ctx.workdir.mkdir(parents=True, exist_ok=True)
+    part = ctx.workdir / f"job-{job_id}.part"
+    limit = ctx.settings.runway.max_output_bytes
+    for refresh in range(MAX_URL_REFRESHES + 1):
+        if url is None:
+            url = await _fresh_output_url(ctx, row)
+            if url is None:
+                raise _OutputUnusable("Runway no longer offers the finished video.")
+        try:
+            await ctx.client.download(url, part, max_bytes=limit)
+            break
+        except OutputExpiredError:
+            if refresh == MAX_URL_REFRESHES:
+                raise
+            log.info("output link of job %s expired; fetching a fresh one", job_id)
+            url = None
+    head = await asyncio.to_thread(_read_head, part)
+    mime = sniff(head)
+    if mime is None or not mime.startswith("video/"):
+        part.unlink(missing_ok=True)
+        raise _OutputUnusable("Runway sent back a file that is not a video.")
+    final = ctx.workdir / f"job-{job_id}{_VIDEO_EXT.get(mime, '.mp4')}"
+    part.replace(final)
+    return final
+
+
+def _read_head(path: Path, size: int = 4096) -> bytes:
+    with path.open("rb") as handle:
+        return handle.read(size)

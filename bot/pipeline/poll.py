@@ -1,0 +1,202 @@
+"""Poll step: ask Runway about a running task and apply what it says to the job."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import aiosqlite
+
+from ..domain import JobState
+from ..failures import describe_failure
+from ..runway.errors import (
+    AuthenticationError,
+    NotFoundError,
+    RateLimitedError,
+    RunwayError,
+    TaskNotVisibleYet,
+)
+from ..runway.models import Task, TaskStatus
+from ..store import jobs_repo
+from .context import StepContext
+
+log = logging.getLogger("bot.worker")
+
+
+async def poll(ctx: StepContext, row: aiosqlite.Row) -> None:
+    """Poll a ``running`` job's task (or stop it past its deadline) and record the result."""
+    job_id = row["id"]
+    now = ctx.clock()
+    deadline = ctx.settings.runway.task_deadline_minutes * 60
+    started = row["submitted_at"] or row["created_at"]
+    if now - started > deadline:
+        await _past_deadline(ctx, row)
+        return
+    try:
+        task = await ctx.client.get_task(row["provider_task_id"])
+    except TaskNotVisibleYet:
+        grace = ctx.settings.runway.task_not_exist_grace_seconds
+        if now - started < grace:
+            await ctx.reschedule(
+                job_id, ctx.poll_delay(TaskStatus.PENDING), expect=JobState.RUNNING
+            )
+            return
+        await _lost(ctx, job_id)
+        return
+    except NotFoundError:
+        await _lost(ctx, job_id)
+        return
+    except AuthenticationError as exc:
+        log.error("Runway refused the API key while polling job %s: %s", job_id, exc.message)
+        await ctx.reschedule(
+            job_id,
+            60.0 * ctx.scale,
+            {"poll_errors": row["poll_errors"] + 1},
+            expect=JobState.RUNNING,
+        )
+        return
+    except RunwayError as exc:
+        failures = row["poll_errors"] + 1
+        retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
+        delay = ctx.backoff(failures, retry_after)
+        log.warning("poll of job %s failed (%s); next try in %.0fs", job_id, exc, delay)
+        await ctx.reschedule(job_id, delay, {"poll_errors": failures}, expect=JobState.RUNNING)
+        return
+    await apply_task(ctx, row, task)
+
+
+async def _past_deadline(ctx: StepContext, row: aiosqlite.Row) -> None:
+    with contextlib.suppress(RunwayError):
+        await ctx.client.cancel_task(row["provider_task_id"])
+    minutes = ctx.settings.runway.task_deadline_minutes
+    await ctx.finish(
+        row["id"],
+        JobState.FAILED,
+        expect=JobState.RUNNING,
+        code="deadline",
+        text=f"Runway did not finish within {minutes:g} minutes, so the job was stopped. "
+        "Your quota was refunded.",
+        charge=False,
+    )
+
+
+async def _lost(ctx: StepContext, job_id: int) -> None:
+    await ctx.finish(
+        job_id,
+        JobState.FAILED,
+        expect=JobState.RUNNING,
+        code="lost",
+        text="Runway no longer knows this task. Your quota was refunded.",
+        charge=False,
+    )
+
+
+async def apply_task(ctx: StepContext, row: aiosqlite.Row, task: Task) -> None:
+    """Apply a polled task to its ``running`` job: finish it, or record progress."""
+    if task.status is TaskStatus.SUCCEEDED:
+        await _succeeded(ctx, row["id"], task)
+    elif task.status is TaskStatus.FAILED:
+        await _failed(ctx, row["id"], task)
+    elif task.status is TaskStatus.CANCELLED:
+        await ctx.finish(
+            row["id"],
+            JobState.CANCELLED,
+            expect=JobState.RUNNING,
+            code="cancelled_remote",
+            text="The task was cancelled at Runway. Your quota was refunded.",
+            charge=False,
+            extra={"provider_status": task.status.value},
+        )
+    else:
+        await _still_running(ctx, row, task)
+
+
+def _credits(task: Task) -> float | None:
+    return task.cost.credits if task.cost is not None else None
+
+
+async def _succeeded(ctx: StepContext, job_id: int, task: Task) -> None:
+    """Settle the quota with the reported cost; no output at all is a (charged) failure."""
+    if not task.output:
+        await ctx.finish(
+            job_id,
+            JobState.FAILED,
+            expect=JobState.RUNNING,
+            code="no_output",
+            text="Runway reported success but sent no video.",
+            charge=True,
+            charged_credits=_credits(task),
+            extra={"provider_status": task.status.value},
+        )
+        return
+    await ctx.finish(
+        job_id,
+        JobState.SUCCEEDED,
+        expect=JobState.RUNNING,
+        code=None,
+        text=None,
+        charge=True,
+        charged_credits=_credits(task),
+        extra={
+            "provider_status": task.status.value,
+            "progress": 1.0,
+            "output_url": task.output[0],
+        },
+    )
+
+
+async def _failed(ctx: StepContext, job_id: int, task: Task) -> None:
+    """Explain the failure in plain words; refund unless moderation failures are charged."""
+    info = describe_failure(task.failure_code)
+    charge = info.moderation and ctx.quota.charge_moderation_failures
+    text = info.message
+    if info.moderation:
+        text += " Your quota was charged." if charge else " Your quota was refunded."
+    else:
+        text += " Your quota was refunded."
+    await ctx.finish(
+        job_id,
+        JobState.FAILED,
+        expect=JobState.RUNNING,
+        code=info.code or "failed",
+        text=text,
+        charge=charge,
+        charged_credits=None if charge else _credits(task),
+        extra={"provider_status": task.status.value},
+    )
+
+
+async def _still_running(ctx: StepContext, row: aiosqlite.Row, task: Task) -> None:
+    """Record status and progress, schedule the next poll, and notify when something moved."""
+    job_id = row["id"]
+    now = ctx.clock()
+    previous = row["progress"]
+    gap = now - row["last_polled_at"] if row["last_polled_at"] is not None else None
+    delay = ctx.poll_delay(
+        task.status,
+        progress=task.progress,
+        previous_progress=previous,
+        seconds_since_previous=gap,
+    )
+    changed = task.status.value != row["provider_status"]
+    progressed = task.progress is not None and task.progress != previous
+    async with ctx.store.transaction() as conn:
+        await jobs_repo.update(
+            conn,
+            job_id,
+            {
+                "provider_status": task.status.value,
+                "progress": task.progress if task.progress is not None else previous,
+                "last_polled_at": now,
+                "poll_errors": 0,
+                "next_poll_at": now + delay,
+                "updated_at": now,
+                "lease_owner": None,
+                "lease_expires_at": None,
+            },
+            expect_state=JobState.RUNNING,
+        )
+        await ctx.release(conn, job_id)
+    ctx.rates[job_id] = (previous, gap)
+    if changed or progressed:
+        await ctx.notify(job_id, force=changed)

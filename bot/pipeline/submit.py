@@ -1,0 +1,201 @@
+"""Submit step: build the request, create the task at Runway, record the outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import aiosqlite
+
+from ..domain import JobError, JobKind, JobState
+from ..media import MediaError
+from ..runway.errors import (
+    AuthenticationError,
+    NotFoundError,
+    RateLimitedError,
+    RunwayError,
+    RunwayValidationError,
+)
+from ..runway.models import ImageToVideoRequest, TaskStatus
+from ..runway.retry import create_may_have_started
+from ..store import jobs_repo
+from ..submission import build_request
+from .context import StepContext
+
+log = logging.getLogger("bot.worker")
+
+MAX_SUBMIT_ATTEMPTS = 8
+
+IN_DOUBT_TEXT = (
+    "The bot was interrupted while sending this job to Runway, so it cannot tell whether "
+    "Runway received it. Your quota was refunded; use Retry to send it again."
+)
+
+
+async def submit(ctx: StepContext, job_id: int) -> None:
+    """Send a job claimed as ``submitting`` to Runway; the job must hold this worker's lease."""
+    row = await ctx.row(job_id)
+    if row is None:
+        return
+    await ctx.notify(job_id, force=True)
+    async with ctx.store.transaction() as conn:
+        inputs = await jobs_repo.load_inputs(conn, job_id)
+    kind = JobKind(row["kind"])
+    try:
+        request = await build_request(
+            ctx.client,
+            kind,
+            model=row["model"],
+            prompt=row["prompt"],
+            ratio=row["ratio"],
+            duration=row["duration"],
+            seed=row["seed"],
+            audio=bool(row["audio"]),
+            inputs=inputs,
+        )
+    except (JobError, MediaError) as exc:
+        await _fail_submit(ctx, job_id, "input", exc.message)
+        return
+    except RunwayError as exc:  # the upload failed: no task was created
+        await _submit_error(ctx, row, exc, upload=True)
+        return
+    except Exception:  # a bug while preparing: nothing was sent, so it is not in doubt
+        log.exception("preparing the request for job %s failed", job_id)
+        await _fail_submit(
+            ctx,
+            job_id,
+            "prepare_failed",
+            "The bot could not prepare this job's input for Runway. Nothing was sent "
+            "and your quota was refunded.",
+        )
+        return
+    try:
+        if isinstance(request, ImageToVideoRequest):
+            task_id = await ctx.client.create_image_to_video(request)
+        else:
+            task_id = await ctx.client.create_video_to_video(request)
+    except RunwayError as exc:
+        await _submit_error(ctx, row, exc, upload=False)
+        return
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("create for job %s failed unexpectedly", job_id)
+        await _in_doubt(ctx, job_id)
+        return
+    await _submitted(ctx, job_id, task_id)
+
+
+async def _submitted(ctx: StepContext, job_id: int, task_id: str) -> None:
+    now = ctx.clock()
+    delay = ctx.poll_delay(TaskStatus.PENDING)
+    async with ctx.store.transaction() as conn:
+        ok = await jobs_repo.update(
+            conn,
+            job_id,
+            {
+                "state": JobState.RUNNING.value,
+                "provider_task_id": task_id,
+                "provider_status": TaskStatus.PENDING.value,
+                "submitted_at": now,
+                "updated_at": now,
+                "next_poll_at": now + delay,
+                "poll_errors": 0,
+                "lease_owner": None,
+                "lease_expires_at": None,
+            },
+            expect_state=JobState.SUBMITTING,
+        )
+        if not ok:  # cancelled while the create was in flight: cancel it at Runway too
+            await jobs_repo.update(
+                conn,
+                job_id,
+                {
+                    "provider_task_id": task_id,
+                    "remote_cancel": 1,
+                    "next_poll_at": now,
+                    "lease_owner": None,
+                    "lease_expires_at": None,
+                },
+            )
+    log.info("job %s submitted as task %s", job_id, task_id)
+    if ok:
+        await ctx.notify(job_id, force=True)
+
+
+async def _fail_submit(ctx: StepContext, job_id: int, code: str, text: str) -> None:
+    await ctx.finish(
+        job_id, JobState.FAILED, expect=JobState.SUBMITTING, code=code, text=text, charge=False
+    )
+
+
+async def _in_doubt(ctx: StepContext, job_id: int) -> None:
+    await ctx.finish(
+        job_id,
+        JobState.IN_DOUBT,
+        expect=JobState.SUBMITTING,
+        code="in_doubt",
+        text=IN_DOUBT_TEXT,
+        charge=False,
+    )
+
+
+async def _submit_error(
+    ctx: StepContext, row: aiosqlite.Row, exc: RunwayError, *, upload: bool
+) -> None:
+    job_id = row["id"]
+    not_sent = upload or not create_may_have_started(exc, provider=ctx.settings.runway.provider)
+    if isinstance(exc, RunwayValidationError):
+        detail = exc.describe()[:300]
+        await _fail_submit(ctx, job_id, "rejected", f"Runway refused the request: {detail}")
+    elif isinstance(exc, AuthenticationError):
+        log.error("Runway refused the API key (job %s): %s", job_id, exc.message)
+        await _fail_submit(
+            ctx,
+            job_id,
+            "auth",
+            "The bot's Runway account refused the request; an admin must fix the "
+            "configuration. Your quota was refunded.",
+        )
+    elif not_sent and exc.transient:
+        await _requeue(ctx, row, exc)
+    elif exc.transient or not isinstance(exc, NotFoundError):
+        log.warning("create for job %s may or may not have reached Runway: %s", job_id, exc)
+        if exc.transient:
+            await _in_doubt(ctx, job_id)
+        else:
+            await _fail_submit(
+                ctx, job_id, "rejected", f"Runway refused the request (HTTP {exc.status or '?'})."
+            )
+    else:
+        await _fail_submit(ctx, job_id, "rejected", "Runway refused the request.")
+
+
+async def _requeue(ctx: StepContext, row: aiosqlite.Row, exc: RunwayError) -> None:
+    """Nothing reached Runway: back to the queue with back-off, pausing the model (or fail)."""
+    job_id = row["id"]
+    if row["attempts"] >= MAX_SUBMIT_ATTEMPTS:
+        await _fail_submit(
+            ctx, job_id, "busy", "Runway stayed too busy to take this job. Please try later."
+        )
+        return
+    retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
+    delay = ctx.backoff(row["attempts"], retry_after)
+    now = ctx.clock()
+    ctx.model_paused_until[row["model"]] = now + delay
+    log.warning("job %s not accepted (%s); back in the queue for %.0fs", job_id, exc, delay)
+    async with ctx.store.transaction() as conn:
+        await jobs_repo.update(
+            conn,
+            job_id,
+            {
+                "state": JobState.QUEUED.value,
+                "submit_after": now + delay,
+                "updated_at": now,
+                "lease_owner": None,
+                "lease_expires_at": None,
+            },
+            expect_state=JobState.SUBMITTING,
+        )
+        await ctx.release(conn, job_id)
+    await ctx.notify(job_id, force=True)
