@@ -7,7 +7,7 @@ bot only has to register the classes (``bot.add_dynamic_items``) at start-up.
 from __future__ import annotations
 
 import re
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import discord
 
@@ -19,13 +19,17 @@ from .errors import guarded
 Button = discord.ui.Button[discord.ui.View]
 
 
-class CancelButton(discord.ui.DynamicItem[Button], template=r"rw:cancel:(?P<job_id>[0-9]+)"):
-    """Cancels a job that has not finished (requester or admin)."""
+class _JobButton(discord.ui.DynamicItem[Button], template=r"rw:[a-z]+:(?P<job_id>[0-9]+)"):
+    """A button whose custom id is ``rw:<action>:<job id>``; subclasses set the template."""
+
+    _action: ClassVar[str]
+    _label: ClassVar[str]
+    _style: ClassVar[discord.ButtonStyle]
 
     def __init__(self, job_id: int) -> None:
         super().__init__(
             discord.ui.Button(
-                label="Cancel", style=discord.ButtonStyle.danger, custom_id=f"rw:cancel:{job_id}"
+                label=self._label, style=self._style, custom_id=f"rw:{self._action}:{job_id}"
             )
         )
         self.job_id = job_id
@@ -38,7 +42,16 @@ class CancelButton(discord.ui.DynamicItem[Button], template=r"rw:cancel:(?P<job_
         match: re.Match[str],
         /,
     ) -> Self:
+        """Rebuild the button from a clicked custom id (after a restart)."""
         return cls(int(match["job_id"]))
+
+
+class CancelButton(_JobButton, template=r"rw:cancel:(?P<job_id>[0-9]+)"):
+    """Cancels a job that has not finished (requester or admin)."""
+
+    _action = "cancel"
+    _label = "Cancel"
+    _style = discord.ButtonStyle.danger
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         from .actions import cancel_job
@@ -46,28 +59,12 @@ class CancelButton(discord.ui.DynamicItem[Button], template=r"rw:cancel:(?P<job_
         await guarded(interaction, "Cancel button", cancel_job(interaction, self.job_id))
 
 
-class RerunButton(discord.ui.DynamicItem[Button], template=r"rw:rerun:(?P<job_id>[0-9]+)"):
+class RerunButton(_JobButton, template=r"rw:rerun:(?P<job_id>[0-9]+)"):
     """Starts the same job again with a new random seed."""
 
-    def __init__(self, job_id: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Rerun with a new seed",
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"rw:rerun:{job_id}",
-            )
-        )
-        self.job_id = job_id
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> Self:
-        return cls(int(match["job_id"]))
+    _action = "rerun"
+    _label = "Rerun with a new seed"
+    _style = discord.ButtonStyle.secondary
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         from .actions import rerun_job
@@ -77,26 +74,12 @@ class RerunButton(discord.ui.DynamicItem[Button], template=r"rw:rerun:(?P<job_id
         )
 
 
-class RetryButton(discord.ui.DynamicItem[Button], template=r"rw:retry:(?P<job_id>[0-9]+)"):
+class RetryButton(_JobButton, template=r"rw:retry:(?P<job_id>[0-9]+)"):
     """Sends a failed or interrupted job again with the same parameters."""
 
-    def __init__(self, job_id: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Retry", style=discord.ButtonStyle.primary, custom_id=f"rw:retry:{job_id}"
-            )
-        )
-        self.job_id = job_id
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> Self:
-        return cls(int(match["job_id"]))
+    _action = "retry"
+    _label = "Retry"
+    _style = discord.ButtonStyle.primary
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         from .actions import rerun_job
