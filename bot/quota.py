@@ -256,21 +256,39 @@ class QuotaService:
         )
         return credits
 
-    async def refund(self, conn: aiosqlite.Connection, job: aiosqlite.Row) -> bool:
-        """Release a job's reservation; False when there was nothing to refund."""
+    async def refund(
+        self,
+        conn: aiosqlite.Connection,
+        job: aiosqlite.Row,
+        *,
+        provider_spent: float | None = None,
+    ) -> bool:
+        """Release a job's reservation; False when there was nothing to refund.
+
+        ``provider_spent`` is what Runway billed although the user got nothing (a clip
+        that could not be delivered): the user is refunded, but the bot-wide daily
+        counter keeps that spend, because it guards the operator's Runway balance.
+        """
         if job["quota_state"] != "reserved":
             return False
         now = self._clock()
         amount = float(job["quota_amount"])
+        estimate = float(job["estimated_credits"])
         await quota_repo.add(
             conn, job["quota_guild"], job["user_id"], job["quota_key"], entry="refund", now=now,
             reserved=-amount, ledger_amount=amount, job_id=job["id"],
         )  # fmt: skip
-        await quota_repo.add(
-            conn, BOT_GUILD, BOT_USER, job["cap_key"], entry="refund", now=now,
-            reserved=-float(job["estimated_credits"]),
-            ledger_amount=float(job["estimated_credits"]), job_id=job["id"],
-        )  # fmt: skip
+        if provider_spent is None:
+            await quota_repo.add(
+                conn, BOT_GUILD, BOT_USER, job["cap_key"], entry="refund", now=now,
+                reserved=-estimate, ledger_amount=estimate, job_id=job["id"],
+            )  # fmt: skip
+        else:
+            await quota_repo.add(
+                conn, BOT_GUILD, BOT_USER, job["cap_key"], entry="settle", now=now,
+                used=provider_spent, reserved=-estimate, ledger_amount=provider_spent,
+                job_id=job["id"],
+            )  # fmt: skip
         await conn.execute(
             "UPDATE jobs SET quota_state = 'refunded', charged_credits = 0 WHERE id = ?",
             (job["id"],),

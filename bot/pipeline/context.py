@@ -79,12 +79,14 @@ class StepContext:
         text: str | None,
         charge: bool | None = None,
         charged_credits: float | None = None,
+        provider_billed: bool = False,
         extra: dict[str, Any] | None = None,
     ) -> bool:
         """Move a job to a terminal state, settle or refund its quota, schedule its notice.
 
         ``charge`` True settles (with ``charged_credits`` or the estimate), False refunds,
-        None leaves the quota as it is.
+        None leaves the quota as it is. ``provider_billed`` with a refund: Runway billed the
+        task anyway, so the bot-wide counter keeps ``charged_credits`` (or the estimate).
         """
         now = self.clock()
         async with self.store.transaction() as conn:
@@ -96,7 +98,14 @@ class StepContext:
             if charge is True:
                 await self.quota.settle(conn, row, charged_credits)
             elif charge is False:
-                await self.quota.refund(conn, row)
+                spent = None
+                if provider_billed:
+                    spent = (
+                        float(row["estimated_credits"])
+                        if charged_credits is None
+                        else charged_credits
+                    )
+                await self.quota.refund(conn, row, provider_spent=spent)
             values: dict[str, Any] = {
                 "state": state.value,
                 "error_code": code,

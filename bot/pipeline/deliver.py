@@ -87,6 +87,9 @@ async def _delivery_retry(ctx: StepContext, row: aiosqlite.Row, reason: str) -> 
 async def _delivered(ctx: StepContext, job_id: int, message_id: int) -> None:
     now = ctx.clock()
     async with ctx.store.transaction() as conn:
+        row = await jobs_repo.get_row(conn, job_id)
+        if row is not None and row["state"] == JobState.SUCCEEDED.value:
+            await ctx.quota.settle(conn, row, row["charged_credits"])
         await jobs_repo.update(
             conn,
             job_id,
@@ -118,9 +121,17 @@ async def _give_up_delivery(ctx: StepContext, job_id: int, reason: str) -> None:
 
 
 async def _output_failed(ctx: StepContext, job_id: int, code: str, text: str) -> None:
-    """The clip was made (and charged) but cannot be posted: fail and explain instead."""
+    """The clip was made but cannot be posted: refund, fail and explain instead."""
     now = ctx.clock()
     async with ctx.store.transaction() as conn:
+        row = await jobs_repo.get_row(conn, job_id)
+        if row is not None:
+            spent = row["charged_credits"]
+            await ctx.quota.refund(
+                conn,
+                row,
+                provider_spent=float(row["estimated_credits"] if spent is None else spent),
+            )
         await jobs_repo.update(
             conn,
             job_id,

@@ -116,7 +116,11 @@ def _credits(task: Task) -> float | None:
 
 
 async def _succeeded(ctx: StepContext, job_id: int, task: Task) -> None:
-    """Settle the quota with the reported cost; no output at all is a (charged) failure."""
+    """Record the reported cost; the quota is settled once the clip is delivered.
+
+    The user pays for a clip they receive: a success without any output, or an output
+    that cannot be downloaded or posted, is refunded (the bot-wide counter keeps it).
+    """
     if not task.output:
         await ctx.finish(
             job_id,
@@ -124,8 +128,9 @@ async def _succeeded(ctx: StepContext, job_id: int, task: Task) -> None:
             expect=JobState.RUNNING,
             code="no_output",
             text="Runway reported success but sent no video.",
-            charge=True,
+            charge=False,
             charged_credits=_credits(task),
+            provider_billed=True,
             extra={"provider_status": task.status.value},
         )
         return
@@ -135,12 +140,12 @@ async def _succeeded(ctx: StepContext, job_id: int, task: Task) -> None:
         expect=JobState.RUNNING,
         code=None,
         text=None,
-        charge=True,
-        charged_credits=_credits(task),
+        charge=None,
         extra={
             "provider_status": task.status.value,
             "progress": 1.0,
             "output_url": task.output[0],
+            "charged_credits": _credits(task),
         },
     )
 

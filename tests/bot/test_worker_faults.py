@@ -291,7 +291,9 @@ async def test_output_larger_than_allowed_is_explained(harness: Harness) -> None
     done = await h.job(job.id)
     assert done.state is JobState.FAILED and done.error_code == "output_too_large"
     assert h.port.visible() == [("failure", job.id, done.delivered_message_id)]
-    assert await _quota(h) == (10, 0)  # Runway made (and billed) it
+    assert await _quota(h) == (0, 0)  # the user never got the clip: refunded
+    # ... but Runway billed it, so the bot-wide daily counter (the operator's budget) keeps it
+    assert await h.engine.quota.bot_usage_today() == (10, 0)
     assert list((h.tmp_path / "work").iterdir()) == []
 
 
@@ -314,6 +316,7 @@ async def test_permanent_delivery_failure_sends_a_notice_instead(harness: Harnes
     assert "missing permissions" in done.error_text
     assert [c[0] for c in h.port.calls] == ["clip", "failure"]
     assert h.port.visible() == [("failure", job.id, done.delivered_message_id)]
+    assert done.refunded and await _quota(h) == (0, 0)
 
 
 async def test_cancel_while_the_create_is_in_flight_cancels_the_new_task(

@@ -101,6 +101,7 @@ async def test_output_that_is_not_a_video_is_refused(harness: Harness) -> None:
     await _deliver(h, job.id)
     done = await h.job(job.id)
     assert done.state is JobState.FAILED and done.error_code == "bad_output"
+    assert done.refunded
     assert h.port.visible() == [("failure", job.id, done.delivered_message_id)]
     assert list((h.tmp_path / "work").iterdir()) == []
 
