@@ -94,3 +94,53 @@ async def _invoke_three(
     usage = env.invoke(place, user, "usage")
     ids = await asyncio.gather(animate, restyle, usage)
     return list(zip(("animate", "restyle", "usage"), ids, strict=True))
+
+
+async def test_discord_rate_limits_slow_the_bot_down_but_lose_nothing(env: Env) -> None:
+    """With per-route buckets like Discord's (3 requests per 2 s here), the status messages
+    of six simultaneous jobs in one channel hit 429s; the bot waits them out and every
+    member still gets exactly one clip in their thread."""
+    env.fake.limiter.configure(realistic=True, limit=3, seconds=2.0)
+    try:
+        place = await env.place(members=6)
+        image = png()
+        ids = await asyncio.gather(
+            *(
+                env.invoke(
+                    place,
+                    user,
+                    "animate",
+                    {"prompt": f"user {user} waves", "duration": 2, "ratio": "1280:720"},
+                    [("me.png", image, "image/png")],
+                )
+                for user in place.members
+            )
+        )
+        jobs: dict[int, int] = {}
+        for user, iid in zip(place.members, ids, strict=True):
+            summary = await env.ctl.wait_for_response(iid, within=60)
+            assert summary["rejected"] == [], summary["rejected"]
+            jobs[job_id_in(await env.reply_text(iid))] = user
+
+        async def all_delivered() -> bool:
+            rows = env.db.rows(
+                "SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND delivered_at IS NOT NULL"
+                " AND state = 'succeeded'",
+                (place.guild_id,),
+            )
+            return int(rows[0][0]) == len(jobs)
+
+        await wait_for(all_delivered, "every clip to be delivered", within=240, interval=0.5)
+        limited = [c for c in await env.ctl.calls() if c["status"] == 429]
+        assert limited, "the buckets never filled: the test did not exercise rate limits"
+        threads = await env.ctl.threads(place.channel_id)
+        assert len(threads) == len(jobs)
+        for thread in threads:
+            clips = [
+                m
+                for m in await env.ctl.messages(int(thread["id"]))
+                if any(a["filename"].endswith(".mp4") for a in m["attachments"])
+            ]
+            assert len(clips) == 1, thread["name"]
+    finally:
+        env.fake.limiter.configure(realistic=False)
