@@ -47,21 +47,9 @@ async def test_twenty_users_three_commands_at_once(env: Env) -> None:
     delays = [env.fake.ack_delays[int(iid)] for _, _, iid in invoked]
     print(f"acknowledged {len(delays)} interactions, slowest after {max(delays):.2f} s")
 
-    async def all_delivered() -> bool:
-        rows = env.db.rows(
-            "SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND delivered_at IS NOT NULL"
-            " AND state = 'succeeded'",
-            (place.guild_id,),
-        )
-        return int(rows[0][0]) == len(jobs)
-
-    await wait_for(all_delivered, "every clip to be delivered", within=240, interval=0.5)
+    await _wait_all_delivered(env, place.guild_id, len(jobs))
     for thread in await env.ctl.threads(place.channel_id):
-        clips = [
-            m
-            for m in await env.ctl.messages(int(thread["id"]))
-            if any(a["filename"].endswith(".mp4") for a in m["attachments"])
-        ]
+        clips = await _clips_in(env, thread)
         assert len(clips) == 1, thread["name"]
         job_id = int(thread["name"].split("#")[1].split(" ")[0])
         assert [int(u["id"]) for u in clips[0]["mentions"]] == [jobs[job_id]]
@@ -97,10 +85,13 @@ async def _invoke_three(
 
 
 async def test_discord_rate_limits_slow_the_bot_down_but_lose_nothing(env: Env) -> None:
-    """With per-route buckets like Discord's (3 requests per 2 s here), the status messages
-    of six simultaneous jobs in one channel hit 429s; the bot waits them out and every
-    member still gets exactly one clip in their thread."""
+    """With per-route buckets like Discord's (3 requests per 2 s here) and the first three
+    message posts answered 429 for certain, the bot waits the limits out and every member
+    of six simultaneous jobs still gets exactly one clip in their thread."""
     env.fake.limiter.configure(realistic=True, limit=3, seconds=2.0)
+    await env.ctl.rate_limit(
+        "/channels/{channel_id}/messages", method="POST", count=3, retry_after=0.5
+    )
     try:
         place = await env.place(members=6)
         image = png()
@@ -122,25 +113,39 @@ async def test_discord_rate_limits_slow_the_bot_down_but_lose_nothing(env: Env) 
             assert summary["rejected"] == [], summary["rejected"]
             jobs[job_id_in(await env.reply_text(iid))] = user
 
-        async def all_delivered() -> bool:
-            rows = env.db.rows(
-                "SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND delivered_at IS NOT NULL"
-                " AND state = 'succeeded'",
-                (place.guild_id,),
-            )
-            return int(rows[0][0]) == len(jobs)
-
-        await wait_for(all_delivered, "every clip to be delivered", within=240, interval=0.5)
-        limited = [c for c in await env.ctl.calls() if c["status"] == 429]
-        assert limited, "the buckets never filled: the test did not exercise rate limits"
+        await _wait_all_delivered(env, place.guild_id, len(jobs))
+        limited = [
+            c
+            for c in await env.ctl.calls()
+            if c["status"] == 429 and c["method"] == "POST" and c["path"].endswith("/messages")
+        ]
+        assert len(limited) >= 3
         threads = await env.ctl.threads(place.channel_id)
         assert len(threads) == len(jobs)
         for thread in threads:
-            clips = [
-                m
-                for m in await env.ctl.messages(int(thread["id"]))
-                if any(a["filename"].endswith(".mp4") for a in m["attachments"])
-            ]
-            assert len(clips) == 1, thread["name"]
+            assert len(await _clips_in(env, thread)) == 1, thread["name"]
     finally:
         env.fake.limiter.configure(realistic=False)
+
+
+async def _wait_all_delivered(env: Env, guild_id: int, count: int) -> None:
+    """Wait until ``count`` jobs of the guild have succeeded and been delivered."""
+
+    async def all_delivered() -> bool:
+        rows = env.db.rows(
+            "SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND delivered_at IS NOT NULL"
+            " AND state = 'succeeded'",
+            (guild_id,),
+        )
+        return int(rows[0][0]) == count
+
+    await wait_for(all_delivered, "every clip to be delivered", within=240, interval=0.5)
+
+
+async def _clips_in(env: Env, thread: Any) -> list[Any]:
+    """The messages in a thread that carry an MP4 file."""
+    return [
+        m
+        for m in await env.ctl.messages(int(thread["id"]))
+        if any(a["filename"].endswith(".mp4") for a in m["attachments"])
+    ]
