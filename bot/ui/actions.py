@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 import discord
@@ -80,8 +81,18 @@ async def submit(
     channel: discord.abc.Messageable,
 ) -> Job | None:
     """Create the job (quota reserved) and publish it; answer the user on refusal."""
+    return await _start(interaction, services, channel, services.jobs.create(new))
+
+
+async def _start(
+    interaction: discord.Interaction[Any],
+    services: Services,
+    channel: discord.abc.Messageable,
+    creating: Awaitable[Job],
+) -> Job | None:
+    """Await a create or rerun; answer a refusal in plain words, else publish the job."""
     try:
-        job = await services.jobs.create(new)
+        job = await creating
     except QuotaExceeded as exc:
         await reply(interaction, over_quota_text(exc))
         return None
@@ -140,18 +151,10 @@ async def rerun_job(
         return None
     # Retry keeps the seed; Rerun leaves it to the job service to pick a different one.
     seed = original.params.seed if keep_seed else None
-    try:
-        job = await services.jobs.rerun(
-            job_id,
-            actor_id=interaction.user.id,
-            new_seed=seed,
-            user_role_ids=role_ids(interaction.user),
-        )
-    except QuotaExceeded as exc:
-        await reply(interaction, over_quota_text(exc))
-        return None
-    except JobError as exc:
-        await reply(interaction, exc.message)
-        return None
-    await publish(interaction, services, job, channel)
-    return job
+    rerun = services.jobs.rerun(
+        job_id,
+        actor_id=interaction.user.id,
+        new_seed=seed,
+        user_role_ids=role_ids(interaction.user),
+    )
+    return await _start(interaction, services, channel, rerun)
