@@ -290,7 +290,49 @@ class GenerateCog(commands.Cog):
         if image is None:
             await reply(interaction, "That message has no image attached.")
             return
-        await interaction.response.send_modal(PromptModal(self, image))
+        modal = PromptModal(message.id)
+        # Not kept in memory: the submission is handled from the custom id alone (on_interaction),
+        # so a modal opened before a restart, or answered before discord.py stored it, still works.
+        modal.stop()
+        await interaction.response.send_modal(modal)
+
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
+        """The submitted prompt modal of the message menu (see :class:`PromptModal`)."""
+        if interaction.type is not discord.InteractionType.modal_submit:
+            return
+        data: dict[str, Any] = dict(interaction.data or {})
+        message_id = PromptModal.message_id_in(str(data.get("custom_id", "")))
+        if message_id is None:
+            return
+        prompt = text_inputs(data.get("components") or []).get(PromptModal.PROMPT_ID, "")
+        await guarded(
+            interaction, "the prompt modal", self._animate_from(interaction, message_id, prompt)
+        )
+
+    async def _animate_from(
+        self, interaction: discord.Interaction[Any], message_id: int, prompt: str
+    ) -> None:
+        channel = interaction.channel
+        if not isinstance(channel, discord.abc.Messageable):
+            await reply(interaction, "I cannot read messages in this kind of channel.")
+            return
+        try:
+            message = await channel.fetch_message(message_id)
+        except discord.NotFound:
+            await reply(interaction, "That message was deleted, so there is no image to animate.")
+            return
+        except discord.Forbidden:
+            await reply(interaction, missing_permission_text(["Read Message History"]))
+            return
+        image = next(
+            (a for a in message.attachments if _looks_like(a, "image", IMAGE_EXTENSIONS)), None
+        )
+        if image is None:
+            await reply(interaction, "That message no longer has an image attached.")
+            return
+        params = JobParams(model=self.default_model_id(Endpoint.IMAGE_TO_VIDEO))
+        await self.start(interaction, Request(JobKind.ANIMATE, prompt, params, image))
 
     # -- the flow -------------------------------------------------------------------------
 
@@ -370,26 +412,47 @@ class GenerateCog(commands.Cog):
 
 
 class PromptModal(discord.ui.Modal, title="Animate this image"):
-    """Asks for the prompt, then runs the /animate flow with the default model."""
+    """The message menu's prompt form; its custom id names the message whose image it animates.
+
+    Sent stopped (never stored by discord.py): :meth:`GenerateCog.on_interaction` handles the
+    submission from the custom id and the prompt alone.
+    """
+
+    PREFIX = "rw:animate-message:"
+    PROMPT_ID = "prompt"
 
     prompt: discord.ui.TextInput[PromptModal] = discord.ui.TextInput(
         label="Prompt",
-        custom_id="prompt",
+        custom_id=PROMPT_ID,
         style=discord.TextStyle.paragraph,
         placeholder="What should happen in the clip?",
         required=False,
         max_length=4000,
     )
 
-    def __init__(self, cog: GenerateCog, image: discord.Attachment) -> None:
-        super().__init__(timeout=900)
-        self.cog = cog
-        self.image = image
+    def __init__(self, message_id: int) -> None:
+        super().__init__(timeout=None, custom_id=f"{self.PREFIX}{message_id}")
 
-    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
-        params = JobParams(model=self.cog.default_model_id(Endpoint.IMAGE_TO_VIDEO))
-        request = Request(JobKind.ANIMATE, self.prompt.value or "", params, self.image)
-        await guarded(interaction, "the prompt modal", self.cog.start(interaction, request))
+    @classmethod
+    def message_id_in(cls, custom_id: str) -> int | None:
+        """The message id a submitted modal's custom id names, or None if it is not ours."""
+        rest = custom_id.removeprefix(cls.PREFIX)
+        return int(rest) if rest != custom_id and rest.isdigit() else None
+
+
+def text_inputs(components: list[Any]) -> dict[str, str]:
+    """``custom_id -> value`` of every text input in a submitted modal (rows or labels)."""
+    values: dict[str, str] = {}
+    for component in components:
+        if not isinstance(component, dict):
+            continue
+        if component.get("type") == 4 and "custom_id" in component:
+            values[str(component["custom_id"])] = str(component.get("value") or "")
+        inner = component.get("components") or []
+        if isinstance(component.get("component"), dict):
+            inner = [component["component"]]
+        values.update(text_inputs(list(inner)))
+    return values
 
 
 async def setup(bot: RunwayBot) -> None:

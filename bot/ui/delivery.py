@@ -24,7 +24,14 @@ from bot.domain import Job
 from bot.media import MediaError, fit_clip
 from bot.ports import DeliveryFailed, DeliveryReceipt, StatusUpdate
 
-from .embeds import Outcome, failure_embed, outcome, result_embed, status_embed
+from .embeds import (
+    Outcome,
+    embed_as_text,
+    failure_embed,
+    outcome,
+    result_embed,
+    status_embed,
+)
 from .permissions import CLIP_PERMISSIONS, missing, missing_permission_text
 from .text import amount
 from .views import failure_view, job_view, result_view
@@ -140,8 +147,13 @@ class DiscordDelivery:
         message = self._channel(job.channel_id, job.guild_id).get_partial_message(
             job.status_message_id
         )
+        embed = status_embed(update, model=model)
+        if self._can_embed(self._channel(job.channel_id, job.guild_id)):
+            changes: dict[str, Any] = {"content": None, "embed": embed}  # clears a fallback
+        else:
+            changes = {"content": embed_as_text(embed), "embed": None}
         try:
-            await message.edit(embed=status_embed(update, model=model), view=job_view(job))
+            await message.edit(**changes, view=job_view(job))
         except discord.NotFound:
             self._gone.add(job.id)
             log.info("job %s: status message is gone; no more edits", job.id)
@@ -241,9 +253,9 @@ class DiscordDelivery:
     def _missing_in(self, target: object, extra: Sequence[str]) -> list[str]:
         """Missing permissions for posting in ``target`` when the cache can tell, else []."""
         if isinstance(target, discord.Thread):
-            needed: tuple[str, ...] = ("view_channel", "send_messages_in_threads", "embed_links")
+            needed: tuple[str, ...] = ("view_channel", "send_messages_in_threads")
         elif isinstance(target, discord.TextChannel):
-            needed = ("view_channel", "send_messages", "embed_links")
+            needed = ("view_channel", "send_messages")
         else:
             return []
         me = target.guild.me
@@ -256,6 +268,14 @@ class DiscordDelivery:
             if not getattr(perms, gate):
                 return missing(perms, (gate,))
         return missing(perms, (*needed, *extra))
+
+    def _can_embed(self, target: object) -> bool:
+        """False when the cache knows the bot lacks Embed Links in ``target`` (Discord would
+        drop the embeds, or refuse a message that has nothing else)."""
+        if not isinstance(target, discord.Thread | discord.TextChannel):
+            return True
+        me = target.guild.me
+        return me is None or target.permissions_for(me).embed_links
 
     async def _require(
         self, job: Job, target: discord.abc.Messageable, extra: Sequence[str]
@@ -285,7 +305,9 @@ class DiscordDelivery:
             everyone=False, roles=False, users=[discord.Object(job.user_id)], replied_user=False
         )
         extra: dict[str, Any] = {}
-        if embed is not None:
+        if embed is not None and not self._can_embed(target):
+            content = f"{content}\n{embed_as_text(embed)}"
+        elif embed is not None:
             extra["embed"] = embed
         if file is not None:
             extra["file"] = file

@@ -13,7 +13,15 @@ from bot.config import ModelSpec
 from bot.domain import Job, JobKind, JobState, QuotaExceeded, QuotaStatus
 from bot.ports import StatusUpdate
 
-from .text import amount, duration_text, message_link, progress_bar, safe_quote, timestamp
+from .text import (
+    amount,
+    duration_text,
+    message_link,
+    progress_bar,
+    safe_quote,
+    timestamp,
+    truncate,
+)
 
 COLOR_QUEUED = discord.Colour.blurple()
 COLOR_RUNNING = discord.Colour.gold()
@@ -299,3 +307,13 @@ def jobs_embed(jobs: Sequence[Job], *, title: str = "Your jobs") -> discord.Embe
         )
     embed.description = "\n".join(lines)
     return embed
+
+
+def embed_as_text(embed: discord.Embed, limit: int = 1900) -> str:
+    """The embed's words as plain message text, for a channel where embeds are not allowed
+    (without Embed Links Discord drops a message's embeds without a word)."""
+    lines = [f"**{embed.title}**" if embed.title else "", embed.description or ""]
+    lines += [f"**{field.name}:** {field.value}" for field in embed.fields]
+    if embed.footer and embed.footer.text:
+        lines.append(embed.footer.text)
+    return truncate("\n".join(line for line in lines if line), limit)

@@ -284,29 +284,89 @@ async def test_message_menu_without_image(harness: Harness, cog: GenerateCog) ->
     assert log.modals == []
 
 
+def modal_submit(harness: Harness, user: Any, custom_id: str, prompt: str) -> tuple[Any, Any]:
+    """A MODAL_SUBMIT interaction as Discord sends it: the custom id and the text inputs."""
+    submit, log = harness.interaction(user=user)
+    submit.type = discord.InteractionType.modal_submit
+    submit.data = {
+        "custom_id": custom_id,
+        "components": [
+            {"type": 1, "components": [{"type": 4, "custom_id": "prompt", "value": prompt}]}
+        ],
+    }
+    return submit, log
+
+
 async def test_message_menu_opens_modal_then_starts_the_job(
     harness: Harness, cog: GenerateCog
 ) -> None:
-    from unittest.mock import MagicMock
+    from unittest.mock import AsyncMock, MagicMock
 
     user = make_member()
     interaction, log = harness.interaction(user=user)
     message = MagicMock(spec_set=discord.Message)
+    message.id = 4242
     image = make_attachment(png_bytes(720, 1280))
     message.attachments = [image]
 
     await cog.animate_message(interaction, message)
     (modal,) = log.modals
     assert isinstance(modal, PromptModal)
+    assert modal.custom_id == "rw:animate-message:4242"
+    assert modal.is_finished(), "the modal is never kept in memory: its custom id says it all"
 
-    modal.prompt._value = "the leaves fall"
-    submit, submit_log = harness.interaction(user=user)
-    await modal.on_submit(submit)
+    # The submission is read from the interaction alone (as after a restart of the bot).
+    harness.channel.fetch_message = AsyncMock(return_value=message)
+    submit, submit_log = modal_submit(harness, user, modal.custom_id, "the leaves fall")
+    await cog.on_interaction(submit)
 
+    harness.channel.fetch_message.assert_awaited_once_with(4242)
     (job,) = await harness.jobs.list_user_jobs(user.id)
     assert job.prompt == "the leaves fall"
     assert job.params.ratio == "720:1280"
     assert submit_log.deferred
+
+
+@pytest.mark.parametrize(
+    ("fetched", "expected"),
+    [
+        pytest.param(not_found(10008, "Unknown Message"), "That message was deleted", id="deleted"),
+        pytest.param(forbidden(), "**Read Message History**", id="no-history"),
+        pytest.param([], "no longer has an image attached", id="image-removed"),
+    ],
+)
+async def test_prompt_modal_on_a_message_that_changed_is_refused_clearly(
+    harness: Harness, cog: GenerateCog, fetched: Any, expected: str
+) -> None:
+    from unittest.mock import AsyncMock, MagicMock
+
+    user = make_member()
+    if isinstance(fetched, Exception):
+        harness.channel.fetch_message = AsyncMock(side_effect=fetched)
+    else:
+        message = MagicMock(spec_set=discord.Message)
+        message.attachments = fetched
+        harness.channel.fetch_message = AsyncMock(return_value=message)
+    submit, log = modal_submit(harness, user, "rw:animate-message:77", "anything")
+    await cog.on_interaction(submit)
+    assert expected in log.last, log.last
+    assert await harness.jobs.list_user_jobs(user.id) == []
+    assert (await harness.quota.status(harness.guild_id, user.id)).reserved == 0
+
+
+async def test_other_modals_and_interactions_are_left_alone(
+    harness: Harness, cog: GenerateCog
+) -> None:
+    from unittest.mock import AsyncMock
+
+    harness.channel.fetch_message = AsyncMock()
+    submit, log = modal_submit(harness, make_member(), "someone-elses-modal", "x")
+    await cog.on_interaction(submit)
+    button, _ = harness.interaction()
+    button.type = discord.InteractionType.component
+    await cog.on_interaction(button)
+    harness.channel.fetch_message.assert_not_awaited()
+    assert log.messages == [] and not log.done
 
 
 async def test_model_autocomplete_lists_enabled_image_models(

@@ -315,6 +315,21 @@ class BotProcess:
 # -- the database, read-only --------------------------------------------------------------------
 
 
+FINAL_STATES = frozenset({"succeeded", "failed", "cancelled", "in_doubt"})
+
+
+def job_is_settled(row: sqlite3.Row) -> bool:
+    """A final state, its clip or notice posted (or given up), quota settled or refunded, and
+    no step left for the worker (no due time, no lease, no pending remote cancel)."""
+    return (
+        row["state"] in FINAL_STATES
+        and row["next_poll_at"] is None
+        and row["lease_owner"] is None
+        and not row["remote_cancel"]
+        and row["quota_state"] != "reserved"
+    )
+
+
 class Db:
     """Read-only views of the bot's SQLite file (safe while the bot runs: WAL readers)."""
 
@@ -483,7 +498,7 @@ class Env:
 
         async def done() -> Json:
             data = await self.ctl.interaction(interaction_id)
-            if not data["acked"]:
+            if not data.get("answered", data["acked"]):
                 return None
             if data["callback_type"] == 5:  # deferred: wait for the followup
                 return data if data["followups"] else None
@@ -506,6 +521,21 @@ class Env:
 
     async def created(self) -> int:
         return self.sim.created_count
+
+    async def settled(self, job_id: int) -> sqlite3.Row:
+        """The job's row once the bot is done with it, as the bot itself records it.
+
+        Read the ledger, the quota or the job's state only after this: what a user sees in
+        Discord (a clip, a notice) lands before the bot's answer from Discord, and the bot
+        records the delivery and settles the quota only once that answer reaches it.
+        """
+
+        async def done() -> sqlite3.Row | None:
+            row = self.db.job(job_id)
+            return row if job_is_settled(row) else None
+
+        settled: sqlite3.Row = await wait_for(done, f"job #{job_id} to be settled by the bot")
+        return settled
 
 
 async def thread_of(env: Env, place: Place, job_id: int) -> Json:

@@ -150,7 +150,7 @@ async def assert_cancelled(env: Env, place: Place, job_id: int, status_id: int, 
     assert "went back to your quota" in text, text
     assert mentioned(notice) == [user]
     assert "Retry" not in buttons(notice)
-    assert env.db.job(job_id)["state"] == "cancelled"
+    assert (await env.settled(job_id))["state"] == "cancelled"
     assert env.db.ledger(job_id) == [("reserve", 10.0), ("refund", 10.0)]
 
     async def shows_cancelled() -> bool:
@@ -217,10 +217,10 @@ async def test_cancel_while_waiting_for_runway_capacity(env: Env, place: Place) 
     assert (await env.usage(place, alice))["In progress"] == "40 credits"
     text = await press_cancel(env, alice, status_id)
     assert f"Job #{job_id} is cancelled" in text and "went back to your quota" in text, text
-    assert env.db.job(job_id)["state"] == "cancelled"
-    assert env.db.ledger(job_id) == [("reserve", 40.0), ("refund", 40.0)]
     notice = await notice_message(env, status_id, job_id)
     assert mentioned(notice) == [alice]
+    assert (await env.settled(job_id))["state"] == "cancelled"
+    assert env.db.ledger(job_id) == [("reserve", 40.0), ("refund", 40.0)]
     assert env.sim.created_count == before
     usage = await env.usage(place, alice)
     assert usage["Used"] == "0 credits" and "In progress" not in usage, usage

@@ -37,6 +37,7 @@ async def failed_notice(env: Env, place: Place, user: int, prompt: str) -> tuple
     thread = await thread_of(env, place, job_id)
     notice = await notice_message(env, int(thread["id"]), job_id)
     assert mentioned(notice) == [user]
+    assert (await env.settled(job_id))["delivered_message_id"] == int(notice["id"])
     return job_id, message_text(notice)
 
 

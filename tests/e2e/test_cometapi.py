@@ -60,7 +60,8 @@ async def test_task_not_exist_right_after_create_is_waited_out(env: Env, place: 
     info = probe(await env.ctl.file(clip["attachments"][0]["id"]))
     assert info.seconds == pytest.approx(2.0, abs=0.15)
     assert env.sim.created_count == 1
-    assert env.db.job(job_id)["state"] == "succeeded"
+    row = await env.settled(job_id)
+    assert row["state"] == "succeeded" and row["delivered_message_id"] == int(clip["id"])
     assert env.db.ledger(job_id) == [("reserve", 10.0), ("settle", 10.0)]
     assert (await env.usage(place, alice))["Used"] == "10 credits"
 

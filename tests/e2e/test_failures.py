@@ -57,6 +57,7 @@ async def test_moderation_failure_is_explained_and_refunded(env: Env, place: Pla
     assert mentioned(notice) == [alice] and bob not in mentioned(notice)
     assert "Retry" in buttons(notice)
     assert not any(a for a in notice["attachments"])
+    assert (await env.settled(job_id))["delivered_message_id"] == int(notice["id"])
     assert env.db.ledger(job_id) == [("reserve", 10.0), ("refund", 10.0)]
     usage = await env.usage(place, alice)
     assert usage["Used"] == "0 credits" and "In progress" not in usage, usage
@@ -77,6 +78,7 @@ async def test_429_storm_on_create_ends_with_the_clip_charged_once(env: Env, pla
     )
     assert task_requests(env, "POST", "/v1/image_to_video") - posts_before == 7
     assert env.sim.created_count == before + 1
+    await env.settled(job_id)
     assert env.db.ledger(job_id) == [("reserve", 10.0), ("settle", 10.0)]
     assert (await env.usage(place, alice))["Used"] == "10 credits"
 
@@ -96,6 +98,7 @@ async def test_5xx_storms_while_submitting_and_polling_end_with_the_clip(
     assert mentioned(clip) == [alice]
     assert env.sim.faults == [], "every scripted fault was met"
     assert env.sim.created_count == before + 1
+    await env.settled(job_id)
     assert env.db.ledger(job_id) == [("reserve", 10.0), ("settle", 10.0)]
     assert (await env.usage(place, alice))["Used"] == "10 credits"
 
@@ -111,7 +114,7 @@ async def test_500_on_create_is_in_doubt_refunded_and_retry_works(env: Env, plac
     assert f"Job #{job_id} was interrupted" in text, text
     assert "went back to your quota" in text, text
     assert mentioned(notice) == [alice]
-    assert env.db.job(job_id)["state"] == "in_doubt"
+    assert (await env.settled(job_id))["state"] == "in_doubt"
     assert env.sim.created_count == before
     assert (await env.usage(place, alice))["Used"] == "0 credits"
 
@@ -121,6 +124,7 @@ async def test_500_on_create_is_in_doubt_refunded_and_retry_works(env: Env, plac
     second_thread = await thread_of(env, place, second)
     clip = await clip_message(env, int(second_thread["id"]))
     assert mentioned(clip) == [alice]
+    await env.settled(second)
     assert env.sim.created_count == before + 1
     assert env.db.ledger(job_id) == [("reserve", 10.0), ("refund", 10.0)]
     assert env.db.ledger(second) == [("reserve", 10.0), ("settle", 10.0)]
@@ -140,6 +144,7 @@ async def test_expired_output_url_is_refreshed_and_the_clip_delivered(
     )
     assert env.sim.faults == []
     assert task_requests(env, "GET", "/_outputs/") >= 3
+    await env.settled(job_id)
     assert env.db.ledger(job_id) == [("reserve", 10.0), ("settle", 10.0)]
     assert (await env.usage(place, alice))["Used"] == "10 credits"
 
@@ -157,6 +162,7 @@ async def test_output_that_never_downloads_gets_a_plain_reason(env: Env, place: 
     assert "could not be downloaded" in text, text
     assert mentioned(notice) == [alice]
     # Runway made the clip, but the user never got it: the reservation is refunded.
+    assert (await env.settled(job_id))["error_code"] == "download_failed"
     assert env.db.ledger(job_id) == [("reserve", 10.0), ("refund", 10.0)]
     used = (await env.usage(place, alice))["Used"]
     assert "went back to your quota" in text and used == "0 credits", (text, used)

@@ -84,6 +84,7 @@ async def test_animate_happy_path(env: Env, place: Place) -> None:
     assert "Cancel" not in buttons(await env.ctl.message(status_id))
 
     # Nobody else got a message that pings them; the quota is charged once.
+    await env.settled(job_id)
     for channel in (place.channel_id, int(thread["id"])):
         for message in await env.ctl.messages(channel):
             assert set(mentioned(message)) <= {alice}
@@ -118,7 +119,8 @@ async def test_restyle_with_reference(env: Env, place: Place) -> None:
     assert info.seconds == pytest.approx(2.0, abs=0.2)
     assert info.width * 3 == info.height * 4  # the clip keeps the input's 4:3 shape
     assert await env.created() == before + 1
-    row = env.db.job(job_id)
+    row = await env.settled(job_id)
+    assert row["state"] == "succeeded" and row["delivered_message_id"] == int(clip["id"])
     assert row["kind"] == "restyle" and row["model"] == "gen4_aleph"
     path, body = env.creates[-1]
     assert path == "/v1/video_to_video"
@@ -156,7 +158,7 @@ async def test_message_menu_opens_a_prompt_modal(env: Env, place: Place) -> None
     info = probe(await env.ctl.file(clip["attachments"][0]["id"]))
     assert (info.width, info.height) == (640, 360)  # ratio "auto": closest to the 16:9 image
     assert info.seconds == pytest.approx(5.0, abs=0.15)  # the default duration
-    row = env.db.job(job_id)
+    row = await env.settled(job_id)
     assert (row["prompt"], row["user_id"], row["model"]) == ("boats bobbing", alice, "gen4_turbo")
     assert (await env.usage(place, alice))["Used"] == "25 credits"
     assert (await env.usage(place, bob))["Used"] == "0 credits"
@@ -308,6 +310,7 @@ async def test_clip_over_the_upload_limit_is_reencoded_to_fit(env: Env, place: P
     assert info.seconds == pytest.approx(2.0, abs=0.15)
     assert info.width * 9 == info.height * 16
     assert mentioned(clip) == [alice]
+    await env.settled(job_id)
     refused = [c for c in await env.ctl.calls() if c["status"] == 413]
     assert refused == [], "the bot must fit the clip before uploading, not after a 413"
     assert (await env.usage(place, alice))["Used"] == "10 credits"
@@ -344,9 +347,10 @@ async def test_missing_thread_permission_falls_back_to_the_channel(env: Env, pla
     text = await env.reply_text(iid)
     assert "**Create Public Threads**" in text, text
     assert "the clip will be posted in the channel" in text, text
-    job_id_in(text)
+    job_id = job_id_in(text)
     clip = await clip_message(env, place.channel_id)
     assert mentioned(clip) == [alice]
+    assert (await env.settled(job_id))["delivered_message_id"] == int(clip["id"])
     assert await env.ctl.threads(place.channel_id) == []
     assert (await env.usage(place, alice))["Used"] == "10 credits"
 
@@ -373,11 +377,7 @@ async def test_a_job_that_finishes_before_its_thread_exists_still_delivers_into_
     clip = await clip_message(env, int(thread["id"]))
     assert mentioned(clip) == [alice]
     assert [m for m in await public_messages(env, place.channel_id) if m["attachments"]] == []
-
-    async def recorded() -> Any:
-        return env.db.job(job_id)["delivered_message_id"]
-
-    assert await wait_for(recorded, "the delivery to be recorded") == int(clip["id"])
+    assert (await env.settled(job_id))["delivered_message_id"] == int(clip["id"])
 
 
 def _is_set(event: Any) -> Any:
@@ -423,7 +423,7 @@ async def test_rerun_button_starts_a_new_job_with_a_new_seed(env: Env, place: Pl
     assert second != first
     again = await clip_message(env, int((await thread_of(env, place, second))["id"]))
     assert mentioned(again) == [alice]
-    old, new = env.db.job(first), env.db.job(second)
+    old, new = await env.settled(first), await env.settled(second)
     assert new["rerun_of"] == first and new["user_id"] == alice
     assert old["seed"] == 1234 and new["seed"] != 1234
     assert env.creates[-1][1]["seed"] == new["seed"]
@@ -495,11 +495,9 @@ async def test_thread_permission_lost_before_delivery_is_named_to_the_requester(
     assert "missing the **Send Messages in Threads** permission in" in message["content"]
     assert mentioned(message) == [alice] and bob not in mentioned(message)
 
-    async def settled() -> bool:
-        row = env.db.job(job_id)
-        return row["state"] != "running" and row["next_poll_at"] is None
-
-    await wait_for(settled, "the worker to be done with the job")
+    row = await env.settled(job_id)
+    assert (row["state"], row["error_code"]) == ("failed", "delivery_failed"), dict(row)
+    assert env.db.ledger(job_id) == [("reserve", 10.0), ("refund", 10.0)]
     assert await env.ctl.messages(thread_id) == []
     told_again = await told()
     assert len(told_again) == 1, "\n".join(m["content"] for m in told_again)
@@ -521,5 +519,76 @@ async def test_restyle_of_a_long_video_uses_and_bills_its_first_seconds(
     clip = await clip_message(env, int((await thread_of(env, place, job_id))["id"]))
     info = probe(await env.ctl.file(clip["attachments"][0]["id"]))
     assert info.seconds == pytest.approx(5.0, abs=0.2)  # gen4_aleph uses the first 5 s
+    await env.settled(job_id)
     assert env.db.ledger(job_id) == [("reserve", 75.0), ("settle", 75.0)]  # 15 credits/s x 5 s
     assert (await env.usage(place, alice))["Used"] == "75 credits"
+
+
+async def test_without_embed_links_the_command_names_the_permission(env: Env, place: Place) -> None:
+    alice = place.members[0]
+    await env.ctl.set_channel_permissions(
+        place.channel_id,
+        VIEW_CHANNEL
+        | SEND_MESSAGES
+        | ATTACH_FILES
+        | READ_MESSAGE_HISTORY
+        | CREATE_PUBLIC_THREADS
+        | SEND_MESSAGES_IN_THREADS,
+    )
+    await env.barrier(place)
+    before, posts = await env.created(), posts_to_runway(env)
+    iid = await env.invoke(
+        place, alice, "animate", {"prompt": "x", "duration": 2}, [("x.png", png(), "image/png")]
+    )
+    await assert_refused_without_effect(
+        env, place, alice, iid, "I am missing the **Embed Links** permission", before, posts
+    )
+
+
+async def test_embed_links_lost_while_rendering_the_member_still_reads_everything(
+    env: Env, place: Place
+) -> None:
+    """Discord drops embeds without Embed Links: the bot says it all in words instead."""
+    alice = place.members[0]
+    iid = await env.invoke(
+        place,
+        alice,
+        "animate",
+        {"prompt": "a quiet harbour [sim:seconds=600]", "duration": 2, "seed": 77},
+        [("h.png", png(), "image/png")],
+    )
+    job_id = job_id_in(await env.reply_text(iid))
+    thread_id = int((await thread_of(env, place, job_id))["id"])
+    await wait_for(
+        lambda: _contains(status_text(env, thread_id), "Rendering"), "the job to be rendering"
+    )
+    await env.ctl.set_channel_permissions(
+        place.channel_id,
+        VIEW_CHANNEL
+        | SEND_MESSAGES
+        | ATTACH_FILES
+        | READ_MESSAGE_HISTORY
+        | CREATE_PUBLIC_THREADS
+        | SEND_MESSAGES_IN_THREADS,
+    )
+    await env.barrier(place)
+    env.sim.advance(300)
+
+    async def progress_in_words() -> bool:
+        status = await env.ctl.message(thread_id)
+        return status["embeds"] == [] and "%" in str(status["content"])
+
+    await wait_for(progress_in_words, "the status message to show its progress as text")
+    env.sim.advance(400)
+
+    clip = await clip_message(env, thread_id)
+    assert clip["embeds"] == []
+    assert clip["content"].startswith(f"<@{alice}> your clip is ready."), clip["content"]
+    assert "**Seed:** 77" in clip["content"], clip["content"]
+    assert mentioned(clip) == [alice]
+    assert "Rerun with a new seed" in buttons(clip)
+    row = await env.settled(job_id)
+    assert (row["state"], row["delivered_message_id"]) == ("succeeded", int(clip["id"]))
+    assert env.db.ledger(job_id) == [("reserve", 10.0), ("settle", 10.0)]
+    status = await env.ctl.message(thread_id)
+    assert "Finished" in str(status["content"]) and status["embeds"] == []

@@ -65,12 +65,9 @@ async def assert_delivered_once(
 ) -> None:
     clip = await clip_message(env, thread_id)
 
-    async def recorded() -> bool:
-        return env.db.job(job_id)["delivered_at"] is not None
-
-    await wait_for(recorded, f"job #{job_id} to be recorded as delivered")
+    row = await env.settled(job_id)
     assert len(await clips_in(env, thread_id)) == 1, "the clip was posted more than once"
-    assert env.db.job(job_id)["delivered_message_id"] == int(clip["id"])
+    assert row["delivered_message_id"] == int(clip["id"])
     assert mentioned(clip) == [user]
     info = probe(await env.ctl.file(clip["attachments"][0]["id"]))
     assert info.seconds == pytest.approx(2.0, abs=0.15)
@@ -156,7 +153,7 @@ async def test_kill_while_submitting_ends_in_doubt_with_a_retry_button(
     assert "cannot tell whether Runway received it" in text, text
     assert "went back to your quota" in text, text
     assert mentioned(notice) == [alice]
-    assert env.db.job(job_id)["state"] == "in_doubt"
+    assert (await env.settled(job_id))["state"] == "in_doubt"
     assert env.db.ledger(job_id) == [("reserve", 10.0), ("refund", 10.0)]
     assert _posts(env) == posts + 1, "a create in doubt is never sent again on its own"
     assert (await env.usage(place, alice))["Used"] == "0 credits"

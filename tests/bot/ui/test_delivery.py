@@ -426,3 +426,69 @@ async def test_a_job_cancelled_before_it_was_posted_gets_no_notice(world: World)
     assert caught.value.permanent
     assert world.thread.sent == [] and world.channel.sent == []
     world.user.send.assert_not_awaited()
+
+
+# -- without Embed Links --------------------------------------------------------------------
+
+
+def without_embed_links(*channels: Any) -> None:
+    perms = discord.Permissions.all()
+    perms.embed_links = False
+    for channel in channels:
+        channel.permissions_for.return_value = perms
+
+
+async def test_without_embed_links_the_clip_still_arrives_with_its_details_as_text(
+    world: World, tmp_path: Path
+) -> None:
+    without_embed_links(world.channel, world.thread)
+    job = world.job()
+    await world.delivery.deliver_clip(job, small_clip(tmp_path), job.nonce)
+
+    ((args, kwargs, _),) = world.thread.sent
+    assert "embed" not in kwargs, "Discord would drop it without a word"
+    text = args[0]
+    assert text.startswith(f"<@{job.user_id}> your clip is ready.")
+    assert "**Credits charged:** 25" in text and "**Seed:** 42" in text
+    assert "@everyone" not in text  # the prompt stays defused in the text too
+    assert kwargs["file"].filename == "runway-job-7.mp4"
+    assert world.channel.sent == [], "nothing to complain about: the clip was posted"
+
+
+async def test_without_embed_links_a_failure_notice_says_why_in_words(world: World) -> None:
+    without_embed_links(world.channel, world.thread)
+    job = world.job(
+        state=JobState.FAILED,
+        error_code="SAFETY.INPUT.TEXT",
+        error_text="Runway's safety filter refused the prompt. Please rephrase it.",
+        refunded=True,
+        charged_credits=None,
+    )
+    await world.delivery.deliver_failure(job, job.nonce)
+    ((args, kwargs, _),) = world.thread.sent
+    assert "embed" not in kwargs
+    assert "**Job #7 failed**" in args[0]
+    assert "safety filter refused the prompt" in args[0]
+    assert "went back to your quota" in args[0]
+
+
+async def test_without_embed_links_status_edits_are_text_and_embeds_return_with_it(
+    world: World,
+) -> None:
+    message = MagicMock(spec_set=discord.PartialMessage)
+    message.edit = AsyncMock()
+    world.channel.get_partial_message.side_effect = None
+    world.channel.get_partial_message.return_value = message
+    job = world.job(state=JobState.RUNNING, progress=0.4, provider_status="RUNNING")
+
+    without_embed_links(world.channel)
+    await world.delivery.refresh(job)
+    assert message.edit.await_args is not None
+    shown = message.edit.await_args.kwargs
+    assert shown["embed"] is None and "40%" in shown["content"]
+
+    world.channel.permissions_for.return_value = discord.Permissions.all()
+    await world.delivery.refresh(job)
+    shown = message.edit.await_args.kwargs
+    assert shown["content"] is None, "the text fallback is cleared"
+    assert "40%" in str(shown["embed"].description)
