@@ -20,6 +20,18 @@ async def test_twenty_users_three_commands_at_once(env: Env) -> None:
     image = png()
     video = mp4(2.0)
     before = env.sim.created_count
+    # One bot-token request in 30 answered 429 (seeded), with Discord's headers: the bot
+    # waits them out; interaction callbacks are exempt, as in Discord.
+    await env.ctl.rate_limits(realistic=False, share=1 / 30, seed=8)
+    try:
+        await _run_twenty_users(env, place, image, video, before)
+    finally:
+        await env.ctl.rate_limits(realistic=False)
+    limited = [c for c in await env.ctl.calls() if c["status"] == 429]
+    assert limited, "the share of 429s was met"
+
+
+async def _run_twenty_users(env: Env, place: Any, image: bytes, video: bytes, before: int) -> None:
 
     # All 60 interactions are created at once, before the bot can answer most of them.
     invoked: list[tuple[int, str, str]] = []
@@ -85,10 +97,13 @@ async def _invoke_three(
 
 
 async def test_discord_rate_limits_slow_the_bot_down_but_lose_nothing(env: Env) -> None:
-    """With per-route buckets like Discord's (3 requests per 2 s here) and the first three
-    message posts answered 429 for certain, the bot waits the limits out and every member
-    of six simultaneous jobs still gets exactly one clip in their thread."""
-    env.fake.limiter.configure(realistic=True, limit=3, seconds=2.0)
+    """With per-route buckets like Discord's (3 requests per 2 s here), the global limit of 50
+    requests per second, one request in 20 answered 429 at random (seeded) and the first
+    three message posts answered 429 for certain, the bot waits the limits out and every
+    member of six simultaneous jobs still gets exactly one clip in their thread."""
+    await env.ctl.rate_limits(
+        realistic=True, limit=3, seconds=2.0, global_per_second=50, share=0.05, seed=3
+    )
     await env.ctl.rate_limit(
         "/channels/{channel_id}/messages", method="POST", count=3, retry_after=0.5
     )
@@ -125,7 +140,7 @@ async def test_discord_rate_limits_slow_the_bot_down_but_lose_nothing(env: Env) 
         for thread in threads:
             assert len(await _clips_in(env, thread)) == 1, thread["name"]
     finally:
-        env.fake.limiter.configure(realistic=False)
+        await env.ctl.rate_limits(realistic=False)
 
 
 async def _wait_all_delivered(env: Env, guild_id: int, count: int) -> None:

@@ -248,10 +248,11 @@ class FakeDiscordClient:
         return await self._request("GET", f"/interactions/{interaction_id}")
 
     async def wait_for_response(self, interaction_id: str | int, *, within: float = 5.0) -> Json:
-        """Wait until the bot acknowledged the interaction; return its summary."""
+        """Wait until the bot's callback to the interaction was answered (`answered`: the
+        bot has the HTTP reply, so a modal or buttons it sent are usable); return the summary."""
         data = await self._request("GET", f"/interactions/{interaction_id}", wait=within)
-        if not data["acked"]:
-            raise TimeoutError(f"interaction {interaction_id} not acknowledged in {within} s")
+        if not data["answered"]:
+            raise TimeoutError(f"interaction {interaction_id} not answered in {within} s")
         return data
 
     async def wait_until(
@@ -366,6 +367,33 @@ class FakeDiscordClient:
         """Count requests per route bucket and channel/guild/webhook (`limit` per `per_seconds`
         real seconds), with true X-RateLimit-Remaining/Reset-After and 429 beyond the limit."""
         body = {"realistic": enabled, "bucket_limit": limit, "bucket_seconds": per_seconds}
+        return await self._request("POST", "/rate-limits", body)
+
+    async def rate_limits(
+        self,
+        realistic: bool = True,
+        *,
+        limit: int = 5,
+        seconds: float = 5.0,
+        global_per_second: int = 50,
+        share: float = 0.0,
+        share_retry_after: float = 0.05,
+        seed: int | None = None,
+    ) -> Json:
+        """Discord-like rate limits: with `realistic`, `limit` requests per `seconds` per route
+        bucket and channel/guild/webhook, and `global_per_second` bot-token requests per second
+        in all (0: no global limit; interaction callbacks and webhooks are exempt); `share` of
+        bot-token requests answered with a per-route 429 (retry after `share_retry_after`),
+        drawn from an RNG seeded with `seed`."""
+        body = {
+            "realistic": realistic,
+            "bucket_limit": limit,
+            "bucket_seconds": seconds,
+            "global_per_second": global_per_second,
+            "share": share,
+            "share_retry_after": share_retry_after,
+            "seed": seed,
+        }
         return await self._request("POST", "/rate-limits", body)
 
     async def random_rate_limits(self, rate: float, retry_after: float = 0.05) -> Json:

@@ -244,7 +244,7 @@ async def get_interaction(fake: FakeDiscord, request: web.Request, body: dict[st
     timeout = float(request.query.get("wait", "0"))
     if timeout > 0:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(interaction.acked.wait(), timeout)
+            await asyncio.wait_for(interaction.answered.wait(), timeout)
     return _summary(fake, interaction)
 
 
@@ -257,7 +257,7 @@ async def update_channel(fake: FakeDiscord, request: web.Request, body: dict[str
     if "name" in body:
         channel.name = str(body["name"])
     if "archived" in body:
-        channel.archived = bool(body["archived"])
+        fake.world.set_archived(channel, bool(body["archived"]))
     if "locked" in body:
         channel.locked = bool(body["locked"])
     event = "THREAD_UPDATE" if channel.is_thread else "CHANNEL_UPDATE"
@@ -313,11 +313,14 @@ async def get_message(fake: FakeDiscord, request: web.Request, body: dict[str, A
 
 async def threads(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
     parent = request.query.get("parent_id")
-    return [
-        c.to_json()
+    found = [
+        c
         for c in fake.world.channels.values()
         if c.is_thread and (parent is None or str(c.parent_id) == parent)
     ]
+    for thread in found:
+        await fake.auto_archive(thread)
+    return [c.to_json() for c in found]
 
 
 async def file_bytes(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
@@ -378,6 +381,10 @@ async def rate_limit(fake: FakeDiscord, request: web.Request, body: dict[str, An
             bool(body["realistic"]),
             int(body.get("bucket_limit", 5)),
             float(body.get("bucket_seconds", 5.0)),
+            global_per_second=int(body.get("global_per_second", rules.GLOBAL_PER_SECOND)),
+            share=float(body.get("share", 0.0)),
+            share_retry_after=float(body.get("share_retry_after", 0.05)),
+            seed=None if body.get("seed") is None else int(body["seed"]),
         )
     if "random_rate" in body:
         fake.limiter.random_rate = float(body["random_rate"])

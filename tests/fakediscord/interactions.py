@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -288,6 +290,20 @@ async def message_command(
     return interaction
 
 
+async def _until_answered(fake: FakeDiscord, ready: Callable[[], bool], what: str) -> None:
+    """Wait (at most settings.answer_wait_seconds) until the bot has received the answer
+    that shows `what`: a user can only use what Discord has shown them."""
+    seconds = fake.settings.answer_wait_seconds
+    try:
+        async with asyncio.timeout(seconds), fake.changed:
+            await fake.changed.wait_for(ready)
+    except TimeoutError:
+        raise ControlError(
+            f"{what} is not shown yet: the answer to the bot's request was not sent"
+            f" within {seconds:g} s"
+        ) from None
+
+
 def _find_component(components: list[dict[str, Any]], custom_id: str) -> dict[str, Any] | None:
     for comp in components:
         if comp.get("custom_id") == custom_id:
@@ -312,9 +328,12 @@ async def component(
     values: list[str] | None = None,
 ) -> Interaction:
     """Press a button (or pick select values) on a message the bot sent."""
+    if message_id not in fake.world.messages:
+        raise ControlError(f"no message {message_id}")
+    await _until_answered(fake, lambda: fake.world.usable(message_id), f"message {message_id}")
     msg = fake.world.messages.get(message_id)
     if msg is None:
-        raise ControlError(f"no message {message_id}")
+        raise ControlError(f"message {message_id} was deleted")
     comp = _find_component(msg.get("components") or [], custom_id)
     if comp is None:
         raise ControlError(f"message {message_id} has no component {custom_id!r}")
@@ -370,7 +389,10 @@ async def submit_modal(
 ) -> Interaction:
     """Submit the modal the bot answered interaction `opened_by` with, filling `values`."""
     source = fake.world.interactions.get(opened_by)
-    if source is None or source.callback_type != 9 or source.callback is None:
+    if source is None:
+        raise ControlError(f"unknown interaction {opened_by}")
+    await _until_answered(fake, source.answered.is_set, f"the answer to interaction {opened_by}")
+    if source.callback_type != 9 or source.callback is None:
         raise ControlError(f"interaction {opened_by} was not answered with a modal")
     modal = source.callback["data"]
     used: set[str] = set()

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import BodyPartReader, web
 
-from tests.fakediscord import rules
-from tests.fakediscord.server import LoggedCall
+from tests.fakediscord import bodies, rules
+from tests.fakediscord.server import LoggedCall, after_sent
 from tests.fakediscord.state import (
+    DEFAULT_AUTO_ARCHIVE_MINUTES,
     EPHEMERAL,
     LOADING,
     PRIVATE_THREAD,
@@ -171,7 +172,7 @@ def _wrap(
             if auth and request.headers.get("Authorization") != f"Bot {fake.token}":
                 raise rules.unauthorized()
             limited = fake.limiter.check(method, template, path) or fake.limiter.take(
-                method, template, major
+                method, template, major, bot=auth
             )
             if limited is not None:
                 call.status = 429
@@ -256,21 +257,36 @@ def _require(perms: int, *needed: int) -> None:
             raise rules.missing_permissions()
 
 
-def _check_message_body(body: dict[str, Any], uploads: list[Upload], *, creating: bool) -> None:
+def _check_message_body(
+    body: dict[str, Any],
+    uploads: list[Upload],
+    *,
+    creating: bool,
+    at: tuple[str, ...] = (),
+    flags: int = 0,
+) -> None:
+    """Discord's checks on a message body beyond the schema; `at` prefixes error paths
+    (("data",) in a callback), `flags` are the edited message's own."""
+    problems: list[rules.FormProblem] = []
     content = body.get("content")
     if isinstance(content, str) and len(content) > rules.MAX_CONTENT_LENGTH:
-        raise rules.form_error(
-            ["content"],
-            "BASE_TYPE_MAX_LENGTH",
-            f"Must be {rules.MAX_CONTENT_LENGTH} or fewer in length.",
+        problems.append(
+            (
+                ["content"],
+                "BASE_TYPE_MAX_LENGTH",
+                f"Must be {rules.MAX_CONTENT_LENGTH} or fewer in length.",
+            )
         )
     embeds = body.get("embeds") or []
     if sum(_embed_size(e) for e in embeds if isinstance(e, dict)) > rules.MAX_EMBED_TOTAL:
-        raise rules.form_error(
-            ["embeds"],
-            "BASE_TYPE_MAX_LENGTH",
-            f"Embed size exceeds maximum size of {rules.MAX_EMBED_TOTAL}",
+        problems.append(
+            (
+                ["embeds"],
+                "BASE_TYPE_MAX_LENGTH",
+                f"Embed size exceeds maximum size of {rules.MAX_EMBED_TOTAL}",
+            )
         )
+    bodies.check(problems + bodies.message_problems(body, flags), at)
     if creating and not (
         content
         or body.get("embeds")
@@ -293,8 +309,49 @@ def _embed_size(embed: dict[str, Any]) -> int:
 
 
 def _check_size(uploads: list[Upload], limit: int) -> None:
-    if sum(len(u.data) for u in uploads) > limit:
+    """Discord applies the guild's upload limit to each file, not to their sum."""
+    if any(len(u.data) > limit for u in uploads):
         raise rules.too_large()
+
+
+def _has_other_content(
+    body: dict[str, Any], uploads: list[Upload], existing: dict[str, Any] | None = None
+) -> bool:
+    """Whether a message has something besides embeds (for an edit: once edited)."""
+    old = existing or {}
+
+    def value(key: str) -> Any:
+        return body[key] if key in body else old.get(key)
+
+    keys = ("content", "components", "sticker_ids", "poll", "attachments")
+    return bool(uploads) or any(value(key) for key in keys)
+
+
+def _without_embed_links(
+    body: dict[str, Any],
+    uploads: list[Upload],
+    perms: int,
+    existing: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Without EMBED_LINKS, embeds are dropped from a message that has other content and a
+    message of embeds alone is refused (as Discord does for bot-token channel messages)."""
+    if perms & rules.EMBED_LINKS or not body.get("embeds"):
+        return body
+    if not _has_other_content(body, uploads, existing):
+        raise rules.missing_permissions()
+    return {**body, "embeds": []}
+
+
+def _until_answered(fake: FakeDiscord, call: Call, msg: dict[str, Any]) -> None:
+    """Users can use the message's components once the answer to this request was sent."""
+    after_sent(call.request, fake.world.hold_until_answered(int(msg["id"])))
+
+
+async def _channel(fake: FakeDiscord, call: Call) -> Channel:
+    """The route's channel; a thread idle past its auto_archive_duration archives now."""
+    channel = fake.world.channel(call.int("channel_id"))
+    await fake.auto_archive(channel)
+    return channel
 
 
 def _store_uploads(
@@ -585,14 +642,17 @@ async def _callback(
             400, 40043, "Interaction callback type is not valid for this interaction"
         )
     data = body.get("data") or {}
-    _check_message_body(data, call.uploads, creating=False)
+    if ctype == 9:
+        bodies.check(bodies.modal_problems(data), ("data",))
+    elif ctype in (4, 7):
+        edited = fake.world.messages.get(interaction.message_id or 0) if ctype == 7 else None
+        flags = int((edited or {}).get("flags") or 0)
+        _check_message_body(data, call.uploads, creating=ctype == 4, at=("data",), flags=flags)
     _check_size(call.uploads, _guild_limit(fake, interaction.guild_id))
     channel = fake.world.channel(interaction.channel_id)
     message: dict[str, Any] | None = None
     if ctype in (4, 5):
         flags = int(data.get("flags") or 0)
-        if ctype == 4:
-            _check_message_body(data, call.uploads, creating=True)
         files = _store_uploads(fake, channel.id, data, call.uploads)
         extra = LOADING if ctype == 5 else 0
         message = fake.world.new_message(
@@ -615,6 +675,9 @@ async def _callback(
     interaction.callback_type = ctype
     interaction.callback = body
     interaction.acked.set()
+    after_sent(call.request, interaction.answered.set)
+    if message is not None and ctype in (4, 5, 7):
+        _until_answered(fake, call, message)
     if message is not None and ctype in (4, 5):
         await _dispatch_message(fake, "MESSAGE_CREATE", message)
     elif message is not None and ctype == 7:
@@ -668,7 +731,8 @@ def _webhook_message(
 @route("POST", "/webhooks/{application_id}/{token}", "execute_webhook", auth=False)
 async def followup(fake: FakeDiscord, call: Call) -> Result:
     interaction = _interaction_by_token(fake, call)
-    if not interaction.acked.is_set():
+    if not interaction.answered.is_set():
+        # The webhook exists once the bot has the answer to its callback.
         raise rules.unknown("Webhook", rules.UNKNOWN_WEBHOOK)
     body = _body(call)
     _check_message_body(body, call.uploads, creating=True)
@@ -696,6 +760,7 @@ async def followup(fake: FakeDiscord, call: Call) -> Result:
         )
         event = "MESSAGE_CREATE"
     interaction.followup_ids.append(int(msg["id"]))
+    _until_answered(fake, call, msg)
     await _dispatch_message(fake, event, msg)
     if call.flag("wait"):
         return 200, msg
@@ -723,9 +788,10 @@ async def edit_webhook_message(fake: FakeDiscord, call: Call) -> Result:
     interaction = _interaction_by_token(fake, call)
     msg = _webhook_message(fake, interaction, call.params["message_id"])
     body = _body(call)
-    _check_message_body(body, call.uploads, creating=False)
+    _check_message_body(body, call.uploads, creating=False, flags=int(msg["flags"]))
     _check_size(call.uploads, _guild_limit(fake, interaction.guild_id))
     _apply_edit(fake, msg, body, call.uploads)
+    _until_answered(fake, call, msg)
     await _dispatch_message(fake, "MESSAGE_UPDATE", msg)
     return 200, msg
 
@@ -754,14 +820,14 @@ async def delete_webhook_message(fake: FakeDiscord, call: Call) -> Result:
 
 @route("GET", "/channels/{channel_id}", "get_channel")
 async def get_channel(fake: FakeDiscord, call: Call) -> Result:
-    channel = fake.world.channel(call.int("channel_id"))
+    channel = await _channel(fake, call)
     _require(_bot_perms(fake, channel))
     return 200, channel.to_json()
 
 
 @route("PATCH", "/channels/{channel_id}", "update_channel")
 async def update_channel(fake: FakeDiscord, call: Call) -> Result:
-    channel = fake.world.channel(call.int("channel_id"))
+    channel = await _channel(fake, call)
     body = _body(call)
     perms = _bot_perms(fake, channel)
     if channel.is_thread:
@@ -769,9 +835,11 @@ async def update_channel(fake: FakeDiscord, call: Call) -> Result:
         if not own or "locked" in body:
             _require(perms, rules.MANAGE_THREADS)
         if "archived" in body and body["archived"] is not None:
-            channel.archived = bool(body["archived"])
+            fake.world.set_archived(channel, bool(body["archived"]))
         if "locked" in body and body["locked"] is not None:
             channel.locked = bool(body["locked"])
+        if body.get("auto_archive_duration"):
+            channel.auto_archive_duration = int(body["auto_archive_duration"])
     else:
         _require(perms, rules.MANAGE_CHANNELS)
         if "topic" in body:
@@ -786,25 +854,31 @@ async def update_channel(fake: FakeDiscord, call: Call) -> Result:
 
 @route("POST", "/channels/{channel_id}/typing", "trigger_typing_indicator")
 async def typing(fake: FakeDiscord, call: Call) -> Result:
-    channel = fake.world.channel(call.int("channel_id"))
+    channel = await _channel(fake, call)
     _require(_bot_perms(fake, channel))
     return 204, None
 
 
 @route("POST", "/channels/{channel_id}/messages", "create_message")
 async def create_message(fake: FakeDiscord, call: Call) -> Result:
-    channel = fake.world.channel(call.int("channel_id"))
+    channel = await _channel(fake, call)
     body = _body(call)
     perms = _bot_perms(fake, channel)
     send = rules.SEND_MESSAGES_IN_THREADS if channel.is_thread else rules.SEND_MESSAGES
     _require(perms, send, *([rules.ATTACH_FILES] if call.uploads else []))
+    if channel.is_thread and channel.locked and not perms & rules.MANAGE_THREADS:
+        if channel.archived:
+            raise rules.thread_archived()
+        raise rules.missing_permissions()  # locked, open: only thread managers may post
     if channel.is_thread and channel.archived:
-        if channel.locked and not perms & rules.MANAGE_THREADS:
-            raise rules.DiscordError(400, 50083, "Thread is archived")
-        channel.archived = False
+        fake.world.set_archived(channel, False)
         await fake.dispatch("THREAD_UPDATE", channel.to_json(), guild_id=channel.guild_id)
+    if int(body.get("flags") or 0) & EPHEMERAL:
+        # Only interaction responses and followups can be ephemeral.
+        raise rules.form_error(["flags"], "MESSAGE_FLAGS_INVALID", "Invalid message flags")
     _check_message_body(body, call.uploads, creating=True)
     _check_size(call.uploads, fake.world.guild(channel.guild_id).upload_limit)
+    body = _without_embed_links(body, call.uploads, perms)
     nonce = body.get("nonce")
     bot_id = fake.world.bot_user.id
     now = fake.clock.now()
@@ -826,13 +900,14 @@ async def create_message(fake: FakeDiscord, call: Call) -> Result:
     msg = fake.world.new_message(channel, fake.world.bot_user, body, files)
     if nonce is not None and body.get("enforce_nonce"):
         fake.nonces.remember(channel.id, bot_id, str(nonce), int(msg["id"]), now)
+    _until_answered(fake, call, msg)
     await _dispatch_message(fake, "MESSAGE_CREATE", msg)
     return 200, msg
 
 
 @route("GET", "/channels/{channel_id}/messages", "list_messages")
 async def list_messages(fake: FakeDiscord, call: Call) -> Result:
-    channel = fake.world.channel(call.int("channel_id"))
+    channel = await _channel(fake, call)
     _require(_bot_perms(fake, channel), rules.READ_MESSAGE_HISTORY)
     query = call.request.query
     try:
@@ -861,7 +936,7 @@ async def list_messages(fake: FakeDiscord, call: Call) -> Result:
 
 @route("GET", "/channels/{channel_id}/messages/{message_id}", "get_message")
 async def get_message(fake: FakeDiscord, call: Call) -> Result:
-    channel = fake.world.channel(call.int("channel_id"))
+    channel = await _channel(fake, call)
     _require(_bot_perms(fake, channel), rules.READ_MESSAGE_HISTORY)
     msg = fake.world.message(channel.id, call.int("message_id"))
     if msg["flags"] & EPHEMERAL:
@@ -871,24 +946,31 @@ async def get_message(fake: FakeDiscord, call: Call) -> Result:
 
 @route("PATCH", "/channels/{channel_id}/messages/{message_id}", "update_message")
 async def edit_message(fake: FakeDiscord, call: Call) -> Result:
-    channel = fake.world.channel(call.int("channel_id"))
-    _require(_bot_perms(fake, channel))
+    channel = await _channel(fake, call)
+    perms = _bot_perms(fake, channel)
+    _require(perms)
     msg = fake.world.message(channel.id, call.int("message_id"))
+    if msg["flags"] & EPHEMERAL:
+        raise rules.unknown("Message", rules.UNKNOWN_MESSAGE)  # only its interaction's token
     if msg["author"]["id"] != str(fake.world.bot_user.id) or msg.get("webhook_id"):
         raise rules.DiscordError(403, 50005, "Cannot edit a message authored by another user")
+    if channel.is_thread and channel.archived:
+        raise rules.thread_archived()  # an edit does not reopen the thread
     body = _body(call)
-    _check_message_body(body, call.uploads, creating=False)
+    _check_message_body(body, call.uploads, creating=False, flags=int(msg["flags"]))
     if call.uploads:
-        _require(_bot_perms(fake, channel), rules.ATTACH_FILES)
+        _require(perms, rules.ATTACH_FILES)
     _check_size(call.uploads, fake.world.guild(channel.guild_id).upload_limit)
+    body = _without_embed_links(body, call.uploads, perms, msg)
     _apply_edit(fake, msg, body, call.uploads)
+    _until_answered(fake, call, msg)
     await _dispatch_message(fake, "MESSAGE_UPDATE", msg)
     return 200, msg
 
 
 @route("DELETE", "/channels/{channel_id}/messages/{message_id}", "delete_message")
 async def delete_message(fake: FakeDiscord, call: Call) -> Result:
-    channel = fake.world.channel(call.int("channel_id"))
+    channel = await _channel(fake, call)
     msg = fake.world.message(channel.id, call.int("message_id"))
     if msg["author"]["id"] != str(fake.world.bot_user.id):
         _require(_bot_perms(fake, channel), rules.MANAGE_MESSAGES)
@@ -913,6 +995,11 @@ async def _announce_thread(fake: FakeDiscord, thread: Channel) -> dict[str, Any]
     return data
 
 
+def _archive_minutes(body: dict[str, Any]) -> int:
+    """The thread's auto_archive_duration: the body's, else the channel default (1 day)."""
+    return int(body.get("auto_archive_duration") or DEFAULT_AUTO_ARCHIVE_MINUTES)
+
+
 def _thread_name(body: dict[str, Any]) -> str:
     name = str(body.get("name") or "")
     if not 1 <= len(name) <= 100:
@@ -934,7 +1021,12 @@ async def thread_from_message(fake: FakeDiscord, call: Call) -> Result:
     if int(msg["id"]) in fake.world.channels:
         raise rules.DiscordError(400, 160004, "A thread has already been created for this message")
     thread = fake.world.add_thread(
-        channel, name, owner_id=fake.world.bot_user.id, type=PUBLIC_THREAD, thread_id=int(msg["id"])
+        channel,
+        name,
+        owner_id=fake.world.bot_user.id,
+        type=PUBLIC_THREAD,
+        thread_id=int(msg["id"]),
+        auto_archive_duration=_archive_minutes(body),
     )
     data = await _announce_thread(fake, thread)
     msg["thread"] = data
@@ -955,14 +1047,18 @@ async def thread_in_channel(fake: FakeDiscord, call: Call) -> Result:
     needed = rules.CREATE_PUBLIC_THREADS if ttype == PUBLIC_THREAD else rules.CREATE_PRIVATE_THREADS
     _require(_bot_perms(fake, channel), needed)
     thread = fake.world.add_thread(
-        channel, _thread_name(body), owner_id=fake.world.bot_user.id, type=ttype
+        channel,
+        _thread_name(body),
+        owner_id=fake.world.bot_user.id,
+        type=ttype,
+        auto_archive_duration=_archive_minutes(body),
     )
     return 201, await _announce_thread(fake, thread)
 
 
 @route("PUT", "/channels/{channel_id}/thread-members/{user_id}", "add_thread_member")
 async def add_thread_member(fake: FakeDiscord, call: Call) -> Result:
-    thread = fake.world.channel(call.int("channel_id"))
+    thread = await _channel(fake, call)
     if not thread.is_thread:
         raise rules.DiscordError(400, 50024, "Cannot execute action on this channel type")
     if thread.archived:

@@ -54,6 +54,8 @@ INTERACTION_ACK_SECONDS = 3.0
 INTERACTION_TOKEN_SECONDS = 15 * 60.0
 NONCE_WINDOW_SECONDS = 5 * 60.0
 ATTACHMENT_URL_SECONDS = 24 * 3600.0
+GLOBAL_PER_SECOND = 50
+"""Discord's global limit: requests per second per bot token (interactions exempt)."""
 
 
 def upload_limit(premium_tier: int, override: int | None = None) -> int:
@@ -116,6 +118,10 @@ def missing_permissions() -> DiscordError:
     return DiscordError(403, 50013, "Missing Permissions")
 
 
+def thread_archived() -> DiscordError:
+    return DiscordError(400, 50083, "Thread is archived")
+
+
 def missing_access() -> DiscordError:
     return DiscordError(403, 50001, "Missing Access")
 
@@ -128,11 +134,23 @@ def unauthorized() -> DiscordError:
     return DiscordError(401, 0, "401: Unauthorized")
 
 
+FormProblem = tuple[list[str | int], str, str]
+"""One Invalid Form Body error: (path to the field, code, message)."""
+
+
 def form_error(path: list[str | int], code: str, message: str) -> DiscordError:
     """A 50035 Invalid Form Body with one error at `path`."""
-    errors: dict[str, Any] = {"_errors": [{"code": code, "message": message}]}
-    for key in reversed(path):
-        errors = {str(key): errors}
+    return form_errors([(path, code, message)])
+
+
+def form_errors(problems: list[FormProblem]) -> DiscordError:
+    """A 50035 Invalid Form Body with every error nested at its path, as Discord nests them."""
+    errors: dict[str, Any] = {}
+    for path, code, message in problems:
+        node = errors
+        for key in path:
+            node = node.setdefault(str(key), {})
+        node.setdefault("_errors", []).append({"code": code, "message": message})
     return DiscordError(400, 50035, "Invalid Form Body", errors)
 
 
@@ -211,9 +229,20 @@ class ForcedLimit:
     is_global: bool = False
 
 
+def _seconds_left(start: float, window: float) -> float:
+    """Time left in a window, rounded up to the millisecond (never announce too early)."""
+    left = window - (time.monotonic() - start)
+    return max(0.001, math.ceil(left * 1000) / 1000)
+
+
 @dataclass
 class RateLimiter:
-    """Realistic X-RateLimit headers on every answer, and scripted (or random) 429s."""
+    """Realistic X-RateLimit headers on every answer, and scripted (or random) 429s.
+
+    Realistic mode counts bot-token requests against a global limit (per second) and each
+    route bucket (fixed window per major parameter); `share` answers that fraction of
+    bot-token requests with a per-route 429 (seeded, so runs repeat).
+    """
 
     random_rate: float = 0.0
     random_retry_after: float = 0.05
@@ -224,15 +253,37 @@ class RateLimiter:
     realistic: bool = False
     bucket_limit: int = 5
     bucket_seconds: float = 5.0
+    global_per_second: int = GLOBAL_PER_SECOND
+    share: float = 0.0
+    share_retry_after: float = 0.05
 
     def __post_init__(self) -> None:
         self._random = random.Random(self.seed)
+        self._share_random = random.Random(self.seed)
         self._windows: dict[tuple[str, str], tuple[float, int]] = {}
+        self._global: tuple[float, int] = (0.0, 0)
 
-    def configure(self, realistic: bool, limit: int = 5, seconds: float = 5.0) -> None:
-        """Switch realistic buckets on or off; counting starts afresh."""
+    def configure(
+        self,
+        realistic: bool,
+        limit: int = 5,
+        seconds: float = 5.0,
+        *,
+        global_per_second: int = GLOBAL_PER_SECOND,
+        share: float = 0.0,
+        share_retry_after: float = 0.05,
+        seed: int | None = None,
+    ) -> None:
+        """Switch realistic buckets (and the global limit; 0: none) on or off and set the
+        share of per-route 429s; counting starts afresh, `seed` restarts the share's RNG."""
         self.realistic, self.bucket_limit, self.bucket_seconds = realistic, limit, seconds
+        self.global_per_second = global_per_second
+        self.share, self.share_retry_after = share, share_retry_after
+        if seed is not None:
+            self.seed = seed
+            self._share_random = random.Random(seed)
         self._windows.clear()
+        self._global = (0.0, 0)
 
     def _window(self, key: tuple[str, str]) -> tuple[float, int]:
         start, used = self._windows.get(key, (0.0, 0))
@@ -241,17 +292,36 @@ class RateLimiter:
             start, used = now, 0
         return start, used
 
-    def take(self, method: str, template: str, major: str) -> ForcedLimit | None:
-        """Realistic mode: count a request against its bucket (fixed window per major
-        parameter); a request over the limit answers 429 until the window resets."""
+    def take(
+        self, method: str, template: str, major: str, *, bot: bool = True
+    ) -> ForcedLimit | None:
+        """Count a request (`bot`: made with the bot token, not an interaction or webhook
+        one): the global limit first, then the share of per-route 429s, then the route's
+        bucket; a request over a limit answers 429 until that window resets."""
+        over = self._take_global() if bot else None
+        if over is not None:
+            return over
+        if bot and self.share and self._share_random.random() < self.share:
+            return ForcedLimit(method, template, 1, self.share_retry_after)
         if not self.realistic:
             return None
         key = (self.bucket(method, template), major)
         start, used = self._window(key)
         if used >= self.bucket_limit:
-            left = self.bucket_seconds - (time.monotonic() - start)
-            return ForcedLimit(method, template, 1, max(0.001, math.ceil(left * 1000) / 1000))
+            return ForcedLimit(method, template, 1, _seconds_left(start, self.bucket_seconds))
         self._windows[key] = (start, used + 1)
+        return None
+
+    def _take_global(self) -> ForcedLimit | None:
+        """Realistic mode: at most `global_per_second` bot-token requests per second."""
+        if not self.realistic or self.global_per_second <= 0:
+            return None
+        start, used = self._global
+        if time.monotonic() - start >= 1.0:
+            start, used = time.monotonic(), 0
+        if used >= self.global_per_second:
+            return ForcedLimit("*", "*", 1, _seconds_left(start, 1.0), is_global=True)
+        self._global = (start, used + 1)
         return None
 
     def force(
@@ -286,8 +356,7 @@ class RateLimiter:
         if self.realistic:
             start, used = self._window((self.bucket(method, template), major))
             remaining = max(0, self.bucket_limit - used)
-            left = self.bucket_seconds - (time.monotonic() - start)
-            reset_after = max(0.001, math.ceil(left * 1000) / 1000)  # never announce too early
+            reset_after = _seconds_left(start, self.bucket_seconds)
         return {
             "X-RateLimit-Bucket": self.bucket(method, template),
             "X-RateLimit-Limit": str(self.bucket_limit),
@@ -308,7 +377,7 @@ class RateLimiter:
             headers.update(
                 {
                     "X-RateLimit-Bucket": self.bucket(method, template),
-                    "X-RateLimit-Limit": "5",
+                    "X-RateLimit-Limit": str(self.bucket_limit),
                     "X-RateLimit-Remaining": "0",
                     "X-RateLimit-Reset": f"{time.time() + rule.retry_after:.3f}",
                     "X-RateLimit-Reset-After": f"{rule.retry_after:.3f}",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -11,7 +13,7 @@ from aiohttp import web
 
 from tests.fakediscord import rules
 from tests.fakediscord.openapi import BodyValidator
-from tests.fakediscord.state import User, World
+from tests.fakediscord.state import Channel, User, World
 
 DEFAULT_TOKEN = "fake.discord.token"
 DEFAULT_APPLICATION_ID = 1100000000000000001
@@ -34,6 +36,14 @@ GUILDS_EVENTS = {
     "GUILD_ROLE_UPDATE",
 }
 
+AFTER_SENT = web.RequestKey("after_sent", list[Callable[[], None]])
+"""Request key: callbacks to run once the HTTP answer to that request was written."""
+
+
+def after_sent(request: web.Request, callback: Callable[[], None]) -> None:
+    """Run `callback` once the answer to `request` has been sent (or its sending failed)."""
+    request.setdefault(AFTER_SENT, []).append(callback)
+
 
 @dataclass
 class Settings:
@@ -45,6 +55,7 @@ class Settings:
     token_seconds: float = rules.INTERACTION_TOKEN_SECONDS
     heartbeat_interval_ms: int = 41250
     check_bot_token: bool = True
+    answer_wait_seconds: float = 10.0
 
     def update(self, values: dict[str, Any]) -> None:
         for key, value in values.items():
@@ -104,11 +115,32 @@ class FakeDiscord:
     def make_app(self) -> web.Application:
         from tests.fakediscord import control, gateway, rest
 
-        app = web.Application(client_max_size=1024**3)
+        # Outermost, so middlewares a subclass appends (e.g. to hold answers) run inside it.
+        app = web.Application(client_max_size=1024**3, middlewares=[self._answer_first])
         rest.setup(app, self)
         gateway.setup(app, self)
         control.setup(app, self)
         return app
+
+    @web.middleware
+    async def _answer_first(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[Any]]
+    ) -> web.StreamResponse:
+        """Write the answer before running the request's after-sent callbacks: what they
+        unlock (a modal, a message's buttons) exists for users only once the bot has it."""
+        try:
+            response: web.StreamResponse = await handler(request)
+            if request.get(AFTER_SENT):
+                with contextlib.suppress(ConnectionError):
+                    await response.prepare(request)
+                    await response.write_eof()
+            return response
+        finally:
+            callbacks = request.get(AFTER_SENT) or []
+            for callback in callbacks:
+                callback()
+            if callbacks:
+                await self.notify()
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         self._runner = web.AppRunner(self.make_app(), handle_signals=False)
@@ -170,6 +202,12 @@ class FakeDiscord:
                 continue
             await session.dispatch(event, data)
         await self.notify()
+
+    async def auto_archive(self, channel: Channel) -> None:
+        """Archive a thread idle past its auto_archive_duration (done lazily, whenever a
+        thread is looked at or posted to) and tell the gateway."""
+        if self.world.auto_archive(channel):
+            await self.dispatch("THREAD_UPDATE", channel.to_json(), guild_id=channel.guild_id)
 
     def record_invalid(self, call: LoggedCall, error: rules.DiscordError) -> None:
         self.invalid.append(

@@ -29,6 +29,7 @@ MENTION_ROLE = re.compile(r"<@&(\d+)>")
 
 EPHEMERAL = 1 << 6
 LOADING = 1 << 7
+DEFAULT_AUTO_ARCHIVE_MINUTES = 1440
 
 
 class Snowflakes:
@@ -120,6 +121,8 @@ class Channel:
     last_message_id: int | None = None
     topic: str | None = None
     member_ids: set[int] = field(default_factory=set)
+    auto_archive_duration: int = DEFAULT_AUTO_ARCHIVE_MINUTES
+    last_activity: float = 0.0  # fake clock: creation, a new message or reopening
 
     @property
     def is_thread(self) -> bool:
@@ -145,7 +148,7 @@ class Channel:
                     "total_message_sent": self.message_count,
                     "thread_metadata": {
                         "archived": self.archived,
-                        "auto_archive_duration": 1440,
+                        "auto_archive_duration": self.auto_archive_duration,
                         "archive_timestamp": iso_now(),
                         "locked": self.locked,
                         "invitable": self.type == PRIVATE_THREAD,
@@ -254,6 +257,9 @@ class Interaction:
     followup_ids: list[int] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
     acked: asyncio.Event = field(default_factory=asyncio.Event)
+    answered: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once the HTTP answer to the bot's callback was sent: only then does the bot
+    know what it answered (discord.py registers a modal on receiving that answer)."""
 
     def summary(self, world: World) -> dict[str, Any]:
         original = self.original_message_id
@@ -262,6 +268,7 @@ class Interaction:
             "token": self.token,
             "type": self.type,
             "acked": self.acked.is_set(),
+            "answered": self.answered.is_set(),
             "callback_type": self.callback_type,
             "callback": self.callback,
             "ephemeral": self.ephemeral,
@@ -293,6 +300,8 @@ class World:
     tokens: dict[str, int] = field(default_factory=dict)
     global_commands: dict[int, dict[str, Any]] = field(default_factory=dict)
     guild_commands: dict[int, dict[int, dict[str, Any]]] = field(default_factory=dict)
+    unanswered: dict[int, int] = field(default_factory=dict)
+    """Message id -> requests that created or changed it whose HTTP answer is not sent yet."""
     cdn_base: str = ""
     cdn_secret: bytes = field(default_factory=lambda: secrets.token_bytes(16))
     clock: Callable[[], float] = field(default=lambda: 0.0)
@@ -326,6 +335,24 @@ class World:
         if msg is None or int(msg["channel_id"]) != channel_id:
             raise rules.unknown("Message", rules.UNKNOWN_MESSAGE)
         return msg
+
+    def usable(self, message_id: int) -> bool:
+        """Whether users can use a message's components: every request that created or
+        changed it has been answered (the bot knows the message as it is)."""
+        return not self.unanswered.get(message_id)
+
+    def hold_until_answered(self, message_id: int) -> Callable[[], None]:
+        """Count one unanswered change to a message; the returned callback uncounts it."""
+        self.unanswered[message_id] = self.unanswered.get(message_id, 0) + 1
+
+        def answered() -> None:
+            left = self.unanswered.get(message_id, 0) - 1
+            if left > 0:
+                self.unanswered[message_id] = left
+            else:
+                self.unanswered.pop(message_id, None)
+
+        return answered
 
     # -- seeding ------------------------------------------------------------------------------
 
@@ -406,13 +433,37 @@ class World:
         )
 
     def add_thread(
-        self, parent: Channel, name: str, *, owner_id: int, type: int, thread_id: int | None = None
+        self,
+        parent: Channel,
+        name: str,
+        *,
+        owner_id: int,
+        type: int,
+        thread_id: int | None = None,
+        auto_archive_duration: int = DEFAULT_AUTO_ARCHIVE_MINUTES,
     ) -> Channel:
         thread = Channel(thread_id or self.ids.next(), type, name, parent.guild_id, parent.id)
         thread.owner_id = owner_id
+        thread.auto_archive_duration = auto_archive_duration
+        thread.last_activity = self.clock()
         thread.member_ids.add(owner_id)
         self.channels[thread.id] = thread
         return thread
+
+    def set_archived(self, thread: Channel, archived: bool) -> None:
+        """Archive or reopen a thread; reopening counts as activity."""
+        if thread.archived and not archived:
+            thread.last_activity = self.clock()
+        thread.archived = archived
+
+    def auto_archive(self, channel: Channel) -> bool:
+        """Archive a thread idle for its auto_archive_duration; True if it just happened."""
+        if not channel.is_thread or channel.archived:
+            return False
+        if self.clock() - channel.last_activity < channel.auto_archive_duration * 60:
+            return False
+        channel.archived = True
+        return True
 
     # -- permissions --------------------------------------------------------------------------
 
@@ -558,6 +609,7 @@ class World:
         channel.last_message_id = mid
         if channel.is_thread:
             channel.message_count += 1
+            channel.last_activity = self.clock()
         return msg
 
     def apply_mentions(self, msg: dict[str, Any], allowed: dict[str, Any] | None) -> None:
