@@ -295,6 +295,17 @@ class QuotaService:
         )
         return True
 
+    async def keep_provider_spend(
+        self, conn: aiosqlite.Connection, job: aiosqlite.Row, amount: float | None = None
+    ) -> None:
+        """Count a refunded job's task on the bot-wide daily counter again: Runway may bill it
+        after all (a cancel the provider could not carry out). The user stays refunded."""
+        spent = float(job["estimated_credits"]) if amount is None else amount
+        await quota_repo.add(
+            conn, BOT_GUILD, BOT_USER, job["cap_key"], entry="settle", now=self._clock(),
+            used=spent, ledger_amount=spent, job_id=job["id"],
+        )  # fmt: skip
+
     @property
     def charge_moderation_failures(self) -> bool:
         """Whether jobs refused for safety reasons are charged (else refunded)."""

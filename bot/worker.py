@@ -178,7 +178,8 @@ class Worker:
             ) as cur:
                 rows = [r for r in await cur.fetchall() if r["id"] not in self._steps]
             for row in rows:
-                await self._quota.refund(conn, row)
+                # Runway may have billed the create: the bot-wide counter keeps it.
+                await self._quota.refund(conn, row, provider_spent=float(row["estimated_credits"]))
                 await jobs_repo.update(
                     conn,
                     row["id"],

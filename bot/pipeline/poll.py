@@ -11,6 +11,7 @@ from ..domain import JobState
 from ..failures import describe_failure
 from ..runway.errors import (
     AuthenticationError,
+    BalanceExhaustedError,
     NotFoundError,
     RateLimitedError,
     RunwayError,
@@ -21,6 +22,15 @@ from ..store import jobs_repo
 from .context import StepContext
 
 log = logging.getLogger("bot.worker")
+
+
+# A task that stops being found is given up only after this many polls in a row fail (the
+# last not finding it) over at least this long since it was last seen (or submitted): one
+# late ``task_not_exist`` from a gateway replica must not lose a clip that was paid for.
+LOST_AFTER_MISSES = 3
+LOST_WINDOW_SECONDS = 120.0
+# The account refused (key, balance) on this many polls in a row: the operator must act.
+AUTH_FAILURES_TO_FAIL = 3
 
 
 async def poll(ctx: StepContext, row: aiosqlite.Row) -> None:
@@ -34,26 +44,11 @@ async def poll(ctx: StepContext, row: aiosqlite.Row) -> None:
         return
     try:
         task = await ctx.client.get_task(row["provider_task_id"])
-    except TaskNotVisibleYet:
-        grace = ctx.settings.runway.task_not_exist_grace_seconds
-        if now - started < grace:
-            await ctx.reschedule(
-                job_id, ctx.poll_delay(TaskStatus.PENDING), expect=JobState.RUNNING
-            )
-            return
-        await _lost(ctx, job_id)
-        return
-    except NotFoundError:
-        await _lost(ctx, job_id)
+    except NotFoundError as exc:  # TaskNotVisibleYet included
+        await _not_found(ctx, row, exc)
         return
     except AuthenticationError as exc:
-        log.error("Runway refused the API key while polling job %s: %s", job_id, exc.message)
-        await ctx.reschedule(
-            job_id,
-            60.0 * ctx.scale,
-            {"poll_errors": row["poll_errors"] + 1},
-            expect=JobState.RUNNING,
-        )
+        await _account_refused(ctx, row, exc)
         return
     except RunwayError as exc:
         failures = row["poll_errors"] + 1
@@ -63,6 +58,56 @@ async def poll(ctx: StepContext, row: aiosqlite.Row) -> None:
         await ctx.reschedule(job_id, delay, {"poll_errors": failures}, expect=JobState.RUNNING)
         return
     await apply_task(ctx, row, task)
+
+
+async def _not_found(ctx: StepContext, row: aiosqlite.Row, exc: NotFoundError) -> None:
+    """Keep polling a task that is not found (yet, or for a moment); lose it only when it
+    stays unfound over several polls and a window, never on one answer."""
+    job_id = row["id"]
+    now = ctx.clock()
+    misses = row["poll_errors"] + 1
+    seen = row["last_polled_at"]
+    window = LOST_WINDOW_SECONDS * ctx.scale
+    if seen is None and isinstance(exc, TaskNotVisibleYet):
+        window = max(window, ctx.settings.runway.task_not_exist_grace_seconds)
+    since = seen if seen is not None else (row["submitted_at"] or row["created_at"])
+    if misses >= LOST_AFTER_MISSES and now - since >= window:
+        log.warning("task of job %s not found %d times in a row: lost (%s)", job_id, misses, exc)
+        await _lost(ctx, job_id)
+        return
+    delay = ctx.poll_delay(TaskStatus.PENDING)
+    log.info("task of job %s not found (%d); polling again in %.0fs", job_id, misses, delay)
+    await ctx.reschedule(job_id, delay, {"poll_errors": misses}, expect=JobState.RUNNING)
+
+
+async def _account_refused(ctx: StepContext, row: aiosqlite.Row, exc: AuthenticationError) -> None:
+    """The key or the balance is refused: tell the operator; after a few polls in a row,
+    fail the job plainly instead of waiting out the deadline."""
+    job_id = row["id"]
+    failures = row["poll_errors"] + 1
+    balance = isinstance(exc, BalanceExhaustedError)
+    what = "the Runway balance is used up" if balance else "Runway refused the API key"
+    log.error("%s while polling job %s (%d in a row): %s", what, job_id, failures, exc.message)
+    if failures < AUTH_FAILURES_TO_FAIL:
+        await ctx.reschedule(
+            job_id, 60.0 * ctx.scale, {"poll_errors": failures}, expect=JobState.RUNNING
+        )
+        return
+    reason = (
+        "The bot's Runway balance is used up, so the job could not be followed to the end"
+        if balance
+        else "The bot's Runway account stopped accepting its key, so the job could not be "
+        "followed to the end"
+    )
+    await ctx.finish(
+        job_id,
+        JobState.FAILED,
+        expect=JobState.RUNNING,
+        code="balance" if balance else "auth",
+        text=f"{reason}; an admin must fix it. Your quota was refunded.",
+        charge=False,
+        provider_billed=True,
+    )
 
 
 async def _past_deadline(ctx: StepContext, row: aiosqlite.Row) -> None:
@@ -77,6 +122,7 @@ async def _past_deadline(ctx: StepContext, row: aiosqlite.Row) -> None:
         text=f"Runway did not finish within {minutes:g} minutes, so the job was stopped. "
         "Your quota was refunded.",
         charge=False,
+        provider_billed=True,
     )
 
 
@@ -88,6 +134,7 @@ async def _lost(ctx: StepContext, job_id: int) -> None:
         code="lost",
         text="Runway no longer knows this task. Your quota was refunded.",
         charge=False,
+        provider_billed=True,
     )
 
 

@@ -11,6 +11,9 @@ from ..domain import JobError, JobKind, JobState
 from ..media import MediaError
 from ..runway.errors import (
     AuthenticationError,
+    BalanceExhaustedError,
+    DailyLimitError,
+    MissingTaskIdError,
     NotFoundError,
     RateLimitedError,
     RunwayError,
@@ -29,6 +32,23 @@ MAX_SUBMIT_ATTEMPTS = 8
 IN_DOUBT_TEXT = (
     "The bot was interrupted while sending this job to Runway, so it cannot tell whether "
     "Runway received it. Your quota was refunded; use Retry to send it again."
+)
+NO_TASK_ID_TEXT = (
+    "Runway accepted this job but its answer did not say which task it started, so the bot "
+    "cannot follow it: the clip may be made without reaching you. Your quota was refunded; "
+    "use Retry to send it again."
+)
+DAILY_LIMIT_TEXT = (
+    "Runway's daily generation limit for this bot's account is reached; it resets at "
+    "midnight UTC. Nothing was made and your quota was refunded. Please try again tomorrow."
+)
+BALANCE_TEXT = (
+    "The bot's Runway balance is used up, so Runway refused the job; an admin must top it "
+    "up. Nothing was made and your quota was refunded."
+)
+AUTH_TEXT = (
+    "The bot's Runway account refused the request; an admin must fix the configuration. "
+    "Your quota was refunded."
 )
 
 
@@ -129,14 +149,17 @@ async def _fail_submit(ctx: StepContext, job_id: int, code: str, text: str) -> N
     )
 
 
-async def _in_doubt(ctx: StepContext, job_id: int) -> None:
+async def _in_doubt(ctx: StepContext, job_id: int, *, no_task_id: bool = False) -> None:
+    """The create may have started (and billed) a task: refund the user, while the bot-wide
+    counter keeps the estimate, since Runway may have billed it."""
     await ctx.finish(
         job_id,
         JobState.IN_DOUBT,
         expect=JobState.SUBMITTING,
-        code="in_doubt",
-        text=IN_DOUBT_TEXT,
+        code="no_task_id" if no_task_id else "in_doubt",
+        text=NO_TASK_ID_TEXT if no_task_id else IN_DOUBT_TEXT,
         charge=False,
+        provider_billed=True,
     )
 
 
@@ -144,19 +167,22 @@ async def _submit_error(
     ctx: StepContext, row: aiosqlite.Row, exc: RunwayError, *, upload: bool
 ) -> None:
     job_id = row["id"]
-    not_sent = upload or not create_may_have_started(exc, provider=ctx.settings.runway.provider)
+    not_sent = upload or not create_may_have_started(exc)
     if isinstance(exc, RunwayValidationError):
         detail = exc.describe()[:300]
         await _fail_submit(ctx, job_id, "rejected", f"Runway refused the request: {detail}")
+    elif isinstance(exc, BalanceExhaustedError):
+        log.error("the Runway balance is used up (job %s): %s", job_id, exc.message)
+        await _fail_submit(ctx, job_id, "balance", BALANCE_TEXT)
     elif isinstance(exc, AuthenticationError):
         log.error("Runway refused the API key (job %s): %s", job_id, exc.message)
-        await _fail_submit(
-            ctx,
-            job_id,
-            "auth",
-            "The bot's Runway account refused the request; an admin must fix the "
-            "configuration. Your quota was refunded.",
-        )
+        await _fail_submit(ctx, job_id, "auth", AUTH_TEXT)
+    elif isinstance(exc, DailyLimitError):
+        log.warning("Runway's daily generation limit is reached (job %s)", job_id)
+        await _fail_submit(ctx, job_id, "daily_limit", DAILY_LIMIT_TEXT)
+    elif isinstance(exc, MissingTaskIdError):
+        log.error("create for job %s was accepted without a task id: %s", job_id, exc.message)
+        await _in_doubt(ctx, job_id, no_task_id=True)
     elif not_sent and exc.transient:
         await _requeue(ctx, row, exc)
     elif exc.transient or not isinstance(exc, NotFoundError):

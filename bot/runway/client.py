@@ -21,13 +21,16 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 from pydantic import SecretStr, ValidationError
 
-from . import cometapi
+from . import cometapi, error_bodies
+from .downloads import download_to
 from .errors import (
     AuthenticationError,
     BadResponseError,
+    BalanceExhaustedError,
+    CancelUnsupportedError,
+    DailyLimitError,
+    MissingTaskIdError,
     NotFoundError,
-    OutputExpiredError,
-    OutputTooLargeError,
     RateLimitedError,
     RunwayConnectionError,
     RunwayError,
@@ -56,10 +59,7 @@ log = logging.getLogger(__name__)
 
 Provider = Literal["runway", "cometapi", "simulator"]
 USER_AGENT = "runway-discord-bot/0.1"
-_CHUNK = 64 * 1024
 _MAX_ERROR_TEXT = 300
-# A signed output URL that is refused has expired (or its signature went stale).
-_EXPIRED_STATUSES = frozenset({400, 401, 403, 404, 410})
 
 T = TypeVar("T")
 M = TypeVar("M", Task, Organization, UploadTicket, CreatedTask)
@@ -78,6 +78,8 @@ class RunwayClient:
         connect_timeout: float = 10.0,
         request_timeout: float = 60.0,
         upload_timeout: float = 300.0,
+        download_timeout: float = 300.0,
+        download_min_bytes_per_second: float = 64 * 1024,
         max_retries: int = 4,
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
@@ -95,6 +97,8 @@ class RunwayClient:
         self._connect_timeout = connect_timeout
         self._request_timeout = request_timeout
         self._upload_timeout = upload_timeout
+        self._download_timeout = download_timeout
+        self._download_min_rate = download_min_bytes_per_second
         policy = RetryPolicy(
             max_retries=max_retries, backoff_base=backoff_base, backoff_max=backoff_max
         )
@@ -170,13 +174,27 @@ class RunwayClient:
         return _model(Task, body, "task")
 
     async def cancel_task(self, task_id: str) -> None:
-        """Cancel (or delete, once finished) a task. An already-gone task is not an error."""
+        """Cancel (or delete, once finished) a task. An already-gone task is not an error.
+
+        Raises CancelUnsupportedError through CometAPI, which does not route DELETE (404
+        "Invalid URL"): the task goes on, and may still be billed.
+        """
         try:
             await self._call("DELETE", f"/v1/tasks/{_segment(task_id)}")
         except TaskNotVisibleYet:
             raise
-        except NotFoundError:
+        except NotFoundError as exc:
+            if self.provider == "cometapi":
+                raise CancelUnsupportedError(
+                    f"the gateway cannot cancel tasks ({exc.message})", status=exc.status
+                ) from None
             log.debug("cancel: task %s was already gone", task_id)
+        except RunwayError as exc:
+            if exc.status == 405:
+                raise CancelUnsupportedError(
+                    f"the provider cannot cancel tasks ({exc.message})", status=405
+                ) from None
+            raise
 
     async def upload_ephemeral(self, filename: str, data: bytes, content_type: str) -> str:
         """Upload a file for use in a request (valid 24 h); returns its ``runway://`` URI."""
@@ -214,44 +232,28 @@ class RunwayClient:
     async def download(self, url: str, dest: Path, *, max_bytes: int) -> int:
         """Stream an output file to ``dest``; returns its size in bytes.
 
-        Raises OutputExpiredError on 403/404/410 and OutputTooLargeError beyond ``max_bytes``.
+        Bounded in time (overall deadline, minimum throughput), size and reach (see
+        :mod:`bot.runway.downloads`): the key goes only to the API's own origin (a gateway
+        serving the clip itself), redirects only to public https hosts. Raises
+        OutputExpiredError on 400/401/403/404/410 and OutputTooLargeError beyond ``max_bytes``.
         """
         where = _safe_url(url)
 
         async def attempt() -> int:
-            timeout = aiohttp.ClientTimeout(
-                total=None, connect=self._connect_timeout, sock_read=self._request_timeout
+            return await download_to(
+                self._session_now(),
+                url,
+                dest,
+                max_bytes=max_bytes,
+                api_origin=self.base_url,
+                authorization=f"Bearer {self._key.get_secret_value()}",
+                allow_loopback=self.provider == "simulator",
+                connect_timeout=self._connect_timeout,
+                read_timeout=self._request_timeout,
+                total_seconds=self._download_timeout,
+                min_bytes_per_second=self._download_min_rate,
+                error_for=self._error_for,
             )
-            try:
-                async with self._session_now().get(url, timeout=timeout) as response:
-                    if response.status in _EXPIRED_STATUSES:
-                        raise OutputExpiredError(
-                            f"the output link is no longer valid ({response.status} from {where})",
-                            status=response.status,
-                        )
-                    if response.status >= 300:
-                        raise await self._error_for(response, f"download from {where}")
-                    declared = response.content_length
-                    if declared is not None and declared > max_bytes:
-                        raise OutputTooLargeError(
-                            f"the output is {declared} bytes, over the {max_bytes}-byte limit",
-                            size=declared,
-                            limit=max_bytes,
-                        )
-                    size = 0
-                    with dest.open("wb") as handle:
-                        async for chunk in response.content.iter_chunked(_CHUNK):
-                            size += len(chunk)
-                            if size > max_bytes:
-                                raise OutputTooLargeError(
-                                    f"the output is over the {max_bytes}-byte limit",
-                                    limit=max_bytes,
-                                )
-                            handle.write(chunk)
-                    return size
-            except BaseException:
-                _discard(dest)
-                raise
 
         return await self._with_retries(attempt, f"GET {where}", creates_task=False)
 
@@ -262,7 +264,12 @@ class RunwayClient:
         if self.provider == "cometapi":
             task_id = cometapi.created_task_id(answer)
         else:
-            task_id = _model(CreatedTask, answer, "create answer").id
+            try:
+                task_id = _model(CreatedTask, answer, "create answer").id
+            except BadResponseError:
+                raise MissingTaskIdError(
+                    f"POST {path} was accepted but the answer names no task"
+                ) from None
         log.info("created task %s via %s", task_id, path)
         return task_id
 
@@ -389,14 +396,18 @@ class RunwayClient:
                 status=status,
             )
         if status in (401, 403):
+            if error_bodies.is_balance_exhausted(body):
+                return BalanceExhaustedError(message, status=status)
             return AuthenticationError(message, status=status)
         if status in (404, 410):
             return NotFoundError(message, status=status)
         if status == 429:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if error_bodies.is_daily_limit(body, raw):
+                return DailyLimitError(message, retry_after=retry_after)
             return RateLimitedError(message, retry_after=retry_after)
         if status >= 500:
-            return ServerError(message, status=status)
+            return ServerError(message, status=status, shed=error_bodies.is_load_shedding(body))
         return RunwayError(message, status=status)
 
     def scrub(self, text: str) -> str:
@@ -446,11 +457,6 @@ def _model(model: type[M], body: object, what: str) -> M:
     except ValidationError as exc:
         fields = ", ".join(".".join(str(p) for p in err["loc"]) or "body" for err in exc.errors())
         raise BadResponseError(f"the {what} has an unexpected shape ({fields})") from None
-
-
-def _discard(path: Path) -> None:
-    """Remove a partial download."""
-    path.unlink(missing_ok=True)
 
 
 def _segment(task_id: str) -> str:

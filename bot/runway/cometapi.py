@@ -14,11 +14,12 @@ the inner copy is stale. Errors come as ``{"code": ..., "message": ..., "data": 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import ValidationError
 
-from .errors import BadResponseError, TaskNotVisibleYet
+from .errors import BadResponseError, MissingTaskIdError, TaskNotVisibleYet
 from .models import Task, TaskStatus
 
 BASE_URL = "https://api.cometapi.com/runwayml"
@@ -113,57 +114,94 @@ def unwrap_task(body: object) -> Task:
     if not isinstance(outer, dict):
         raise BadResponseError("the gateway's task answer has no task in it")
 
-    inner = outer.get("data")
-    fields: dict[str, Any] = dict(inner) if isinstance(inner, dict) else {}
-    if not fields.get("id"):
-        fields["id"] = outer.get("task_id") or outer.get("id")
-
-    outer_status = map_outer_status(outer.get("status"))
-    inner_status = map_outer_status(fields.get("status"))
-    status = inner_status or outer_status
-    if (
-        outer_status is not None
-        and outer_status.terminal
-        and (inner_status is None or not inner_status.terminal)
-    ):
-        status = outer_status
+    inner = _inner_task(outer.get("data"))
+    fields: dict[str, Any] = dict(inner) if inner is not None else {}
+    fields["id"] = str(fields.get("id") or outer.get("task_id") or outer.get("id") or "")
+    status = _freshest_status(map_outer_status(outer.get("status")), fields.get("status"))
     if status is None:
         raise BadResponseError(f"the gateway's task status {outer.get('status')!r} is unknown")
     fields["status"] = status.value
 
-    if fields.get("progress") is None:
-        fields["progress"] = _parse_progress(outer.get("progress"))
+    outer_progress = _parse_progress(outer.get("progress"))
+    inner_progress = fields.get("progress")
+    if not isinstance(inner_progress, int | float) or isinstance(inner_progress, bool):
+        inner_progress = None
+    known = [p for p in (inner_progress, outer_progress) if p is not None]
+    fields["progress"] = max(known) if known and not status.terminal else inner_progress
+    reason = outer.get("fail_reason")
+    reason = reason.strip() if isinstance(reason, str) else ""
     if status is TaskStatus.FAILED and not fields.get("failure"):
-        reason = outer.get("fail_reason")
-        fields["failure"] = (
-            reason if isinstance(reason, str) and reason else "failed at the gateway"
-        )
+        fields["failure"] = reason or "failed at the gateway"
     if status is TaskStatus.SUCCEEDED and not fields.get("output"):
-        result_url = outer.get("result_url")
-        if isinstance(result_url, str) and result_url:
-            fields["output"] = [result_url]
+        url = success_url(outer.get("result_url"), reason)
+        if url is not None:
+            fields["output"] = [url]
     return _validate(fields)
 
 
+_RANK = {
+    TaskStatus.PENDING: 0,
+    TaskStatus.THROTTLED: 1,
+    TaskStatus.RUNNING: 2,
+    TaskStatus.SUCCEEDED: 3,
+    TaskStatus.FAILED: 3,
+    TaskStatus.CANCELLED: 3,
+}
+
+
+def _freshest_status(outer: TaskStatus | None, inner_value: object) -> TaskStatus | None:
+    """The later of the outer and inner statuses (the inner copy may lag behind the
+    gateway's own record); when both are final, the inner raw task wins."""
+    inner = map_outer_status(inner_value)
+    if inner is None or outer is None:
+        return inner or outer
+    return outer if _RANK[outer] > _RANK[inner] else inner
+
+
+def _inner_task(value: object) -> dict[str, Any] | None:
+    """The raw upstream task in the gateway's ``data.data`` (an object, JSON text, or null)."""
+    if isinstance(value, str) and value.strip():
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, dict) else None
+
+
+def success_url(result_url: object, fail_reason: str) -> str | None:
+    """The finished video's URL from the gateway's ``result_url``, or (older versions) an
+    http(s) URL the gateway left in ``fail_reason``."""
+    for candidate in (result_url, fail_reason):
+        if isinstance(candidate, str) and candidate.strip().startswith(("https://", "http://")):
+            return candidate.strip()
+    return None
+
+
 def created_task_id(body: object) -> str:
-    """The new task's id from a create answer: ``{"id"}`` or a wrapped form."""
+    """The new task's id from any create answer the gateway gives.
+
+    ``{"id"}``, ``{"id", "estimatedCost"}``, ``{"task_id"}``, an OpenAI-video object
+    ``{"id", "task_id", "object": "video"}`` (``task_id`` wins: the gateway's own id, which
+    its task GET takes), or an envelope whose ``data`` is the id or such an object. Raises
+    MissingTaskIdError for an answer that names no task (CometAPI documents ``{}``): the
+    task may run and be billed all the same.
+    """
+    if is_wrapped(body):
+        assert isinstance(body, dict)
+        code = error_code(body)
+        if code not in (None, "success"):
+            raise BadResponseError(f"the gateway answered {code!r}: {_message(body)[:200]}")
+        body = body.get("data")
+        if isinstance(body, str | int) and not isinstance(body, bool) and str(body).strip():
+            return str(body).strip()
     if isinstance(body, dict):
-        task_id = body.get("id")
-        if isinstance(task_id, str) and task_id:
-            return task_id
-        if is_wrapped(body):
-            code = error_code(body)
-            if code not in (None, "success"):
-                raise BadResponseError(f"the gateway answered {code!r}: {_message(body)[:200]}")
-            data = body.get("data")
-            if isinstance(data, str) and data:
-                return data
-            if isinstance(data, dict):
-                for key in ("id", "task_id"):
-                    value = data.get(key)
-                    if isinstance(value, str) and value:
-                        return value
-    raise BadResponseError("the create answer has no task id")
+        for key in ("task_id", "id"):
+            value = body.get(key)
+            if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
+                return str(value).strip()
+    raise MissingTaskIdError(
+        "the gateway accepted the create but its answer names no task, so it cannot be followed"
+    )
 
 
 def _validate(body: object) -> Task:

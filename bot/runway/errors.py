@@ -42,6 +42,10 @@ class AuthenticationError(RunwayError):
     """401/403: the API key is missing, wrong or not allowed. The operator must act."""
 
 
+class BalanceExhaustedError(AuthenticationError):
+    """The account's balance is used up (the gateway's 403 ``insufficient_user_quota``)."""
+
+
 class NotFoundError(RunwayError):
     """404: the task (or resource) does not exist."""
 
@@ -50,6 +54,10 @@ class TaskNotVisibleYet(NotFoundError):
     """CometAPI answered ``task_not_exist``: a just-created task may not be visible yet."""
 
     transient = True
+
+
+class CancelUnsupportedError(RunwayError):
+    """The provider cannot cancel tasks (the gateway does not route DELETE): the task runs on."""
 
 
 class RateLimitedError(RunwayError):
@@ -62,10 +70,26 @@ class RateLimitedError(RunwayError):
         self.retry_after = retry_after
 
 
+class DailyLimitError(RateLimitedError):
+    """429 on create: the account's daily generation limit is reached (resets at midnight
+    UTC). Retrying within minutes cannot help."""
+
+    transient = False
+
+
 class ServerError(RunwayError):
-    """5xx: Runway is unavailable or shedding load."""
+    """5xx: Runway is unavailable or shedding load.
+
+    ``shed`` is True when the body is the provider's own load-shedding answer (Runway's JSON
+    error, or the gateway's "no channel" error): the request was refused before any work.
+    An HTML or unknown body may come from anything in between, after the request went on.
+    """
 
     transient = True
+
+    def __init__(self, message: str, *, status: int | None = None, shed: bool = False) -> None:
+        super().__init__(message, status=status)
+        self.shed = shed
 
 
 class RunwayTimeoutError(RunwayError):
@@ -91,6 +115,10 @@ class BadResponseError(RunwayError):
     """The answer could not be understood (malformed JSON, unexpected shape)."""
 
     transient = True
+
+
+class MissingTaskIdError(BadResponseError):
+    """A create was accepted (2xx) but the answer names no task: it may run and bill unseen."""
 
 
 class OutputExpiredError(RunwayError):

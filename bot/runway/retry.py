@@ -14,8 +14,10 @@ start (and bill) a task:
     create) | yes": Runway refused the request, nothing was started.
   A 5xx, a read timeout, a dropped connection or an unreadable 2xx body after the
   request was sent may mean the task exists: the error is raised, never retried here.
-  The worker decides what to do with it (``create_may_have_started``): only a 503 from
-  Runway itself (load shedding) goes back to the bot's queue; the rest is "in doubt".
+  The worker decides what to do with it (``create_may_have_started``): only a 503 whose
+  body is the provider's own load-shedding answer goes back to the bot's queue; the rest
+  is "in doubt". Runway's daily generation limit (a 429) is never retried: it lasts until
+  midnight UTC.
 
 Waits grow exponentially with jitter, are capped at ``backoff_max``, and honour
 ``Retry-After``. A ``Retry-After`` longer than ``backoff_max`` is not waited out
@@ -34,6 +36,7 @@ from email.utils import parsedate_to_datetime
 
 from .errors import (
     BadResponseError,
+    DailyLimitError,
     RateLimitedError,
     RunwayConnectionError,
     RunwayError,
@@ -74,6 +77,8 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
 
 def is_retryable(error: RunwayError, *, creates_task: bool) -> bool:
     """Whether ``error`` may be retried; ``creates_task`` for requests that start a task."""
+    if isinstance(error, DailyLimitError):
+        return False
     if isinstance(error, RateLimitedError):
         return True
     if isinstance(error, RunwayConnectionError):
@@ -83,13 +88,14 @@ def is_retryable(error: RunwayError, *, creates_task: bool) -> bool:
     return isinstance(error, ServerError | RunwayTimeoutError | BadResponseError)
 
 
-def create_may_have_started(error: RunwayError, *, provider: str = "runway") -> bool:
+def create_may_have_started(error: RunwayError) -> bool:
     """Whether a failed create may still have started (and billed) a task at Runway.
 
-    False when nothing was sent, on a 429, on a 4xx answer, and on a 503 straight from
-    Runway (its load shedding refuses the request before any work). True after any other
-    5xx, a 503 through a gateway (``cometapi``: it may have forwarded the request first),
-    a read timeout, a connection broken after sending, or an unreadable answer.
+    False when nothing was sent, on a 429, on a 4xx answer, and on a 503 whose body is the
+    provider's own load-shedding answer (``ServerError.shed``: Runway's JSON error, or the
+    gateway's refusal when it has no channel for the model). True after any other 5xx (an
+    HTML or unknown 503 may come from a proxy after the request went on), a read timeout,
+    a connection broken after sending, or an unreadable or id-less answer.
     Callers treat True as "in doubt": never resubmit silently.
     """
     if isinstance(error, RateLimitedError):
@@ -97,7 +103,7 @@ def create_may_have_started(error: RunwayError, *, provider: str = "runway") -> 
     if isinstance(error, RunwayConnectionError):
         return error.request_sent
     if isinstance(error, ServerError):
-        return not (error.status == 503 and provider in ("runway", "simulator"))
+        return not (error.status == 503 and error.shed)
     if isinstance(error, RunwayTimeoutError | BadResponseError):
         return True
     return error.status is None or error.status >= 500

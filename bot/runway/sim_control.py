@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from .sim_dialects import GATEWAY_FAULTS
 from .sim_gate import Fault
 
 if TYPE_CHECKING:
@@ -15,7 +16,13 @@ if TYPE_CHECKING:
 
 
 def control_routes(sim: RunwaySimulator) -> list[web.RouteDef]:
-    """Routes: POST faults, advance, expire, reset-faults, wait-rendered; GET state."""
+    """Routes: POST faults, gateway-faults, advance, expire, reset-faults, wait-rendered;
+    GET state.
+
+    ``POST /_sim/gateway-faults`` takes ``{"name": HELPER, "args": {...}}``: a helper of
+    sim_dialects by name with its arguments as keywords, e.g. ``{"name":
+    "no_channel_503", "args": {"model": "gen4_turbo", "times": 2}}``.
+    """
     known = {f.name for f in fields(Fault)}
 
     async def body_of(request: web.Request) -> Any:
@@ -32,6 +39,21 @@ def control_routes(sim: RunwaySimulator) -> list[web.RouteDef]:
             )
         try:
             sim.add_fault(Fault(**body))
+        except TypeError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response({"ok": True, "faults": len(sim.faults)})
+
+    async def add_gateway_fault(request: web.Request) -> web.Response:
+        body = await body_of(request)
+        name = body.get("name") if isinstance(body, dict) else None
+        args = body.get("args", {}) if isinstance(body, dict) else None
+        if name not in GATEWAY_FAULTS or not isinstance(args, dict) or set(body) - {"name", "args"}:
+            return web.json_response(
+                {"error": f'expected {{"name": one of {sorted(GATEWAY_FAULTS)}, "args": {{...}}}}'},
+                status=400,
+            )
+        try:
+            sim.add_fault(GATEWAY_FAULTS[name](**args))
         except TypeError as exc:
             return web.json_response({"error": str(exc)}, status=400)
         return web.json_response({"ok": True, "faults": len(sim.faults)})
@@ -65,6 +87,7 @@ def control_routes(sim: RunwaySimulator) -> list[web.RouteDef]:
 
     return [
         web.post("/_sim/faults", add_fault),
+        web.post("/_sim/gateway-faults", add_gateway_fault),
         web.post("/_sim/advance", advance),
         web.post("/_sim/expire", expire),
         web.post("/_sim/reset-faults", reset_faults),

@@ -28,7 +28,8 @@ class Fault:
     """One scripted fault, consumed ``times`` times by matching requests.
 
     A status below 300 without ``body`` only delays the request, which is then handled
-    normally.
+    normally. ``body`` is sent as is with ``content_type`` (e.g. ``text/html`` for a
+    proxy's error page); ready-made gateway answers are in sim_dialects.
     """
 
     method: str = "*"
@@ -39,6 +40,7 @@ class Fault:
     delay: float = 0.0
     body: str | None = None
     drop_connection: bool = False
+    content_type: str = "application/json"
 
 
 def take_fault(faults: list[Fault], method: str, path: str) -> Fault | None:
@@ -60,8 +62,11 @@ def fault_response(fault: Fault) -> web.Response:
         ra = fault.retry_after
         headers["Retry-After"] = str(int(ra)) if float(ra).is_integer() else str(ra)
     if fault.body is not None:
+        if ";" in fault.content_type:  # parameters given: send the header exactly as written
+            headers["Content-Type"] = fault.content_type
+            return web.Response(status=fault.status, body=fault.body.encode(), headers=headers)
         return web.Response(
-            status=fault.status, text=fault.body, content_type="application/json", headers=headers
+            status=fault.status, text=fault.body, content_type=fault.content_type, headers=headers
         )
     text = _MESSAGES.get(fault.status, f"Simulated error {fault.status}")
     return web.json_response({"error": text}, status=fault.status, headers=headers)

@@ -17,6 +17,14 @@ from .models import TaskStatus
 
 _DIRECTIVE = re.compile(r"\[sim:([a-z_]+)(?:=([^\]]*))?\]", re.IGNORECASE)
 
+# Values the gateway-dialect directives accept (anything else is ignored).
+CREATE_SHAPES = frozenset(
+    {"id", "id_cost", "task_id", "openai_video", "envelope_str", "envelope_obj", "empty"}
+)
+INNER_MODES = frozenset({"null", "stale"})
+URL_PLACES = frozenset({"output", "result_url", "fail_reason", "gateway"})
+SWEEP_REASON = "task timeout"
+
 
 class SimClock:
     """Simulated seconds: real monotonic time elapsed times ``time_scale``, plus ``advance()``."""
@@ -54,6 +62,11 @@ class Directives:
     run_seconds: float | None = None
     big_mb: float = 0.0
     cancel: bool = False
+    create_shape: str | None = None  # one of CREATE_SHAPES; None: {"id": ...}
+    inner: str | None = None  # one of INNER_MODES; None: the live raw task
+    url: str | None = None  # one of URL_PLACES; None: the inner ``output``
+    flicker: int = 0
+    sweep: bool = False
 
 
 def parse_directives(prompt: str | None) -> tuple[Directives, str]:
@@ -65,6 +78,7 @@ def parse_directives(prompt: str | None) -> tuple[Directives, str]:
         found[match.group(1).lower()] = (match.group(2) or "").strip()
     clean = " ".join(_DIRECTIVE.sub(" ", prompt).split())
     run = _number(found.get("seconds"), -1.0)
+    flicker = found.get("flicker")
     return (
         Directives(
             fail_code=found.get("fail") or None,
@@ -72,9 +86,19 @@ def parse_directives(prompt: str | None) -> tuple[Directives, str]:
             run_seconds=run if run >= 0 else None,
             big_mb=_number(found.get("big"), 0.0),
             cancel="cancel" in found,
+            create_shape=_choice(found.get("create"), CREATE_SHAPES),
+            inner=_choice(found.get("inner"), INNER_MODES),
+            url=_choice(found.get("url"), URL_PLACES),
+            flicker=1 if flicker == "" else int(_number(flicker, 0.0)),
+            sweep="sweep" in found,
         ),
         clean,
     )
+
+
+def _choice(text: str | None, allowed: frozenset[str]) -> str | None:
+    value = (text or "").lower()
+    return value if value in allowed else None
 
 
 def _number(text: str | None, default: float) -> float:
@@ -214,7 +238,10 @@ class TaskBoard:
         task.finished = task.end_of_run
         self._active.pop(task.id, None)
         d = task.directives
-        if d.fail_code:
+        if d.sweep:
+            task.final = TaskStatus.FAILED
+            task.failure = SWEEP_REASON
+        elif d.fail_code:
             task.final = TaskStatus.FAILED
             task.failure_code = d.fail_code
             task.failure = f"The task failed ({d.fail_code})."

@@ -53,7 +53,8 @@ def task_body(
         body["output"] = [output_url]
     elif status is TaskStatus.FAILED:
         body["failure"] = task.failure or "The task failed."
-        body["failureCode"] = task.failure_code
+        if task.failure_code is not None:  # a gateway timeout sweep has none
+            body["failureCode"] = task.failure_code
     return body
 
 

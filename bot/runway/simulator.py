@@ -17,6 +17,42 @@ prompt length limit counts them):
 - ``[sim:big=MB]``: the output is padded to at least MB MiB (still a playable MP4).
 - ``[sim:cancel]``: the task ends CANCELLED on its own after its run.
 
+Gateway dialects (CometAPI behaves like the open-source new-api gateway; sim_dialects).
+Only ``create`` also applies with ``provider="runway"``; the others need "cometapi":
+
+- ``[sim:create=SHAPE]``: the body of the 200 create answer (the task is created either
+  way): ``id`` ``{"id": T}`` (the default); ``id_cost`` ``{"id": T, "estimatedCost":
+  {"credits": N}}``; ``task_id`` ``{"task_id": T}``; ``openai_video`` ``{"id": T,
+  "task_id": T, "object": "video", "model": M, "status": "queued", "progress": 0,
+  "created_at": UNIX}``; ``envelope_str`` ``{"code": "success", "message": "", "data":
+  T}``; ``envelope_obj`` the same with ``"data": {"task_id": T, "status":
+  "SUBMITTED"}``; ``empty`` ``{}`` (billed and running; find it in ``created_ids``).
+- ``[sim:inner=null]``: the wrapped GET's ``data.data`` is null (only the outer TaskDto).
+  ``[sim:inner=stale]``: ``data.data`` stays the first raw task the gateway saw (PENDING,
+  no progress, no output) while the outer status and progress move on.
+- ``[sim:url=WHERE]``: where a SUCCESS shows the clip URL: ``output`` (the inner
+  ``output``, the default); ``result_url`` (outer ``result_url`` only); ``fail_reason``
+  (outer ``fail_reason``, as older gateways did; no ``result_url``); ``gateway`` (outer
+  ``result_url`` is ``{base_url}/v1/videos/{id}/content``, which serves the clip only
+  with the API's Bearer key, else 401; counted in ``content_requests``). Except for
+  ``output`` the inner task has no ``output``. With ``inner=null``/``stale`` and the
+  default ``output`` place the URL appears nowhere.
+- ``[sim:flicker=N]``: once the task has been answered normally, its next N GETs answer
+  ``task_not_exist`` (HTTP 400), then it is visible again (``[sim:flicker]``: N = 1).
+- ``[sim:sweep]``: the gateway's timeout sweep: after its run the task ends as outer
+  ``FAILURE`` with ``fail_reason`` "task timeout", no failureCode and no cost anywhere;
+  the inner task stays the last unfinished one answered (RUNNING or PENDING). No clip.
+  (With "runway" the raw task ends FAILED with that text and no failureCode.)
+
+Gateway error answers are ready-made faults in sim_dialects (``no_channel_503``,
+``html_503``, ``runway_503``, ``fail_to_fetch``, ``insufficient_quota_403``,
+``invalid_key_401``, ``final_429``, ``runway_daily_limit_429``,
+``delete_not_routed_404``). With ``delete_routed=False`` (cometapi) every DELETE of a
+task answers the gateway's 404 "Invalid URL" and the task runs on.
+
+``created_ids`` (and ``state()["created_ids"]``) lists the tasks created, oldest first (the
+newest ``request_log_limit``), refused creates not included.
+
 A task whose input cannot be decoded ends FAILED with ``ASSET.INVALID``.
 
 A task's clip starts rendering when the task is created (one render at a time, off the
@@ -53,11 +89,18 @@ from .catalog import default_catalog
 from .models import TaskStatus
 from .sim_assets import UploadStore, resolve_asset, upload_routes
 from .sim_control import control_routes
+from .sim_dialects import (
+    create_body,
+    gateway_content_path,
+    invalid_url_body,
+    new_api_error,
+    reshape_task_dto,
+)
 from .sim_gate import Fault, check_headers, fault_response, take_fault
 from .sim_outputs import OutputSigner
 from .sim_tasks import SimClock, SimTask, TaskBoard, parse_directives, parse_throttle
 from .sim_validation import Issue, RequestInvalid, ValidRequest, validate_create
-from .sim_wire import comet_task_not_exist, comet_wrap, task_body
+from .sim_wire import COMET_STATUS, comet_task_not_exist, comet_wrap, task_body
 
 __all__ = ["Fault", "RunwaySimulator", "SimulatorOptions", "main_simulate"]
 
@@ -80,6 +123,9 @@ class SimulatorOptions:
     retention_seconds: float = 48 * 3600.0
     upload_ttl_seconds: float = 24 * 3600.0
     request_log_limit: int = 20_000
+    # cometapi only: False answers every DELETE /v1/tasks/{id} with the gateway's 404
+    # "Invalid URL" and leaves the task alone (new-api does not route DELETE).
+    delete_routed: bool = True
 
 
 @dataclass(eq=False)
@@ -91,6 +137,10 @@ class _Job:
     estimated: float
     clip: asyncio.Task[bytes] | None = None
     rendered_at: float | None = None  # simulated time the render ended, ok or not
+    first_inner: dict[str, Any] = field(default_factory=dict)  # the PENDING raw task
+    last_inner: dict[str, Any] | None = None  # the last unfinished raw task answered
+    answered: bool = False  # a GET has answered it normally (for [sim:flicker])
+    flicker_left: int = 0
 
 
 def _observe(clip: asyncio.Task[bytes]) -> None:
@@ -115,6 +165,9 @@ class RunwaySimulator:
         self.faults: list[Fault] = []
         self.created_count = 0
         self.request_log: list[tuple[str, str]] = []
+        self.created_ids: list[str] = []  # oldest first, at most request_log_limit kept
+        # GETs of the gateway's /v1/videos/{id}/content: with the API key, and refused.
+        self.content_requests: dict[str, int] = {"with_key": 0, "without_key": 0}
         self.base_url = ""
         self._jobs: dict[str, _Job] = {}
         self.outputs = OutputSigner()
@@ -211,6 +264,8 @@ class RunwaySimulator:
         app.router.add_delete("/v1/tasks/{id}", self._delete_task)
         app.router.add_get("/v1/organization", self._organization)
         app.router.add_get("/_outputs/{name}", self._output)
+        if self.options.provider == "cometapi":
+            app.router.add_get(gateway_content_path("{id}"), self._gateway_content)
         app.router.add_routes(upload_routes(self.uploads))
         app.router.add_routes(control_routes(self))
         return app
@@ -232,7 +287,7 @@ class RunwaySimulator:
                 raise asyncio.CancelledError
             if fault.status >= 300 or fault.body is not None:
                 return fault_response(fault)
-        if request.path.startswith("/v1/"):
+        if request.path.startswith("/v1/") and not self._is_content_route(request.path):
             refused = check_headers(
                 request.headers, request.method, self.options.provider, self.options.api_key
             )
@@ -246,9 +301,15 @@ class RunwaySimulator:
             return _json(405, {"error": "Method not allowed"})
         return resp
 
+    def _is_content_route(self, path: str) -> bool:
+        """The gateway's clip route checks its key itself (to count refusals)."""
+        return self.options.provider == "cometapi" and path.startswith("/v1/videos/")
+
     def _log_request(self, method: str, path: str) -> None:
-        log_ = self.request_log
-        log_.append((method, path))
+        self._append_bounded(self.request_log, (method, path))
+
+    def _append_bounded(self, log_: list[Any], item: Any) -> None:
+        log_.append(item)
         limit = max(1, self.options.request_log_limit)
         if len(log_) > limit:  # drop the oldest quarter at once: amortised O(1)
             del log_[: len(log_) - limit + limit // 4]
@@ -289,14 +350,32 @@ class RunwaySimulator:
             task_id, valid.spec.id, self.clock.now(), self.options.task_seconds, directives
         )
         job = _Job(task, endpoint, self._estimate(valid, input_seconds))
-        if not directives.fail_code and not directives.cancel:
+        created_wall = self.clock.wall(task.created)
+        job.first_inner = task_body(
+            task,
+            TaskStatus.PENDING,
+            created_wall=created_wall,
+            estimated=job.estimated,
+            progress=0.0,
+            output_url=None,
+        )
+        job.flicker_left = directives.flicker
+        if not directives.fail_code and not directives.cancel and not directives.sweep:
             job.clip = asyncio.create_task(
                 self._render(job, valid, assets, clean_prompt, input_seconds)
             )
             job.clip.add_done_callback(_observe)
         self._jobs[task_id] = job
         self.created_count += 1
-        return _json(200, {"id": task_id})
+        self._append_bounded(self.created_ids, task_id)
+        answer = create_body(
+            directives.create_shape,
+            task_id,
+            model=valid.spec.id,
+            estimated=job.estimated,
+            created_wall=created_wall,
+        )
+        return _json(200, answer)
 
     async def _resolve(self, valid: ValidRequest) -> dict[str, bytes]:
         assert self._session is not None
@@ -449,10 +528,16 @@ class RunwaySimulator:
             return _json(400, comet_task_not_exist())
         if job is None:
             return _json(404, {"error": "Task not found"})
+        if comet and job.answered and job.flicker_left > 0:
+            job.flicker_left -= 1
+            return _json(400, comet_task_not_exist())
         status = self._status(job)
         raw = self._task_body(job, status, request)
         if not comet:
             return _json(200, raw)
+        if not status.terminal:
+            job.last_inner = raw
+        job.answered = True
         task = job.task
         finished = self._finished_at(job, status)
         wall = {
@@ -461,10 +546,21 @@ class RunwaySimulator:
             "finish": None if finished is None else self.clock.wall(finished),
         }
         action = job.endpoint.value.upper()
-        return _json(200, comet_wrap(task, raw, action=action, wall=wall))
+        wrapped = comet_wrap(task, raw, action=action, wall=wall)
+        origin = self.base_url or f"{request.scheme}://{request.host}"
+        reshape_task_dto(
+            wrapped["data"],
+            task.directives,
+            first_inner=job.first_inner,
+            last_inner=job.last_inner,
+            gateway_url=origin + gateway_content_path(task_id),
+        )
+        return _json(200, wrapped)
 
     async def _delete_task(self, request: web.Request) -> web.Response:
         task_id = request.match_info["id"]
+        if self.options.provider == "cometapi" and not self.options.delete_routed:
+            return _json(404, invalid_url_body("DELETE", request.path))
         job = self._lookup(task_id)
         if job is None:
             return _json(404, {"error": "Task not found"})
@@ -487,8 +583,29 @@ class RunwaySimulator:
         clip = job.clip if job is not None else None
         if job is None or clip is None or not clip.done() or clip.cancelled() or clip.exception():
             return web.Response(status=404, text="NoSuchKey")
+        return self._clip_response(job, clip)
+
+    def _clip_response(self, job: _Job, clip: asyncio.Task[bytes]) -> web.Response:
         data = clipmaker.pad_to(clip.result(), int(job.task.directives.big_mb * 1024 * 1024))
         return web.Response(body=data, content_type="video/mp4")
+
+    async def _gateway_content(self, request: web.Request) -> web.Response:
+        """The gateway's own clip route: the task's clip, with the API's Bearer key only."""
+        refused = check_headers(request.headers, "GET", "cometapi", self.options.api_key)
+        if refused is not None:
+            self.content_requests["without_key"] += 1
+            return _json(401, new_api_error("invalid token"))
+        self.content_requests["with_key"] += 1
+        job = self._lookup(request.match_info["id"])
+        if job is None:
+            return _json(404, new_api_error("task not found", "invalid_request_error"))
+        status = self._status(job)
+        clip = job.clip
+        if status is not TaskStatus.SUCCEEDED or clip is None:
+            shown = COMET_STATUS[status]
+            message = f"task is not completed yet, current status: {shown}"
+            return _json(400, new_api_error(message, "invalid_request_error"))
+        return self._clip_response(job, clip)
 
     # ---- organization and state --------------------------------------------------------
 
@@ -519,10 +636,13 @@ class RunwaySimulator:
         )
 
     def state(self) -> dict[str, Any]:
-        """What ``GET /_sim/state`` answers: created count, task statuses, request log."""
+        """What ``GET /_sim/state`` answers: created count and ids, task statuses, request
+        log, and the gateway clip route's request counts."""
         self._sweep(force=True)
         return {
             "created_count": self.created_count,
+            "created_ids": list(self.created_ids),
+            "content_requests": dict(self.content_requests),
             "tasks": {tid: str(self._status(job)) for tid, job in self._jobs.items()},
             "requests": [list(r) for r in self.request_log],
         }

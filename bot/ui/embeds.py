@@ -177,6 +177,12 @@ def explain_failure(job: Job) -> str:
         if job.error_text:
             text += f" {safe_quote(job.error_text, 200)}"
         return text
+    if result is Outcome.IN_DOUBT and code == "NO_TASK_ID":
+        return (
+            "Runway accepted this job, but its answer did not say which task it started, so "
+            "the bot cannot follow it: the clip may be made without reaching you. It was not "
+            "sent again on its own. Press **Retry** to send it again."
+        )
     if result is Outcome.IN_DOUBT:
         return (
             "The bot was interrupted while it was sending this job to Runway, so it cannot "

@@ -5,6 +5,7 @@ import asyncio
 import pytest
 
 from bot.domain import JobState, NewJob
+from bot.pipeline.poll import LOST_AFTER_MISSES
 from bot.ports import DeliveryFailed
 from bot.runway.simulator import Fault
 from tests.bot.conftest import image_input, new_animate
@@ -104,10 +105,27 @@ async def test_a_cancel_not_yet_at_runway_keeps_the_slot_taken(harness: Harness)
     assert (await h.job(second.id)).state is JobState.SUCCEEDED
 
 
-@pytest.mark.parametrize(("provider", "requeued"), [("runway", True), ("cometapi", False)])
-async def test_a_503_on_create_requeues_only_when_runway_itself_answers(
-    harness: Harness, provider: str, requeued: bool
+NO_CHANNEL = '{"error": {"message": "No available channel", "type": "new_api_error"}}'
+RELAYED_503 = '{"code": "fail_to_fetch_task", "message": "{\\"error\\": \\"busy\\"}"}'
+
+
+@pytest.mark.parametrize(
+    ("provider", "body", "requeued"),
+    [
+        pytest.param("runway", None, True, id="runway-json-error"),
+        pytest.param("cometapi", None, True, id="runway-json-error-through-the-gateway"),
+        pytest.param("cometapi", NO_CHANNEL, True, id="gateway-has-no-channel"),
+        pytest.param("cometapi", RELAYED_503, True, id="gateway-relays-runways-503"),
+        pytest.param("runway", "<html>503 Service Unavailable</html>", False, id="html-runway"),
+        pytest.param("cometapi", "<html>bad gateway</html>", False, id="html-gateway"),
+        pytest.param("cometapi", '{"detail": "?"}', False, id="unknown-json"),
+    ],
+)
+async def test_a_503_on_create_requeues_only_when_its_body_is_load_shedding(
+    harness: Harness, provider: str, body: str | None, requeued: bool
 ) -> None:
+    """Only the provider's own load-shedding answer proves nothing started; a 503 from
+    anything in between may come after the request went on (in doubt, never resent)."""
     h = harness
     settings = worker_settings()
     h.configure(
@@ -115,11 +133,13 @@ async def test_a_503_on_create_requeues_only_when_runway_itself_answers(
             update={"runway": settings.runway.model_copy(update={"provider": provider})}
         )
     )
-    h.sim.add_fault(Fault(method="POST", path_prefix="/v1/image_to_video", status=503))
+    h.sim.add_fault(Fault(method="POST", path_prefix="/v1/image_to_video", status=503, body=body))
     job = await h.engine.jobs.create(_small())
     await h.cycle(h.worker(), 0)
     state = (await h.job(job.id)).state
     assert state is (JobState.QUEUED if requeued else JobState.IN_DOUBT)
+    if not requeued:
+        assert (await h.job(job.id)).error_code == "in_doubt"
 
 
 async def test_user_cancel_of_a_queued_job_never_reaches_runway(harness: Harness) -> None:
@@ -248,16 +268,40 @@ async def test_transient_poll_errors_back_off_and_recover(harness: Harness, faul
     assert len(h.port.visible("clip")) == 1
 
 
-async def test_a_task_runway_forgot_fails(harness: Harness) -> None:
+async def test_a_task_runway_forgot_fails_after_several_misses_over_a_window(
+    harness: Harness,
+) -> None:
     h = harness
     job = await h.engine.jobs.create(_small())
     w = h.worker()
     await h.cycle(w, 0)
-    h.sim.add_fault(Fault(method="GET", path_prefix="/v1/tasks", status=404, times=5))
-    await _finish(h, job.id)
+    h.sim.add_fault(Fault(method="GET", path_prefix="/v1/tasks", status=404, times=1000))
+    try:
+        await _finish(h, job.id)
+    finally:
+        h.sim.faults.clear()
     done = await h.job(job.id)
     assert done.state is JobState.FAILED and done.error_code == "lost"
+    misses = [m for m, p in h.sim.request_log if m == "GET" and p.startswith("/v1/tasks/")]
+    assert len(misses) >= LOST_AFTER_MISSES
     assert await _quota(h) == (0, 0)
+    # Runway may have made (and billed) it: the bot-wide counter keeps the estimate.
+    assert await h.engine.quota.bot_usage_today() == (done.estimated_credits, 0)
+
+
+async def test_a_task_missing_for_a_moment_is_not_lost(harness: Harness) -> None:
+    """Two 404s in a row (a replica that has not seen the task) do not lose a paid clip."""
+    h = harness
+    job = await h.engine.jobs.create(_small())
+    w = h.worker()
+    await h.cycle(w, 0)
+    await h.cycle(w, 6)  # seen once at Runway
+    h.sim.add_fault(Fault(method="GET", path_prefix="/v1/tasks", status=404, times=2))
+    await _finish(h, job.id)
+    done = await h.job(job.id)
+    assert done.state is JobState.SUCCEEDED and done.delivered
+    assert h.sim.faults == []
+    assert await _quota(h) == (done.estimated_credits, 0)
 
 
 async def test_expired_output_url_is_refreshed(harness: Harness) -> None:

@@ -11,6 +11,7 @@ import pytest
 from bot.runway.errors import (
     AuthenticationError,
     BadResponseError,
+    DailyLimitError,
     NotFoundError,
     OutputExpiredError,
     RateLimitedError,
@@ -160,9 +161,16 @@ def test_create_may_have_started(error: RunwayError, in_doubt: bool) -> None:
     assert create_may_have_started(error) is in_doubt
 
 
-def test_a_503_is_load_shedding_only_when_runway_itself_answers() -> None:
-    shed = ServerError("503", status=503)
-    assert create_may_have_started(shed, provider="runway") is False
-    assert create_may_have_started(shed, provider="simulator") is False
-    assert create_may_have_started(shed, provider="cometapi") is True
-    assert create_may_have_started(ServerError("504", status=504), provider="runway") is True
+def test_a_503_is_load_shedding_only_when_its_body_says_so() -> None:
+    assert create_may_have_started(ServerError("503", status=503, shed=True)) is False
+    # An HTML or unknown 503 may come from a proxy after the request went on.
+    assert create_may_have_started(ServerError("503", status=503, shed=False)) is True
+    assert create_may_have_started(ServerError("504", status=504, shed=True)) is True
+
+
+def test_the_daily_generation_limit_is_never_retried_and_started_nothing() -> None:
+    daily = DailyLimitError("429: daily limit")
+    policy = RetryPolicy(max_retries=4)
+    assert policy.delay_for(daily, 0, creates_task=True) is None
+    assert policy.delay_for(daily, 0, creates_task=False) is None
+    assert create_may_have_started(daily) is False

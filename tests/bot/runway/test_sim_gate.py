@@ -34,6 +34,12 @@ def test_fault_responses() -> None:
     raw = fault_response(Fault(status=200, body="{not json"))
     assert raw.text == "{not json"
     assert "Retry-After" not in raw.headers
+    assert raw.content_type == "application/json"
+    page = fault_response(Fault(status=503, body="<h1>down</h1>", content_type="text/html"))
+    assert (page.status, page.content_type, page.text) == (503, "text/html", "<h1>down</h1>")
+    latin = fault_response(Fault(status=502, body="x", content_type="text/plain; charset=latin-1"))
+    assert latin.headers["Content-Type"] == "text/plain; charset=latin-1"
+    assert latin.body == b"x"
 
 
 @pytest.mark.parametrize(

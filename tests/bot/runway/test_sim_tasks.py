@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from bot.runway.models import TaskStatus
-from bot.runway.sim_tasks import Directives, SimClock, TaskBoard, parse_directives
+from bot.runway.sim_tasks import (
+    SWEEP_REASON,
+    Directives,
+    SimClock,
+    TaskBoard,
+    parse_directives,
+)
 
 S = TaskStatus
 
@@ -45,6 +51,29 @@ def test_directives_are_parsed_and_stripped() -> None:
     assert parse_directives(None) == (Directives(), "")
     d, _ = parse_directives("[SIM:Seconds=0]")
     assert d.run_seconds == 0
+
+
+def test_gateway_dialect_directives_are_parsed() -> None:
+    d, clean = parse_directives(
+        "a [sim:create=OpenAI_Video] cat [sim:inner=stale] [sim:url=gateway] [sim:flicker=3]"
+        " [sim:sweep]"
+    )
+    assert d == Directives(
+        create_shape="openai_video", inner="stale", url="gateway", flicker=3, sweep=True
+    )
+    assert clean == "a cat"
+    d, _ = parse_directives("[sim:flicker] [sim:inner=null] [sim:url=fail_reason]")
+    assert (d.flicker, d.inner, d.url, d.sweep) == (1, "null", "fail_reason", False)
+    d, _ = parse_directives("[sim:create=xml] [sim:inner=old] [sim:url=ftp] [sim:flicker=-1]")
+    assert d == Directives(), "unknown values are ignored"
+
+
+def test_a_swept_task_fails_with_a_text_reason_and_no_code() -> None:
+    board = TaskBoard(1, pending_seconds=1.0)
+    task = board.add("t", "m", 0.0, 5.0, Directives(sweep=True, fail_code="INTERNAL"))
+    assert board.status(task, 3.0) is S.RUNNING
+    assert board.status(task, 7.0) is S.FAILED
+    assert (task.failure, task.failure_code) == (SWEEP_REASON, None)
 
 
 def test_bad_directive_numbers_fall_back_to_defaults() -> None:

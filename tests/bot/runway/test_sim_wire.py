@@ -48,6 +48,16 @@ def test_every_status_parses_with_the_sdk_and_our_model(status: TaskStatus) -> N
         assert body["failureCode"] == "SAFETY.INPUT.TEXT"
 
 
+def test_a_failure_without_a_code_has_no_failure_code() -> None:
+    task = SimTask(id="t-1", seq=1, model="m", created=0.0, ready_at=1.0, run_seconds=5)
+    task.failure = "task timeout"
+    body = task_body(
+        task, TaskStatus.FAILED, created_wall=1.0, estimated=5, progress=0, output_url=None
+    )
+    assert body["failure"] == "task timeout" and "failureCode" not in body
+    assert SDK_TASK.validate_python(body).failure_code is None
+
+
 def test_comet_envelope() -> None:
     task = SimTask(id="t-1", seq=1, model="m", created=0.0, ready_at=1.0, run_seconds=5)
     raw = sample(TaskStatus.RUNNING)
