@@ -166,6 +166,17 @@ class QueueStats:
     in_flight_by_model: dict[str, int]
     queued_by_model: dict[str, int]
     undelivered: int = 0
+    account_problem: AccountProblem | None = None
+
+
+@dataclass(frozen=True)
+class AccountProblem:
+    """The provider refused the bot's account (``auth``: the key; ``balance``: used up) for a
+    job, and no job has succeeded since: the operator must act."""
+
+    job_id: int
+    code: str
+    at: datetime
 
 
 class JobError(Exception):

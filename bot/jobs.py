@@ -464,7 +464,9 @@ class JobService:
             "SELECT COUNT(*) FROM jobs WHERE delivered_at IS NULL AND next_poll_at IS NOT NULL"
             " AND state NOT IN ('queued', 'submitting', 'running')"
         )
-        return QueueStats(by_state, in_flight, queued, int(row[0]) if row else 0)
+        async with self._store.transaction() as conn:
+            problem = await jobs_repo.latest_account_problem(conn, self._clock() - 86_400)
+        return QueueStats(by_state, in_flight, queued, int(row[0]) if row else 0, problem)
 
     async def purge_inputs(self, older_than_seconds: float = INPUT_RETENTION_SECONDS) -> int:
         """Delete stored input files of jobs finished longer ago than this; return how many jobs."""

@@ -32,6 +32,14 @@ def queue_lines(stats: QueueStats) -> list[str]:
     ]
     if stats.undelivered:
         lines.append(f"finished but not yet posted: **{stats.undelivered}**")
+    problem = stats.account_problem
+    if problem is not None:
+        what = "the balance is used up" if problem.code == "balance" else "the API key is refused"
+        lines.insert(
+            0,
+            f"**Runway account problem: {what}** (job #{problem.job_id}, "
+            f"{discord.utils.format_dt(problem.at, 'R')}); no job has succeeded since.",
+        )
     models = sorted(set(stats.in_flight_by_model) | set(stats.queued_by_model))
     for model in models:
         lines.append(

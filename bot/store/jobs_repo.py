@@ -8,7 +8,7 @@ from typing import Any
 
 import aiosqlite
 
-from ..domain import InputRole, Job, JobInput, JobKind, JobParams, JobState
+from ..domain import AccountProblem, InputRole, Job, JobInput, JobKind, JobParams, JobState
 
 ACTIVE_STATES = (JobState.QUEUED, JobState.SUBMITTING, JobState.RUNNING)
 _ACTIVE_SQL = "('queued', 'submitting', 'running')"
@@ -269,3 +269,25 @@ async def claim(
         (owner, expires, job_id, now, owner),
     )
     return cur.rowcount == 1
+
+
+ACCOUNT_ERROR_CODES = ("auth", "balance")
+
+
+async def latest_account_problem(conn: aiosqlite.Connection, since: float) -> AccountProblem | None:
+    """The newest job failed since ``since`` because the provider refused the bot's key or
+    balance, unless a job succeeded at Runway after it (the problem is then fixed)."""
+    async with conn.execute(
+        "SELECT id, error_code, finished_at FROM jobs AS failed"
+        " WHERE error_code IN (?, ?) AND finished_at >= ?"
+        " AND NOT EXISTS (SELECT 1 FROM jobs AS later WHERE later.state = 'succeeded'"
+        " AND later.finished_at > failed.finished_at)"
+        " ORDER BY finished_at DESC LIMIT 1",
+        (*ACCOUNT_ERROR_CODES, since),
+    ) as cur:
+        row = await cur.fetchone()
+    if row is None:
+        return None
+    at = ts(row["finished_at"])
+    assert at is not None
+    return AccountProblem(int(row["id"]), str(row["error_code"]), at)

@@ -239,8 +239,20 @@ async def test_account_refusals_on_create_fail_plainly_without_retrying(
     await assert_refunded_and_told(gw, done, bot_keeps=0)
     assert _creates(gw) == 1, "never retried"
     assert gw.sim.created_ids == []
-    if code != "daily_limit":
+    problem = (await gw.engine.jobs.queue_stats()).account_problem
+    if code == "daily_limit":
+        assert problem is None
+    else:
         assert any(r.levelname == "ERROR" for r in caplog.records), "the operator is told"
+        assert problem is not None and (problem.job_id, problem.code) == (done.id, code)
+
+
+async def test_the_account_problem_clears_once_a_job_succeeds_again(gw: Harness) -> None:
+    gw.sim.add_fault(sim_dialects.insufficient_quota_403())
+    await _run(gw, "first")
+    assert (await gw.engine.jobs.queue_stats()).account_problem is not None
+    await _run(gw, "after the top-up")
+    assert (await gw.engine.jobs.queue_stats()).account_problem is None
 
 
 # -- refusals while polling --------------------------------------------------------------------

@@ -85,6 +85,21 @@ def test_queue_lines_cover_every_state() -> None:
     assert "`veo3.1`: 2 at Runway, 0 queued" in lines
 
 
+def test_an_account_problem_comes_first_in_the_status() -> None:
+    from datetime import UTC, datetime
+
+    from bot.domain import AccountProblem
+
+    at = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    stats = QueueStats({}, {}, {}, account_problem=AccountProblem(12, "balance", at))
+    first = queue_lines(stats)[0]
+    assert "Runway account problem: the balance is used up" in first
+    assert "job #12" in first and f"<t:{int(at.timestamp())}:R>" in first
+    key = QueueStats({}, {}, {}, account_problem=AccountProblem(3, "auth", at))
+    assert "the API key is refused" in queue_lines(key)[0]
+    assert not any("account" in line for line in queue_lines(QueueStats({}, {}, {})))
+
+
 def test_organization_lines() -> None:
     org = Organization.model_validate(
         {
