@@ -245,6 +245,8 @@ def main_run(settings: Settings) -> int:
         print(str(exc), file=sys.stderr)
         return 2
     apply_discord_overrides(settings.discord)
+    for warning in settings.warnings():
+        log.warning("configuration: %s", warning)
     try:
         token = settings.discord.token.get_secret_value()
         return asyncio.run(_serve(settings, token, instance.owner))

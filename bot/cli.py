@@ -29,6 +29,8 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     print(f"{args.config}: OK")
     for line in summarize(settings):
         print(f"  {line}")
+    for warning in settings.warnings():
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 

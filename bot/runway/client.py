@@ -130,6 +130,8 @@ class RunwayClient:
             connect_timeout=settings.connect_timeout_seconds,
             request_timeout=settings.request_timeout_seconds,
             upload_timeout=settings.upload_timeout_seconds,
+            download_timeout=settings.download_timeout_seconds,
+            download_min_bytes_per_second=settings.download_min_bytes_per_second,
             max_retries=settings.max_retries,
         )
 

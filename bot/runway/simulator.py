@@ -654,11 +654,13 @@ def main_simulate(args: argparse.Namespace) -> int:
     from ..config import ConfigError, load_settings
 
     try:
-        models = default_catalog()
+        # The models the simulated service serves, with its own limits (CometAPI's for
+        # gen3a_turbo, say): that service's view of the catalog, whatever the bot enables.
+        models = default_catalog(provider=args.provider)
         default_concurrency = 2
         if args.config:
             settings = load_settings(args.config)
-            models = settings.models
+            models = settings.catalog_for(args.provider)
             default_concurrency = settings.runway.simulator.concurrency_per_model
         concurrency = parse_throttle(args.throttle, default_concurrency)
     except ConfigError as exc:

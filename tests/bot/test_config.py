@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,9 @@ import pytest
 from bot.config import (
     ConfigError,
     Endpoint,
+    ModelSpec,
     QuotaUnit,
+    Settings,
     load_settings,
     parse_settings,
 )
@@ -44,7 +47,11 @@ def test_example_config_is_valid() -> None:
     settings = load_settings(EXAMPLE, environ={})
     assert settings.runway.provider == "simulator"
     assert settings.quota.unit is QuotaUnit.CREDITS
-    assert [m.id for m in settings.enabled_models(Endpoint.VIDEO_TO_VIDEO)] == ["gen4_aleph"]
+    assert [m.id for m in settings.enabled_models(Endpoint.VIDEO_TO_VIDEO)] == [
+        "gen4_aleph",
+        "aleph2",
+    ]
+    assert settings.warnings() == []
     assert settings.default_model(Endpoint.IMAGE_TO_VIDEO) is not None
     gen45 = settings.model("gen4.5")
     assert gen45 is not None and gen45.prompt_required and gen45.credits_per_second == 12
@@ -159,3 +166,227 @@ def _model_dict() -> dict[str, object]:
         "default_duration": 5,
         "credits_per_second": 5,
     }
+
+
+# -- models per provider ---------------------------------------------------------------------
+
+
+def _spec(model_id: str, **fields: object) -> dict[str, object]:
+    return {**_model_dict(), "id": model_id, **fields}
+
+
+def _settings(provider: str, *models: dict[str, object]) -> Settings:
+    runway: dict[str, object] = {"provider": provider}
+    if provider != "simulator":
+        runway["api_key"] = "k"
+    return parse_settings({"runway": runway, "models": list(models)}, environ={})
+
+
+def _problems(provider: str, *models: dict[str, object]) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        _settings(provider, *models)
+    return info.value.problems
+
+
+@pytest.mark.parametrize("provider", ["runway", "cometapi", "simulator"])
+def test_enabled_true_false_and_lists(provider: str) -> None:
+    settings = _settings(
+        provider,
+        _spec("everywhere"),
+        _spec("nowhere", enabled=False),
+        _spec("direct", providers=["runway"]),
+        _spec("gateway", providers=["cometapi"], enabled=True),
+        _spec("comet_only", enabled=["cometapi"]),
+        _spec("sim_only", providers=[], enabled=["simulator"]),
+        _spec("real_only", enabled=["runway", "cometapi"]),
+    )
+    served = {m.id: m.enabled for m in settings.models}
+    expected = {
+        "runway": {"everywhere", "nowhere", "direct", "comet_only", "real_only"},
+        "cometapi": {"everywhere", "nowhere", "gateway", "comet_only", "real_only"},
+        "simulator": {
+            *("everywhere", "nowhere", "direct", "gateway", "comet_only", "sim_only"),
+            "real_only",
+        },
+    }[provider]
+    assert set(served) == expected  # a model the provider does not serve is not there at all
+    on = {
+        "runway": {"everywhere", "direct", "real_only"},
+        "cometapi": {"everywhere", "gateway", "comet_only", "real_only"},
+        "simulator": {"everywhere", "direct", "gateway", "sim_only"},
+    }[provider]
+    assert {k for k, v in served.items() if v} == on
+    assert all(isinstance(m.enabled, bool) for m in settings.models)
+    assert settings.model("everywhere") is not None
+    assert [m.id for m in settings.catalog] == [
+        "everywhere",
+        *("nowhere", "direct", "gateway", "comet_only", "sim_only", "real_only"),
+    ]
+
+
+def test_a_model_without_providers_is_served_everywhere() -> None:
+    spec = ModelSpec.model_validate(_model_dict())
+    assert spec.providers == ("runway", "cometapi")
+    assert all(spec.enabled_for(p) for p in ("runway", "cometapi", "simulator"))
+    assert spec.for_provider("cometapi") is spec  # nothing to resolve: the same object
+
+
+def test_overrides_apply_only_for_their_provider() -> None:
+    gen3a = _spec(
+        "gen3a_turbo",
+        providers=["cometapi"],
+        ratios=["1280:768", "768:1280"],
+        durations=[5, 10],
+        overrides={
+            "cometapi": {"ratios": ["1280:720", "1280:768"], "prompt_max_utf16": 512},
+            "simulator": {"credits_per_second": 0},
+        },
+    )
+    comet = _settings("cometapi", gen3a).model("gen3a_turbo")
+    assert comet is not None
+    assert (comet.ratios, comet.prompt_max_utf16, comet.credits_per_second) == (
+        ("1280:720", "1280:768"),
+        512,
+        5,
+    )
+    assert comet.overrides == {} and comet.durations == (5, 10)
+    sim = _settings("simulator", gen3a).model("gen3a_turbo")
+    assert sim is not None
+    assert (sim.ratios, sim.prompt_max_utf16, sim.credits_per_second) == (
+        ("1280:768", "768:1280"),
+        1000,
+        0,
+    )
+
+
+def test_an_override_can_set_a_field_that_defaults_to_none() -> None:
+    aleph = _spec(
+        "gen4_aleph",
+        endpoint="video_to_video",
+        overrides={"cometapi": {"billed_input_seconds": 5, "max_input_seconds": 30}},
+    )
+    comet = _settings("cometapi", aleph).model("gen4_aleph")
+    direct = _settings("runway", aleph).model("gen4_aleph")
+    assert comet is not None and direct is not None
+    assert (comet.billed_input_seconds, comet.max_input_seconds) == (5, 30)
+    assert (direct.billed_input_seconds, direct.max_input_seconds) == (None, None)
+
+
+def test_resolved_settings_stay_frozen_and_validate_again_to_the_same() -> None:
+    settings = _settings("cometapi", _spec("a", overrides={"cometapi": {"seed_max": 9}}))
+    (spec,) = settings.models
+    with pytest.raises(ValueError, match="frozen"):
+        spec.seed_max = 1  # type: ignore[misc]
+    with pytest.raises(ValueError, match="frozen"):
+        settings.models = ()  # type: ignore[misc]
+    again = Settings.model_validate(settings.model_dump())
+    assert again.models == settings.models
+    assert settings.catalog[0].overrides["cometapi"].seed_max == 9
+
+
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        (
+            _spec("gen4.5", providers=["runway"], enabled=["runway", "cometapi"]),
+            "models[gen4.5].enabled: 'cometapi' does not serve this model "
+            "(its providers: 'runway'): add it to providers or remove it from enabled",
+        ),
+        (
+            _spec("solo", providers=[], enabled=["runway"]),
+            "models[solo].enabled: 'runway' does not serve this model "
+            "(its providers: none (the simulator only)): add it to providers or remove it "
+            "from enabled",
+        ),
+        (
+            _spec("x", enabled="yes"),
+            "models[x].enabled: must be true, false or a list of provider names",
+        ),
+        (
+            _spec("x", enabled=["openai"]),
+            "models[x].enabled: unknown provider 'openai': use 'runway', 'cometapi', 'simulator'",
+        ),
+        (
+            _spec("x", providers=["cometapi", "simulator"]),
+            "models[x].providers: 'simulator' serves every model: "
+            "list only 'runway' and/or 'cometapi'",
+        ),
+        (
+            _spec("x", providers="runway"),
+            "models[x].providers: must be a list of 'runway' and/or 'cometapi'",
+        ),
+        (
+            _spec("x", providers=["cometapi"], overrides={"runway": {"ratios": ["1:1"]}}),
+            "models[x].overrides: 'runway' does not serve this model "
+            "(its providers: 'cometapi'): remove overrides.runway",
+        ),
+        (
+            _spec("x", overrides={"openai": {}}),
+            "models[x].overrides.openai: Input should be 'runway', 'cometapi' or 'simulator'",
+        ),
+        (
+            _spec("x", overrides={"cometapi": {"id": "y"}}),
+            "models[x].overrides.cometapi.id: Extra inputs are not permitted",
+        ),
+        (
+            _spec("x", overrides={"cometapi": {"ratios": ["wide"]}}),
+            "models[x].overrides.cometapi.ratios: ratio 'wide' must look like '1280:720'",
+        ),
+        (
+            _spec("x", overrides={"cometapi": {"durations": [10]}}),
+            "models[x]: with overrides.cometapi: default_duration 5 is not one of [10]",
+        ),
+    ],
+)
+def test_bad_provider_fields_are_one_line_naming_model_and_provider(
+    model: dict[str, object], expected: str
+) -> None:
+    # The catalog is checked whole, whichever provider is configured.
+    for provider in ("runway", "simulator"):
+        assert _problems(provider, model, _spec("ok")) == [expected]
+
+
+def test_a_provider_with_no_enabled_model_is_refused() -> None:
+    assert _problems("runway", _spec("gateway", providers=["cometapi"])) == [
+        "(top level): no model is enabled for provider 'runway' "
+        "(see each model's providers and enabled)"
+    ]
+    assert _problems("cometapi", _spec("x", enabled=["runway"])) == [
+        "(top level): no model is enabled for provider 'cometapi' "
+        "(see each model's providers and enabled)"
+    ]
+
+
+def test_an_endpoint_without_a_model_is_a_warning() -> None:
+    settings = _settings(
+        "runway",
+        _spec("gen4_turbo"),
+        _spec("gen4_aleph", endpoint="video_to_video", providers=["cometapi"]),
+    )
+    assert settings.warnings() == [
+        "provider 'runway' has no enabled video_to_video model: /restyle will refuse every request"
+    ]
+    assert settings.model("gen4_aleph") is None
+    assert [m.id for m in settings.catalog_for("cometapi") if m.enabled] == [
+        "gen4_turbo",
+        "gen4_aleph",
+    ]
+
+
+@pytest.mark.parametrize("provider", ["runway", "cometapi", "simulator"])
+def test_the_example_enables_both_commands_for_every_provider(provider: str) -> None:
+    text = EXAMPLE.read_text(encoding="utf-8").replace(
+        'provider = "simulator"', f'provider = "{provider}"', 1
+    )
+    settings = parse_settings(tomllib.loads(text), environ={"RUNWAY_API_KEY": "k"})
+    assert settings.runway.provider == provider
+    assert settings.warnings() == []
+    animate = settings.default_model(Endpoint.IMAGE_TO_VIDEO)
+    restyle = settings.default_model(Endpoint.VIDEO_TO_VIDEO)
+    assert animate is not None and restyle is not None
+    assert (animate.id, restyle.id) == {
+        "runway": ("gen4_turbo", "aleph2"),
+        "cometapi": ("gen4_turbo", "gen4_aleph"),
+        "simulator": ("gen4_turbo", "gen4_aleph"),
+    }[provider]
+    assert len(settings.catalog) == 7

@@ -57,18 +57,18 @@ def _p(model: str = "gen4_turbo", **kw: object) -> JobParams:
         (_p(), "", {"has_reference": True}, "gen4_turbo does not take a reference image."),
         (_p(audio=True), "", {}, "gen4_turbo cannot make sound."),
         (
-            _p("gen3a_turbo"),
+            _p("gen3_alpha"),
             "",
             {},
-            "Model 'gen3a_turbo' is not available; choose one of: "
-            "gen4_turbo, gen4.5, veo3.1, veo3.1_fast.",
+            "Model 'gen3_alpha' is not available; choose one of: "
+            "gen4_turbo, gen4.5, gen3a_turbo, veo3.1, veo3.1_fast.",
         ),
         (
             _p("@everyone **[x](https://e.vil)** <@&1>"),
             "",
             {},
             "Model (that value) is not available; choose one of: "
-            "gen4_turbo, gen4.5, veo3.1, veo3.1_fast.",
+            "gen4_turbo, gen4.5, gen3a_turbo, veo3.1, veo3.1_fast.",
         ),
         (
             _p("veo3.1", ratio="x" * 3000),

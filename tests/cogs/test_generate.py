@@ -375,12 +375,12 @@ async def test_model_autocomplete_lists_enabled_image_models(
     interaction, _ = harness.interaction()
     choices = await cog.animate_model_autocomplete(interaction, "")
     values = [c.value for c in choices]
-    assert values == ["gen4_turbo", "gen4.5", "veo3.1", "veo3.1_fast"]
-    assert "gen3a_turbo" not in values  # disabled
+    # The simulator (the default provider) serves and enables every packaged model.
+    assert values == ["gen4_turbo", "gen4.5", "gen3a_turbo", "veo3.1", "veo3.1_fast"]
     veo = await cog.animate_model_autocomplete(interaction, "veo")
     assert [c.value for c in veo] == ["veo3.1", "veo3.1_fast"]
     restyle = await cog.restyle_model_autocomplete(interaction, "")
-    assert [c.value for c in restyle] == ["gen4_aleph"]
+    assert [c.value for c in restyle] == ["gen4_aleph", "aleph2"]
 
 
 async def test_duration_and_ratio_autocomplete_follow_the_chosen_model(

@@ -145,7 +145,13 @@ class HoldingFakeDiscord(FakeDiscord):
 
 
 def catalog_toml(*, enable: Sequence[str] = ()) -> str:
-    """The ``[[models]]`` entries of config.example.toml, with the ids in ``enable`` turned on."""
+    """The ``[[models]]`` entries of config.example.toml, with the ids in ``enable`` turned on.
+
+    In the e2e world every provider is the simulator, which serves every model: the
+    ``providers = [...]`` lines are dropped (so each model is served by "runway" and
+    "cometapi" alike), and each world keeps the file's ``enabled`` and overrides. So the
+    runway-provider world has gen4_aleph (the first /restyle model, as for the simulator)
+    beside gen4_turbo (the first /animate model)."""
     text = (REPO / "config.example.toml").read_text(encoding="utf-8")
     models = text[text.index("[[models]]") :]
     out: list[str] = []
@@ -155,6 +161,8 @@ def catalog_toml(*, enable: Sequence[str] = ()) -> str:
         if match:
             current = match.group(1)
         if line.strip() == "enabled = false" and current in enable:
+            continue
+        if line.startswith("providers = "):
             continue
         out.append(line)
     return "\n".join(out) + "\n"
