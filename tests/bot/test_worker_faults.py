@@ -160,6 +160,8 @@ async def test_deadline_fails_and_cancels_at_runway(harness: Harness) -> None:
     assert done.error_text and "1 minutes" in done.error_text
     assert h.sim.task_status(done.provider_task_id or "") == "CANCELLED"
     assert await _quota(h) == (0, 0)
+    # Runway ran the task for a while and may bill it: the bot-wide counter keeps it.
+    assert await h.engine.quota.bot_usage_today() == (done.estimated_credits, 0)
 
 
 async def test_throttled_tasks_wait_and_finish(harness: Harness) -> None:
