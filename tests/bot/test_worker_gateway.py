@@ -4,6 +4,7 @@ counter, and never a second task for one job (docs/providers.md lists the source
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,11 +12,10 @@ import pytest
 
 from bot.domain import Job, JobState, NewJob
 from bot.runway import sim_dialects
-from bot.runway.client import RunwayClient
 from bot.runway.simulator import Fault, RunwaySimulator, SimulatorOptions
 from bot.store.db import Store
 from tests.bot.conftest import FakeClock, image_input, new_animate
-from tests.bot.worker_harness import Harness, worker_settings
+from tests.bot.worker_harness import Harness, make_client, worker_settings
 
 GATEWAY_KEY = "sk-gateway-test-key"
 ESTIMATE = 10.0  # gen4_turbo, 2 s at 5 credits/s
@@ -25,9 +25,11 @@ def _job(prompt: str = "a calm sea") -> NewJob:
     return new_animate(1, prompt=prompt, duration=2, inputs=(image_input(640, 360),))
 
 
+@contextlib.asynccontextmanager
 async def _gateway(
     tmp_path: Path, store: Store, clock: FakeClock, **options: object
-) -> tuple[Harness, RunwaySimulator, RunwayClient]:
+) -> AsyncIterator[Harness]:
+    """A worker harness whose simulator speaks the gateway's dialect, and a cometapi client."""
     sim = RunwaySimulator(
         SimulatorOptions(
             provider="cometapi",
@@ -39,40 +41,27 @@ async def _gateway(
         )
     )
     await sim.start()
-    client = RunwayClient(
-        base_url=sim.base_url,
-        api_key=GATEWAY_KEY,
-        provider="cometapi",
-        max_retries=1,
-        backoff_base=0.01,
-        backoff_max=0.05,
-        request_timeout=5.0,
-    )
-    return Harness(tmp_path, store, sim, client, clock, worker_settings()), sim, client
+    client = make_client(sim, provider="cometapi", api_key=GATEWAY_KEY)
+    h = Harness(tmp_path, store, sim, client, clock, worker_settings())
+    try:
+        yield h
+    finally:
+        for w in h.workers:
+            await w.abort()
+        await client.close()
+        await sim.stop()
 
 
 @pytest.fixture
 async def gw(tmp_path: Path, store: Store, clock: FakeClock) -> AsyncIterator[Harness]:
-    h, sim, client = await _gateway(tmp_path, store, clock)
-    try:
+    async with _gateway(tmp_path, store, clock) as h:
         yield h
-    finally:
-        for w in h.workers:
-            await w.abort()
-        await client.close()
-        await sim.stop()
 
 
 @pytest.fixture
 async def gw_no_delete(tmp_path: Path, store: Store, clock: FakeClock) -> AsyncIterator[Harness]:
-    h, sim, client = await _gateway(tmp_path, store, clock, delete_routed=False)
-    try:
+    async with _gateway(tmp_path, store, clock, delete_routed=False) as h:
         yield h
-    finally:
-        for w in h.workers:
-            await w.abort()
-        await client.close()
-        await sim.stop()
 
 
 async def _run(h: Harness, prompt: str, *, cycles: int = 60) -> Job:

@@ -16,7 +16,7 @@ from typing import Any
 from bot.config import QuotaSettings, RunwaySettings, Settings
 from bot.domain import Job, JobState
 from bot.runway.catalog import default_catalog
-from bot.runway.client import RunwayClient
+from bot.runway.client import Provider, RunwayClient
 from bot.runway.simulator import RunwaySimulator
 from bot.store.db import Store
 from bot.worker import Worker
@@ -37,12 +37,14 @@ def worker_settings(quota: dict[str, Any] | None = None, **runway: Any) -> Setti
     )
 
 
-def make_client(sim: RunwaySimulator) -> RunwayClient:
+def make_client(
+    sim: RunwaySimulator, *, provider: Provider = "runway", api_key: str = KEY
+) -> RunwayClient:
     """The real client pointed at the simulator, with tiny real backoffs."""
     return RunwayClient(
         base_url=sim.base_url,
-        api_key=KEY,
-        provider="runway",
+        api_key=api_key,
+        provider=provider,
         max_retries=1,
         backoff_base=0.01,
         backoff_max=0.05,

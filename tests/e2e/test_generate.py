@@ -316,27 +316,28 @@ async def test_clip_over_the_upload_limit_is_reencoded_to_fit(env: Env, place: P
     assert (await env.usage(place, alice))["Used"] == "10 credits"
 
 
-VIEW_CHANNEL = 1 << 10
-SEND_MESSAGES = 1 << 11
-EMBED_LINKS = 1 << 14
-ATTACH_FILES = 1 << 15
-READ_MESSAGE_HISTORY = 1 << 16
-SEND_MESSAGES_IN_THREADS = 1 << 38
-CREATE_PUBLIC_THREADS = 1 << 35
+ALL_THE_BOT_NEEDS = {
+    "VIEW_CHANNEL": 1 << 10,
+    "SEND_MESSAGES": 1 << 11,
+    "EMBED_LINKS": 1 << 14,
+    "ATTACH_FILES": 1 << 15,
+    "READ_MESSAGE_HISTORY": 1 << 16,
+    "CREATE_PUBLIC_THREADS": 1 << 35,
+    "SEND_MESSAGES_IN_THREADS": 1 << 38,
+}
+
+
+async def allow_all_but(env: Env, place: Place, missing: str) -> None:
+    """Give the channel every permission the bot needs except ``missing``; wait until the
+    bot has seen it."""
+    allowed = sum(bit for name, bit in ALL_THE_BOT_NEEDS.items() if name != missing)
+    await env.ctl.set_channel_permissions(place.channel_id, allowed)
+    await env.barrier(place)
 
 
 async def test_missing_thread_permission_falls_back_to_the_channel(env: Env, place: Place) -> None:
     alice = place.members[0]
-    await env.ctl.set_channel_permissions(
-        place.channel_id,
-        VIEW_CHANNEL
-        | SEND_MESSAGES
-        | EMBED_LINKS
-        | ATTACH_FILES
-        | READ_MESSAGE_HISTORY
-        | SEND_MESSAGES_IN_THREADS,
-    )
-    await env.barrier(place)
+    await allow_all_but(env, place, "CREATE_PUBLIC_THREADS")
     iid = await env.invoke(
         place,
         alice,
@@ -433,16 +434,7 @@ async def test_rerun_button_starts_a_new_job_with_a_new_seed(env: Env, place: Pl
 
 async def test_missing_attach_files_is_named_before_anything_starts(env: Env, place: Place) -> None:
     alice = place.members[0]
-    await env.ctl.set_channel_permissions(
-        place.channel_id,
-        VIEW_CHANNEL
-        | SEND_MESSAGES
-        | EMBED_LINKS
-        | READ_MESSAGE_HISTORY
-        | CREATE_PUBLIC_THREADS
-        | SEND_MESSAGES_IN_THREADS,
-    )
-    await env.barrier(place)
+    await allow_all_but(env, place, "ATTACH_FILES")
     before, posts = await env.created(), posts_to_runway(env)
     iid = await env.invoke(
         place, alice, "animate", {"prompt": "x", "duration": 2}, [("x.png", png(), "image/png")]
@@ -470,16 +462,7 @@ async def test_thread_permission_lost_before_delivery_is_named_to_the_requester(
         lambda: _contains(status_text(env, thread_id), "Rendering"), "the job to be rendering"
     )
     # An admin takes away the bot's right to post in threads while the clip is being made.
-    await env.ctl.set_channel_permissions(
-        place.channel_id,
-        VIEW_CHANNEL
-        | SEND_MESSAGES
-        | EMBED_LINKS
-        | ATTACH_FILES
-        | READ_MESSAGE_HISTORY
-        | CREATE_PUBLIC_THREADS,
-    )
-    await env.barrier(place)
+    await allow_all_but(env, place, "SEND_MESSAGES_IN_THREADS")
     env.sim.advance(600)
 
     async def told() -> list[Json]:
@@ -526,16 +509,7 @@ async def test_restyle_of_a_long_video_uses_and_bills_its_first_seconds(
 
 async def test_without_embed_links_the_command_names_the_permission(env: Env, place: Place) -> None:
     alice = place.members[0]
-    await env.ctl.set_channel_permissions(
-        place.channel_id,
-        VIEW_CHANNEL
-        | SEND_MESSAGES
-        | ATTACH_FILES
-        | READ_MESSAGE_HISTORY
-        | CREATE_PUBLIC_THREADS
-        | SEND_MESSAGES_IN_THREADS,
-    )
-    await env.barrier(place)
+    await allow_all_but(env, place, "EMBED_LINKS")
     before, posts = await env.created(), posts_to_runway(env)
     iid = await env.invoke(
         place, alice, "animate", {"prompt": "x", "duration": 2}, [("x.png", png(), "image/png")]
@@ -562,16 +536,7 @@ async def test_embed_links_lost_while_rendering_the_member_still_reads_everythin
     await wait_for(
         lambda: _contains(status_text(env, thread_id), "Rendering"), "the job to be rendering"
     )
-    await env.ctl.set_channel_permissions(
-        place.channel_id,
-        VIEW_CHANNEL
-        | SEND_MESSAGES
-        | ATTACH_FILES
-        | READ_MESSAGE_HISTORY
-        | CREATE_PUBLIC_THREADS
-        | SEND_MESSAGES_IN_THREADS,
-    )
-    await env.barrier(place)
+    await allow_all_but(env, place, "EMBED_LINKS")
     env.sim.advance(300)
 
     async def progress_in_words() -> bool:
