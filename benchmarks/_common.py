@@ -22,10 +22,10 @@ from typing import Any, TypeVar
 
 from PIL import Image
 
+from bot.catalog import default_catalog
 from bot.config import QuotaSettings, RunwaySettings, Settings
 from bot.domain import InputRole, Job, JobInput, JobKind, JobParams, NewJob
 from bot.ports import DeliveryFailed, DeliveryReceipt, StatusUpdate
-from bot.runway.catalog import default_catalog
 
 T = TypeVar("T")
 

@@ -22,10 +22,9 @@ from PIL import Image
 
 from bot.domain import InputRole, JobInput
 from bot.media import to_data_uri
-from bot.runway import clipmaker
 from bot.runway.client import RunwayClient
 from bot.runway.models import ImageToVideoRequest, TaskStatus
-from bot.runway.simulator import RunwaySimulator, SimulatorOptions
+from bot.simulator import RunwaySimulator, SimulatorOptions, clipmaker
 
 PARALLEL = 8
 POLL_PAUSE = 0.02  # real seconds between polling rounds

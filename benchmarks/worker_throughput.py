@@ -26,8 +26,8 @@ from bot.jobs import JobService
 from bot.quota import QuotaService
 from bot.runway.client import RunwayClient
 from bot.runway.models import ImageToVideoRequest, Task
-from bot.runway.simulator import RunwaySimulator, SimulatorOptions
 from bot.scheduling import MIN_POLL_SECONDS
+from bot.simulator import RunwaySimulator, SimulatorOptions
 from bot.store.db import Store
 from bot.worker import Worker
 

@@ -31,7 +31,7 @@ from bot.ui.views import DYNAMIC_ITEMS
 
 if TYPE_CHECKING:
     from bot.runway.client import RunwayClient
-    from bot.runway.simulator import RunwaySimulator
+    from bot.simulator import RunwaySimulator
     from bot.store.db import Store
     from bot.worker import Worker
 
@@ -154,7 +154,7 @@ class RunwayBot(commands.Bot):
         runway = self.settings.runway
         if runway.provider != "simulator":
             return RunwayClient.from_settings(runway)
-        from bot.runway.simulator import RunwaySimulator, SimulatorOptions
+        from bot.simulator import RunwaySimulator, SimulatorOptions
 
         sim_settings = runway.simulator
         self._simulator = RunwaySimulator(

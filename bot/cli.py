@@ -56,9 +56,9 @@ def _cmd_sync(args: argparse.Namespace) -> int:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    from .runway.simulator import main_simulate
+    from .simulator.serve import serve_from_args
 
-    return main_simulate(args)
+    return serve_from_args(args)
 
 
 def build_parser() -> argparse.ArgumentParser:

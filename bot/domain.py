@@ -25,7 +25,6 @@ class JobState(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     IN_DOUBT = "in_doubt"
-    DELIVERED = "delivered"
 
     @property
     def active(self) -> bool:
@@ -179,12 +178,20 @@ class AccountProblem:
     at: datetime
 
 
-class JobError(Exception):
+class UserError(Exception):
+    """An error whose ``message`` is written for the Discord user and safe to show as is
+    (no secrets, no operator detail); what the user sees is the subclass's business."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class JobError(UserError):
     """A request the job service refuses; ``message`` is safe to show to the user."""
 
     def __init__(self, message: str, *, code: str = "invalid") -> None:
         super().__init__(message)
-        self.message = message
         self.code = code
 
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import random
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from math import ceil
 
-from .config import Endpoint, ModelSpec, Settings
+from .catalog import ModelSpec, rules
+from .config import Settings
 from .domain import (
     InputRole,
     Job,
@@ -28,50 +27,6 @@ from .store import jobs_repo
 from .store.db import Store
 
 INPUT_RETENTION_SECONDS = 7 * 86400
-_ENDPOINT = {JobKind.ANIMATE: Endpoint.IMAGE_TO_VIDEO, JobKind.RESTYLE: Endpoint.VIDEO_TO_VIDEO}
-_COMMAND = {Endpoint.IMAGE_TO_VIDEO: "/animate", Endpoint.VIDEO_TO_VIDEO: "/restyle"}
-
-
-def utf16_length(text: str) -> int:
-    """Length in UTF-16 code units, as Runway counts prompt length."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-def _durations_text(durations: Sequence[int]) -> str:
-    ds = sorted(durations)
-    if len(ds) > 2 and ds == list(range(ds[0], ds[-1] + 1)):
-        return f"{ds[0]}-{ds[-1]} s"
-    if len(ds) == 1:
-        return f"only {ds[0]} s"
-    return ", ".join(map(str, ds[:-1])) + f" or {ds[-1]} s"
-
-
-def _aspect(ratio: str) -> float | None:
-    parts = ratio.split(":")
-    if len(parts) != 2 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
-        return None
-    return int(parts[0]) / int(parts[1])
-
-
-def closest_ratio(spec: ModelSpec, width: int | None, height: int | None) -> str:
-    """The model's ratio whose aspect is closest (in log scale) to width/height."""
-    if not spec.ratios:
-        raise JobError(f"{spec.id} has no ratios to choose from.")
-    if not width or not height:
-        return spec.ratios[0]
-    target = width / height
-    aspects = spec.ratio_aspects()
-    return min(
-        spec.ratios, key=lambda r: abs(aspects[r] / target - 1) + abs(target / aspects[r] - 1)
-    )
-
-
-_ECHO_SAFE = re.compile(r"[A-Za-z0-9._:-]{1,40}")
-
-
-def _echo(value: str) -> str:
-    """A model id or ratio the user typed, quoted back only when it looks like one."""
-    return f"'{value}'" if _ECHO_SAFE.fullmatch(value) else "(that value)"
 
 
 class JobService:
@@ -98,17 +53,10 @@ class JobService:
         """Set the callback that wakes the worker (wired after both exist)."""
         self._wake = wake
 
-    # -- validation -------------------------------------------------------------------
+    # -- validation (the catalog's rules, bot.catalog.rules) ------------------------------
 
     def _spec(self, kind: JobKind, model_id: str) -> ModelSpec:
-        spec = self._settings.model(model_id)
-        endpoint = _ENDPOINT[kind]
-        if spec is None or not spec.enabled:
-            names = ", ".join(m.id for m in self._settings.enabled_models(endpoint))
-            raise JobError(f"Model {_echo(model_id)} is not available; choose one of: {names}.")
-        if spec.endpoint is not endpoint:
-            raise JobError(f"{spec.id} cannot be used here; use {_COMMAND[spec.endpoint]} with it.")
-        return spec
+        return rules.pick_model(self._settings.models, rules.ENDPOINTS[kind], model_id)
 
     def validate(
         self,
@@ -124,106 +72,19 @@ class JobService:
         A ratio of None or "auto" stays None (chosen from the input at create).
         Raises JobError with a message safe to show to the user.
         """
-        spec = self._spec(kind, params.model)
-        text = prompt.strip()
-        if spec.prompt_required and not text:
-            raise JobError(f"{spec.id} needs a prompt.")
-        length = utf16_length(text)
-        if length > spec.prompt_max_utf16:
-            raise JobError(
-                f"Your prompt is {length} characters (UTF-16 units); "
-                f"{spec.id} accepts at most {spec.prompt_max_utf16}."
-            )
-        duration = params.duration
-        if spec.endpoint is Endpoint.IMAGE_TO_VIDEO:
-            if duration is None:
-                duration = spec.default_duration
-            elif duration not in spec.durations:
-                raise JobError(
-                    f"{spec.id} accepts durations {_durations_text(spec.durations)}; "
-                    f"you asked for {duration} s."
-                )
-        elif duration is not None:
-            raise JobError(f"{spec.id} follows the length of your video; leave duration empty.")
-        ratio = params.ratio.strip() if params.ratio else None
-        if ratio and ratio.lower() == "auto":
-            ratio = None
-        if ratio is not None:
-            if not spec.ratios:
-                raise JobError(f"{spec.id} follows the shape of your video; leave ratio empty.")
-            if ratio not in spec.ratios:
-                wanted = _aspect(ratio)
-                match = [
-                    r for r, a in spec.ratio_aspects().items()
-                    if wanted is not None and abs(a / wanted - 1) < 0.01
-                ]  # fmt: skip
-                if not match:
-                    raise JobError(
-                        f"Ratio {_echo(ratio)} is not available for {spec.id}; "
-                        f"choose one of: {', '.join(spec.ratios)}."
-                    )
-                ratio = match[0]
-        if params.seed is not None and not 0 <= params.seed <= spec.seed_max:
-            raise JobError(f"Seed must be between 0 and {spec.seed_max}.")
-        if params.audio and not spec.supports_audio:
-            raise JobError(f"{spec.id} cannot make sound.")
-        if has_last_frame and not spec.supports_last_frame:
-            raise JobError(f"{spec.id} does not support a last frame.")
-        if has_reference and not spec.supports_reference:
-            raise JobError(f"{spec.id} does not take a reference image.")
-        return JobParams(
-            model=spec.id, ratio=ratio, duration=duration, seed=params.seed, audio=params.audio
+        return rules.validate_params(
+            self._spec(kind, params.model),
+            params,
+            prompt,
+            has_reference=has_reference,
+            has_last_frame=has_last_frame,
         )
 
     def estimate_credits(
         self, kind: JobKind, params: JobParams, input_seconds: float | None = None
     ) -> float:
         """Catalog estimate: billed seconds x credits per second (audio rate when asked for)."""
-        spec = self._spec(kind, params.model)
-        rate = spec.credits_per_second
-        if params.audio and spec.audio_credits_per_second is not None:
-            rate = spec.audio_credits_per_second
-        if spec.endpoint is Endpoint.IMAGE_TO_VIDEO:
-            seconds = float(params.duration or spec.default_duration or 0)
-        else:
-            cap = spec.billed_input_seconds or spec.max_input_seconds
-            if input_seconds is None:
-                seconds = cap or 10.0
-            else:
-                seconds = float(ceil(input_seconds - 1e-6))
-                if cap is not None:
-                    seconds = min(seconds, cap)
-        return round(seconds * rate, 4)
-
-    def _check_inputs(self, kind: JobKind, spec: ModelSpec, inputs: Sequence[JobInput]) -> None:
-        roles = [i.role for i in inputs]
-        if kind is JobKind.ANIMATE:
-            if roles.count(InputRole.IMAGE) != 1:
-                raise JobError("Attach one image to animate.")
-            if any(r in (InputRole.VIDEO, InputRole.REFERENCE) for r in roles):
-                raise JobError(
-                    "/animate takes an image (and optionally a last frame), not a video."
-                )
-            if roles.count(InputRole.LAST_FRAME) > 1:
-                raise JobError("Attach at most one last frame.")
-            return
-        if roles.count(InputRole.VIDEO) != 1:
-            raise JobError("Attach one video to restyle.")
-        if InputRole.IMAGE in roles or InputRole.LAST_FRAME in roles:
-            raise JobError("/restyle takes a video and optionally a reference image.")
-        refs = roles.count(InputRole.REFERENCE)
-        if refs > spec.max_references:
-            raise JobError(f"{spec.id} takes at most {spec.max_references} reference image(s).")
-        video = next(i for i in inputs if i.role is InputRole.VIDEO)
-        if (
-            spec.max_input_seconds is not None
-            and video.duration_seconds is not None
-            and video.duration_seconds > spec.max_input_seconds + 1e-6
-        ):
-            raise JobError(
-                f"{spec.id} accepts videos up to {spec.max_input_seconds:g} s; "
-                f"yours is {video.duration_seconds:.1f} s."
-            )
+        return rules.estimate_credits(self._spec(kind, params.model), params, input_seconds)
 
     # -- commands ---------------------------------------------------------------------
 
@@ -241,12 +102,12 @@ class JobService:
             has_last_frame=InputRole.LAST_FRAME in roles,
         )
         spec = self._spec(new.kind, params.model)
-        self._check_inputs(new.kind, spec, new.inputs)
+        rules.check_inputs(spec, new.inputs)
         main = new.inputs[
             roles.index(InputRole.IMAGE if new.kind is JobKind.ANIMATE else InputRole.VIDEO)
         ]
         if new.kind is JobKind.ANIMATE and params.ratio is None:
-            params = replace(params, ratio=closest_ratio(spec, main.width, main.height))
+            params = replace(params, ratio=rules.closest_ratio(spec, main.width, main.height))
         if params.seed is None:  # a concrete seed makes every result repeatable
             params = replace(params, seed=self._rng.randint(0, spec.seed_max))
         input_seconds = main.duration_seconds if new.kind is JobKind.RESTYLE else None
@@ -406,7 +267,8 @@ class JobService:
 
     async def get(self, job_id: int) -> Job | None:
         """One job, or None."""
-        row = await self._store.fetchone("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        async with self._store.read() as conn:
+            row = await jobs_repo.get_row(conn, job_id)
         return None if row is None else jobs_repo.row_to_job(row)
 
     async def inputs(self, job_id: int) -> list[JobInput]:
@@ -418,22 +280,14 @@ class JobService:
         self, user_id: int, *, guild_id: int | None = None, limit: int = 10
     ) -> list[Job]:
         """The user's most recent jobs, newest first (optionally in one guild)."""
-        sql = "SELECT * FROM jobs WHERE user_id = ?"
-        params: list[object] = [user_id]
-        if guild_id is not None:
-            sql += " AND guild_id = ?"
-            params.append(guild_id)
-        sql += " ORDER BY id DESC LIMIT ?"
-        params.append(limit)
-        return [jobs_repo.row_to_job(r) for r in await self._store.fetchall(sql, params)]
+        async with self._store.read() as conn:
+            rows = await jobs_repo.list_for_user(conn, user_id, guild_id, limit)
+        return [jobs_repo.row_to_job(r) for r in rows]
 
     async def active_jobs(self, user_id: int) -> list[Job]:
         """The user's queued, submitting and running jobs, oldest first."""
-        rows = await self._store.fetchall(
-            "SELECT * FROM jobs WHERE user_id = ? AND state IN ('queued', 'submitting', 'running')"
-            " ORDER BY id",
-            (user_id,),
-        )
+        async with self._store.read() as conn:
+            rows = await jobs_repo.active_for_user(conn, user_id)
         return [jobs_repo.row_to_job(r) for r in rows]
 
     async def queue_position(self, job_id: int) -> int | None:
@@ -442,45 +296,7 @@ class JobService:
             return await jobs_repo.queue_position(conn, job_id)
 
     async def queue_stats(self) -> QueueStats:
-        """Counts per state, in flight and queued per model, finished but not yet posted."""
-        by_state = {
-            JobState(r[0]): int(r[1])
-            for r in await self._store.fetchall("SELECT state, COUNT(*) FROM jobs GROUP BY state")
-        }
-        in_flight = {
-            str(r[0]): int(r[1])
-            for r in await self._store.fetchall(
-                "SELECT model, COUNT(*) FROM jobs WHERE state IN ('submitting', 'running')"
-                " GROUP BY model"
-            )
-        }
-        queued = {
-            str(r[0]): int(r[1])
-            for r in await self._store.fetchall(
-                "SELECT model, COUNT(*) FROM jobs WHERE state = 'queued' GROUP BY model"
-            )
-        }
-        row = await self._store.fetchone(
-            "SELECT COUNT(*) FROM jobs WHERE delivered_at IS NULL AND next_poll_at IS NOT NULL"
-            " AND state NOT IN ('queued', 'submitting', 'running')"
-        )
-        async with self._store.transaction() as conn:
-            problem = await jobs_repo.latest_account_problem(conn, self._clock() - 86_400)
-        return QueueStats(by_state, in_flight, queued, int(row[0]) if row else 0, problem)
-
-    async def purge_inputs(self, older_than_seconds: float = INPUT_RETENTION_SECONDS) -> int:
-        """Delete stored input files of jobs finished longer ago than this; return how many jobs."""
-        cutoff = self._clock() - older_than_seconds
-        async with self._store.transaction() as conn:
-            async with conn.execute(
-                "SELECT id FROM jobs WHERE inputs_purged_at IS NULL AND finished_at IS NOT NULL"
-                " AND finished_at < ?",
-                (cutoff,),
-            ) as cur:
-                ids = [int(r[0]) for r in await cur.fetchall()]
-            for job_id in ids:
-                await conn.execute("DELETE FROM job_inputs WHERE job_id = ?", (job_id,))
-                await conn.execute(
-                    "UPDATE jobs SET inputs_purged_at = ? WHERE id = ?", (self._clock(), job_id)
-                )
-        return len(ids)
+        """Counts per state, in flight and queued per model, finished but not yet posted, and
+        a Runway account problem of the last day."""
+        async with self._store.read() as conn:
+            return await jobs_repo.stats(conn, self._clock() - 86_400)

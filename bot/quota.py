@@ -15,9 +15,10 @@ from typing import Literal
 
 import aiosqlite
 
-from .config import ModelSpec, QuotaPeriod, QuotaSettings, QuotaUnit
+from .catalog import ModelSpec
+from .config import QuotaPeriod, QuotaSettings, QuotaUnit
 from .domain import JobError, QuotaExceeded, QuotaStatus
-from .store import quota_repo
+from .store import jobs_repo, quota_repo
 from .store.db import Store
 from .store.quota_repo import BOT_GUILD, BOT_USER, LimitRow
 
@@ -250,10 +251,7 @@ class QuotaService:
             used=credits, reserved=-float(job["estimated_credits"]), ledger_amount=credits,
             job_id=job["id"],
         )  # fmt: skip
-        await conn.execute(
-            "UPDATE jobs SET quota_state = 'settled', charged_credits = ? WHERE id = ?",
-            (credits, job["id"]),
-        )
+        await jobs_repo.set_quota_state(conn, job["id"], "settled", credits)
         return credits
 
     async def refund(
@@ -289,10 +287,7 @@ class QuotaService:
                 used=provider_spent, reserved=-estimate, ledger_amount=provider_spent,
                 job_id=job["id"],
             )  # fmt: skip
-        await conn.execute(
-            "UPDATE jobs SET quota_state = 'refunded', charged_credits = 0 WHERE id = ?",
-            (job["id"],),
-        )
+        await jobs_repo.set_quota_state(conn, job["id"], "refunded", 0)
         return True
 
     async def keep_provider_spend(

@@ -24,8 +24,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
-
 from .config import Settings
 from .domain import JobState
 from .jobs import INPUT_RETENTION_SECONDS
@@ -117,10 +115,7 @@ class Worker:
             self._loop_task = None
         await self.drain()
         async with self._store.transaction() as conn:
-            await conn.execute(
-                "UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = ?",
-                (self.owner,),
-            )
+            await jobs_repo.release_all(conn, self.owner)
 
     async def abort(self) -> None:
         """Stop at once, mid-step, leaving leases and states as a crash would (for tests)."""
@@ -171,16 +166,12 @@ class Worker:
         """
         now = self._clock()
         async with self._store.transaction() as conn:
-            async with conn.execute(
-                "SELECT * FROM jobs WHERE state = 'submitting' AND (lease_owner IS NULL"
-                " OR lease_owner = ? OR lease_expires_at <= ?)",
-                (self.owner, now),
-            ) as cur:
-                rows = [r for r in await cur.fetchall() if r["id"] not in self._steps]
+            stale = await jobs_repo.stale_submitting(conn, self.owner, now)
+            rows = [r for r in stale if r["id"] not in self._steps]
             for row in rows:
                 # Runway may have billed the create: the bot-wide counter keeps it.
                 await self._quota.refund(conn, row, provider_spent=float(row["estimated_credits"]))
-                await jobs_repo.update(
+                await jobs_repo.update_released(
                     conn,
                     row["id"],
                     {
@@ -190,17 +181,11 @@ class Worker:
                         "finished_at": now,
                         "updated_at": now,
                         "next_poll_at": now,
-                        "lease_owner": None,
-                        "lease_expires_at": None,
                     },
                     expect_state=JobState.SUBMITTING,
                 )
             if self._loop_task is None and not self._steps:
-                await conn.execute(
-                    "UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL"
-                    " WHERE lease_owner = ?",
-                    (self.owner,),
-                )
+                await jobs_repo.release_all(conn, self.owner)
         for row in rows:
             log.warning("job %s was left submitting: now in doubt", row["id"])
             await self._ctx.notify(row["id"], force=True)
@@ -212,15 +197,11 @@ class Worker:
         """Renew leases, submit what fits, start due steps; return the next due time."""
         now = self._clock()
         async with self._store.transaction() as conn:
-            if self._steps:
-                ids = list(self._steps)
-                marks = ", ".join("?" for _ in ids)
-                await conn.execute(
-                    "UPDATE jobs SET lease_expires_at = ?"
-                    f" WHERE lease_owner = ? AND id IN ({marks})",
-                    (now + self._lease, self.owner, *ids),
-                )
-            stale = await self._stale_submitting(conn, now)
+            await jobs_repo.renew_leases(conn, self.owner, list(self._steps), now + self._lease)
+            stale = any(
+                job_id not in self._steps
+                for job_id in await jobs_repo.unleased_submitting_ids(conn, now)
+            )
         if stale:
             await self.recover()
         await self._submit_queued(now)
@@ -234,14 +215,6 @@ class Worker:
         candidates = [t for t in (due, later) if t is not None]
         candidates += [t for t in self._model_paused_until.values() if t > now]
         return min(candidates) if candidates else None
-
-    async def _stale_submitting(self, conn: aiosqlite.Connection, now: float) -> bool:
-        async with conn.execute(
-            "SELECT id FROM jobs WHERE state = 'submitting'"
-            " AND (lease_expires_at IS NULL OR lease_expires_at <= ?)",
-            (now,),
-        ) as cur:
-            return any(int(r[0]) not in self._steps for r in await cur.fetchall())
 
     def _free_slots(self) -> int:
         return self._max_parallel - len(self._steps)
@@ -266,12 +239,7 @@ class Worker:
         now = self._clock()
         with contextlib.suppress(Exception):
             async with self._store.transaction() as conn:
-                await conn.execute(
-                    "UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL,"
-                    " next_poll_at = CASE WHEN next_poll_at IS NULL THEN NULL ELSE ? END"
-                    " WHERE id = ? AND lease_owner = ?",
-                    (now + 60.0, job_id, self.owner),
-                )
+                await jobs_repo.release_after_bug(conn, job_id, self.owner, now + 60.0)
 
     async def _submit_queued(self, now: float) -> None:
         if self._stopping:
@@ -289,25 +257,10 @@ class Worker:
                 if room <= 0:
                     continue
                 for job_id in await jobs_repo.queued_in_order(conn, model, now, min(room, free)):
-                    ok = await jobs_repo.update(
-                        conn,
-                        job_id,
-                        {
-                            "state": JobState.SUBMITTING.value,
-                            "submit_after": None,
-                            "lease_owner": self.owner,
-                            "lease_expires_at": now + self._lease,
-                            "updated_at": now,
-                        },
-                        expect_state=JobState.QUEUED,
-                    )
-                    if ok:
+                    if await jobs_repo.claim_for_submit(
+                        conn, job_id, self.owner, now, now + self._lease
+                    ):
                         claimed.append(job_id)
-            if claimed:
-                marks = ", ".join("?" for _ in claimed)
-                await conn.execute(
-                    f"UPDATE jobs SET attempts = attempts + 1 WHERE id IN ({marks})", claimed
-                )
         for job_id in claimed:
             self._spawn(job_id, submit(self._ctx, job_id))
         if claimed and (self._announcer is None or self._announcer.done()):
@@ -332,18 +285,8 @@ class Worker:
             self._spawn(job_id, self._step(job_id))
 
     async def _purge_inputs(self, now: float) -> None:
-        cutoff = now - INPUT_RETENTION_SECONDS
         async with self._store.transaction() as conn:
-            await conn.execute(
-                "DELETE FROM job_inputs WHERE job_id IN (SELECT id FROM jobs WHERE"
-                " inputs_purged_at IS NULL AND finished_at IS NOT NULL AND finished_at < ?)",
-                (cutoff,),
-            )
-            await conn.execute(
-                "UPDATE jobs SET inputs_purged_at = ? WHERE inputs_purged_at IS NULL"
-                " AND finished_at IS NOT NULL AND finished_at < ?",
-                (now, cutoff),
-            )
+            await jobs_repo.purge_inputs(conn, now - INPUT_RETENTION_SECONDS, now)
 
     # -- due steps (the step logic lives in bot.pipeline) -------------------------------
 
@@ -364,8 +307,4 @@ class Worker:
                 await deliver_failure(self._ctx, row)
         else:
             async with self._store.transaction() as conn:
-                await jobs_repo.update(
-                    conn,
-                    job_id,
-                    {"next_poll_at": None, "lease_owner": None, "lease_expires_at": None},
-                )
+                await jobs_repo.update_released(conn, job_id, {"next_poll_at": None})

@@ -12,9 +12,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.config import SEED_MAX, Endpoint, ModelSpec, Settings
-from bot.domain import InputRole, JobError, JobInput, JobKind, JobParams, NewJob
-from bot.media import MediaError, prepare_image, prepare_video
+from bot.catalog import SEED_MAX, Endpoint, ModelSpec
+from bot.config import Settings
+from bot.domain import InputRole, JobInput, JobKind, JobParams, NewJob, UserError
+from bot.media import prepare_image, prepare_video
 from bot.submission import video_budget
 from bot.ui.actions import submit
 from bot.ui.context import services_of
@@ -22,6 +23,7 @@ from bot.ui.errors import answer as reply
 from bot.ui.errors import guarded
 from bot.ui.permissions import missing, missing_permission_text, role_ids
 from bot.ui.text import amount, safe, truncate
+from bot.ui.views import job_view
 
 if TYPE_CHECKING:
     from bot.app import RunwayBot
@@ -36,12 +38,8 @@ IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".webm", ".mkv", ".m4v", ".avi"}
 
 
-class CheckFailed(Exception):
+class CheckFailed(UserError):
     """A cheap check failed; ``message`` is shown to the user as is."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 def _looks_like(attachment: discord.Attachment, kind: str, extensions: set[str]) -> bool:
@@ -359,14 +357,14 @@ class GenerateCog(commands.Cog):
             check_attachment(request.main, kind=main_kind, label=main_label)
             if request.extra is not None:
                 check_attachment(request.extra, kind="image", label=extra_label)
-        except (JobError, CheckFailed) as exc:
+        except UserError as exc:  # JobError from validate, CheckFailed
             await reply(interaction, exc.message)
             return
 
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             inputs = await self._inputs(request, params)
-        except (CheckFailed, MediaError) as exc:
+        except UserError as exc:  # CheckFailed, MediaError
             await reply(interaction, exc.message)
             return
         new = NewJob(
@@ -379,7 +377,7 @@ class GenerateCog(commands.Cog):
             inputs=inputs,
             user_role_ids=role_ids(interaction.user),
         )
-        await submit(interaction, services, new, channel)
+        await submit(interaction, services, new, channel, status_view=job_view)
 
     async def _inputs(self, request: Request, params: JobParams) -> tuple[JobInput, ...]:
         """Read the attachments now and prepare them (media work off the event loop)."""

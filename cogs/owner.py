@@ -26,9 +26,7 @@ log = logging.getLogger(__name__)
 def queue_lines(stats: QueueStats) -> list[str]:
     """Jobs per state, then per model in flight and queued."""
     lines = [
-        f"{state.value.replace('_', ' ')}: **{stats.by_state.get(state, 0)}**"
-        for state in JobState
-        if state is not JobState.DELIVERED
+        f"{state.value.replace('_', ' ')}: **{stats.by_state.get(state, 0)}**" for state in JobState
     ]
     if stats.undelivered:
         lines.append(f"finished but not yet posted: **{stats.undelivered}**")

@@ -8,6 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.domain import UserError
 from bot.ui.context import services_of
 from bot.ui.embeds import quota_embed
 from bot.ui.errors import NotAdmin
@@ -23,8 +24,8 @@ CLEAR_WORDS = {"clear", "none", "default", "inherit"}
 MAX_LIMIT = 1_000_000_000
 
 
-class BadLimit(ValueError):
-    """The limit text is not a number, ``unlimited`` or ``blocked``."""
+class BadLimit(UserError, ValueError):
+    """The limit text is not a number, ``unlimited`` or ``blocked``; ``message`` says so."""
 
 
 def parse_limit(text: str, *, allow_clear: bool) -> LimitValue | None:
@@ -90,7 +91,7 @@ class QuotaAdminCog(
         try:
             return True, parse_limit(text, allow_clear=allow_clear)
         except BadLimit as exc:
-            await reply(interaction, str(exc))
+            await reply(interaction, exc.message)
             return False, None
 
     @app_commands.command(name="set", description="Set one member's limit per period.")

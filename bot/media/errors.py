@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
+from bot.domain import UserError
 
-class MediaError(Exception):
+
+class MediaError(UserError):
     """An input or output file we cannot use as it is; ``message`` says why in plain words."""
 
     code = "media"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class EmptyMedia(MediaError):

@@ -55,8 +55,6 @@ async def cancel_remote(ctx: StepContext, row: aiosqlite.Row) -> None:
         "poll_errors": 0,
         "next_poll_at": now,
         "updated_at": now,
-        "lease_owner": None,
-        "lease_expires_at": None,
     }
     async with ctx.store.transaction() as conn:
         fresh = await jobs_repo.get_row(conn, job_id) if why is not None else None
@@ -64,4 +62,4 @@ async def cancel_remote(ctx: StepContext, row: aiosqlite.Row) -> None:
             note = CANCEL_NOT_CARRIED_OUT_TEXT.format(why=why)
             values["error_text"] = f"{fresh['error_text'] or ''} {note}".strip()
             await ctx.quota.keep_provider_spend(conn, fresh)
-        await jobs_repo.update(conn, job_id, values)
+        await jobs_repo.update_released(conn, job_id, values)

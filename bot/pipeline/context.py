@@ -67,7 +67,8 @@ class StepContext:
 
     async def row(self, job_id: int) -> aiosqlite.Row | None:
         """The job's current row, or None when it is gone."""
-        return await self.store.fetchone("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        async with self.store.read() as conn:
+            return await jobs_repo.get_row(conn, job_id)
 
     async def finish(
         self,
@@ -113,21 +114,15 @@ class StepContext:
                 "finished_at": now,
                 "updated_at": now,
                 "next_poll_at": now,
-                "lease_owner": None,
-                "lease_expires_at": None,
             }
             values.update(extra or {})
-            await jobs_repo.update(conn, job_id, values)
+            await jobs_repo.update_released(conn, job_id, values)
         await self.notify(job_id, force=True)
         return True
 
     async def release(self, conn: aiosqlite.Connection, job_id: int) -> None:
         """Drop this worker's lease on the job (if it still holds it)."""
-        await conn.execute(
-            "UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL"
-            " WHERE id = ? AND lease_owner = ?",
-            (job_id, self.owner),
-        )
+        await jobs_repo.release(conn, job_id, self.owner)
 
     async def reschedule(
         self,
@@ -140,15 +135,13 @@ class StepContext:
         """Run the job's next step after ``delay`` (only if still in ``expect``) and let go."""
         now = self.clock()
         async with self.store.transaction() as conn:
-            changed = await jobs_repo.update(
+            changed = await jobs_repo.update_released(
                 conn,
                 job_id,
                 {
                     **(values or {}),
                     "next_poll_at": now + delay,
                     "updated_at": now,
-                    "lease_owner": None,
-                    "lease_expires_at": None,
                 },
                 expect_state=expect,
             )
@@ -190,8 +183,7 @@ class StepContext:
 
     async def announce_queue(self, limit: int = 20) -> None:
         """Queue positions moved: update the first waiting jobs (rate-limited per job)."""
-        rows = await self.store.fetchall(
-            "SELECT id FROM jobs WHERE state = 'queued' ORDER BY fair_seq, id LIMIT ?", (limit,)
-        )
-        for row in rows:
-            await self.notify(int(row[0]), force=False)
+        async with self.store.read() as conn:
+            ids = await jobs_repo.first_queued(conn, limit)
+        for job_id in ids:
+            await self.notify(job_id, force=False)

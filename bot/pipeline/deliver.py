@@ -90,7 +90,7 @@ async def _delivered(ctx: StepContext, job_id: int, message_id: int) -> None:
         row = await jobs_repo.get_row(conn, job_id)
         if row is not None and row["state"] == JobState.SUCCEEDED.value:
             await ctx.quota.settle(conn, row, row["charged_credits"])
-        await jobs_repo.update(
+        await jobs_repo.update_released(
             conn,
             job_id,
             {
@@ -98,8 +98,6 @@ async def _delivered(ctx: StepContext, job_id: int, message_id: int) -> None:
                 "delivered_at": now,
                 "next_poll_at": None,
                 "updated_at": now,
-                "lease_owner": None,
-                "lease_expires_at": None,
             },
         )
     log.info("job %s delivered as message %s", job_id, message_id)
@@ -108,14 +106,12 @@ async def _delivered(ctx: StepContext, job_id: int, message_id: int) -> None:
 async def _give_up_delivery(ctx: StepContext, job_id: int, reason: str) -> None:
     log.error("giving up delivering job %s: %s", job_id, reason)
     async with ctx.store.transaction() as conn:
-        await jobs_repo.update(
+        await jobs_repo.update_released(
             conn,
             job_id,
             {
                 "next_poll_at": None,
                 "updated_at": ctx.clock(),
-                "lease_owner": None,
-                "lease_expires_at": None,
             },
         )
 
@@ -132,7 +128,7 @@ async def _output_failed(ctx: StepContext, job_id: int, code: str, text: str) ->
                 row,
                 provider_spent=float(row["estimated_credits"] if spent is None else spent),
             )
-        await jobs_repo.update(
+        await jobs_repo.update_released(
             conn,
             job_id,
             {
@@ -142,8 +138,6 @@ async def _output_failed(ctx: StepContext, job_id: int, code: str, text: str) ->
                 "delivery_attempts": 0,
                 "next_poll_at": now,
                 "updated_at": now,
-                "lease_owner": None,
-                "lease_expires_at": None,
             },
         )
 

@@ -233,7 +233,7 @@ async def _still_running(ctx: StepContext, row: aiosqlite.Row, task: Task) -> No
     changed = task.status.value != row["provider_status"]
     progressed = task.progress is not None and task.progress != previous
     async with ctx.store.transaction() as conn:
-        await jobs_repo.update(
+        await jobs_repo.update_released(
             conn,
             job_id,
             {
@@ -243,8 +243,6 @@ async def _still_running(ctx: StepContext, row: aiosqlite.Row, task: Task) -> No
                 "poll_errors": 0,
                 "next_poll_at": now + delay,
                 "updated_at": now,
-                "lease_owner": None,
-                "lease_expires_at": None,
             },
             expect_state=JobState.RUNNING,
         )

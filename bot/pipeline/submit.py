@@ -110,7 +110,7 @@ async def _submitted(ctx: StepContext, job_id: int, task_id: str) -> None:
     now = ctx.clock()
     delay = ctx.poll_delay(TaskStatus.PENDING)
     async with ctx.store.transaction() as conn:
-        ok = await jobs_repo.update(
+        ok = await jobs_repo.update_released(
             conn,
             job_id,
             {
@@ -121,21 +121,17 @@ async def _submitted(ctx: StepContext, job_id: int, task_id: str) -> None:
                 "updated_at": now,
                 "next_poll_at": now + delay,
                 "poll_errors": 0,
-                "lease_owner": None,
-                "lease_expires_at": None,
             },
             expect_state=JobState.SUBMITTING,
         )
         if not ok:  # cancelled while the create was in flight: cancel it at Runway too
-            await jobs_repo.update(
+            await jobs_repo.update_released(
                 conn,
                 job_id,
                 {
                     "provider_task_id": task_id,
                     "remote_cancel": 1,
                     "next_poll_at": now,
-                    "lease_owner": None,
-                    "lease_expires_at": None,
                 },
             )
     log.info("job %s submitted as task %s", job_id, task_id)
@@ -211,15 +207,13 @@ async def _requeue(ctx: StepContext, row: aiosqlite.Row, exc: RunwayError) -> No
     ctx.model_paused_until[row["model"]] = now + delay
     log.warning("job %s not accepted (%s); back in the queue for %.0fs", job_id, exc, delay)
     async with ctx.store.transaction() as conn:
-        await jobs_repo.update(
+        await jobs_repo.update_released(
             conn,
             job_id,
             {
                 "state": JobState.QUEUED.value,
                 "submit_after": now + delay,
                 "updated_at": now,
-                "lease_owner": None,
-                "lease_expires_at": None,
             },
             expect_state=JobState.SUBMITTING,
         )

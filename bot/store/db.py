@@ -10,7 +10,7 @@ from typing import Any
 
 import aiosqlite
 
-from .migrations import migrate
+from .schema import migrate
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -63,6 +63,12 @@ class Store:
                 raise
             else:
                 await self._conn.commit()
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[aiosqlite.Connection]:
+        """The connection for reads outside a write transaction (one caller at a time)."""
+        async with self._lock:
+            yield self._conn
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
         """Run a read query and return every row."""

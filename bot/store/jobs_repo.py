@@ -8,7 +8,16 @@ from typing import Any
 
 import aiosqlite
 
-from ..domain import AccountProblem, InputRole, Job, JobInput, JobKind, JobParams, JobState
+from ..domain import (
+    AccountProblem,
+    InputRole,
+    Job,
+    JobInput,
+    JobKind,
+    JobParams,
+    JobState,
+    QueueStats,
+)
 
 ACTIVE_STATES = (JobState.QUEUED, JobState.SUBMITTING, JobState.RUNNING)
 _ACTIVE_SQL = "('queued', 'submitting', 'running')"
@@ -291,3 +300,186 @@ async def latest_account_problem(conn: aiosqlite.Connection, since: float) -> Ac
     at = ts(row["finished_at"])
     assert at is not None
     return AccountProblem(int(row["id"]), str(row["error_code"]), at)
+
+
+# -- leases and transitions: the crash-safety rules, each in one statement -------------------
+
+_RELEASE = "lease_owner = NULL, lease_expires_at = NULL"
+
+
+async def update_released(
+    conn: aiosqlite.Connection,
+    job_id: int,
+    values: dict[str, Any],
+    *,
+    expect_state: JobState | Sequence[JobState] | None = None,
+) -> bool:
+    """Set columns of one job and drop its lease in the same statement (only if it is in
+    ``expect_state``); True when a row changed. Every step ends with this or :func:`release`."""
+    return await update(
+        conn,
+        job_id,
+        {**values, "lease_owner": None, "lease_expires_at": None},
+        expect_state=expect_state,
+    )
+
+
+async def release(conn: aiosqlite.Connection, job_id: int, owner: str) -> None:
+    """Drop ``owner``'s lease on the job (if it still holds it)."""
+    await conn.execute(
+        f"UPDATE jobs SET {_RELEASE} WHERE id = ? AND lease_owner = ?", (job_id, owner)
+    )
+
+
+async def release_all(conn: aiosqlite.Connection, owner: str) -> None:
+    """Drop every lease ``owner`` holds (a worker stopping, or restarting under its id)."""
+    await conn.execute(f"UPDATE jobs SET {_RELEASE} WHERE lease_owner = ?", (owner,))
+
+
+async def release_after_bug(
+    conn: aiosqlite.Connection, job_id: int, owner: str, retry_at: float
+) -> None:
+    """A step crashed: drop its lease and, if the job had a next step, retry it at ``retry_at``."""
+    await conn.execute(
+        f"UPDATE jobs SET {_RELEASE},"
+        " next_poll_at = CASE WHEN next_poll_at IS NULL THEN NULL ELSE ? END"
+        " WHERE id = ? AND lease_owner = ?",
+        (retry_at, job_id, owner),
+    )
+
+
+async def renew_leases(
+    conn: aiosqlite.Connection, owner: str, job_ids: Sequence[int], expires: float
+) -> None:
+    """Extend ``owner``'s leases on the jobs it is working on."""
+    if not job_ids:
+        return
+    marks = ", ".join("?" for _ in job_ids)
+    await conn.execute(
+        f"UPDATE jobs SET lease_expires_at = ? WHERE lease_owner = ? AND id IN ({marks})",
+        (expires, owner, *job_ids),
+    )
+
+
+async def claim_for_submit(
+    conn: aiosqlite.Connection, job_id: int, owner: str, now: float, expires: float
+) -> bool:
+    """Move a queued job to ``submitting`` under ``owner``'s lease, counting the attempt."""
+    cur = await conn.execute(
+        "UPDATE jobs SET state = 'submitting', submit_after = NULL, lease_owner = ?,"
+        " lease_expires_at = ?, updated_at = ?, attempts = attempts + 1"
+        " WHERE id = ? AND state = 'queued'",
+        (owner, expires, now, job_id),
+    )
+    return cur.rowcount == 1
+
+
+async def stale_submitting(
+    conn: aiosqlite.Connection, owner: str, now: float
+) -> list[aiosqlite.Row]:
+    """Jobs left ``submitting`` by a dead worker (lease expired or gone) or by ``owner``'s
+    previous run: their create may or may not have reached Runway."""
+    async with conn.execute(
+        "SELECT * FROM jobs WHERE state = 'submitting' AND (lease_owner IS NULL"
+        " OR lease_owner = ? OR lease_expires_at <= ?)",
+        (owner, now),
+    ) as cur:
+        return list(await cur.fetchall())
+
+
+async def unleased_submitting_ids(conn: aiosqlite.Connection, now: float) -> list[int]:
+    """Ids of ``submitting`` jobs whose lease has expired (a crashed worker's)."""
+    async with conn.execute(
+        "SELECT id FROM jobs WHERE state = 'submitting'"
+        " AND (lease_expires_at IS NULL OR lease_expires_at <= ?)",
+        (now,),
+    ) as cur:
+        return [int(r[0]) for r in await cur.fetchall()]
+
+
+async def purge_inputs(conn: aiosqlite.Connection, cutoff: float, now: float) -> int:
+    """Delete the stored inputs of jobs finished before ``cutoff``; returns how many jobs."""
+    async with conn.execute(
+        "SELECT id FROM jobs WHERE inputs_purged_at IS NULL AND finished_at IS NOT NULL"
+        " AND finished_at < ?",
+        (cutoff,),
+    ) as cur:
+        ids = [int(r[0]) for r in await cur.fetchall()]
+    if not ids:
+        return 0
+    marks = ", ".join("?" for _ in ids)
+    await conn.execute(f"DELETE FROM job_inputs WHERE job_id IN ({marks})", ids)
+    await conn.execute(f"UPDATE jobs SET inputs_purged_at = ? WHERE id IN ({marks})", (now, *ids))
+    return len(ids)
+
+
+async def set_quota_state(
+    conn: aiosqlite.Connection, job_id: int, state: str, charged_credits: float
+) -> None:
+    """Record how the job's quota ended (``settled`` or ``refunded``) and what it cost."""
+    await conn.execute(
+        "UPDATE jobs SET quota_state = ?, charged_credits = ? WHERE id = ?",
+        (state, charged_credits, job_id),
+    )
+
+
+# -- reads for the job service and the status command ----------------------------------------
+
+
+async def list_for_user(
+    conn: aiosqlite.Connection, user_id: int, guild_id: int | None, limit: int
+) -> list[aiosqlite.Row]:
+    """The user's most recent jobs, newest first (optionally in one guild)."""
+    sql = "SELECT * FROM jobs WHERE user_id = ?"
+    params: list[object] = [user_id]
+    if guild_id is not None:
+        sql += " AND guild_id = ?"
+        params.append(guild_id)
+    sql += " ORDER BY id DESC LIMIT ?"
+    params.append(limit)
+    async with conn.execute(sql, params) as cur:
+        return list(await cur.fetchall())
+
+
+async def active_for_user(conn: aiosqlite.Connection, user_id: int) -> list[aiosqlite.Row]:
+    """The user's queued, submitting and running jobs, oldest first."""
+    async with conn.execute(
+        f"SELECT * FROM jobs WHERE user_id = ? AND state IN {_ACTIVE_SQL} ORDER BY id",
+        (user_id,),
+    ) as cur:
+        return list(await cur.fetchall())
+
+
+async def first_queued(conn: aiosqlite.Connection, limit: int) -> list[int]:
+    """Ids of the first queued jobs across models, in fair order."""
+    async with conn.execute(
+        "SELECT id FROM jobs WHERE state = 'queued' ORDER BY fair_seq, id LIMIT ?", (limit,)
+    ) as cur:
+        return [int(r[0]) for r in await cur.fetchall()]
+
+
+async def stats(conn: aiosqlite.Connection, since: float) -> QueueStats:
+    """Counts per state, in flight and queued per model, finished but not yet posted, and a
+    provider account problem since ``since``."""
+
+    async def counts(sql: str) -> dict[str, int]:
+        async with conn.execute(sql) as cur:
+            return {str(r[0]): int(r[1]) for r in await cur.fetchall()}
+
+    by_state = await counts("SELECT state, COUNT(*) FROM jobs GROUP BY state")
+    in_flight = await counts(
+        "SELECT model, COUNT(*) FROM jobs WHERE state IN ('submitting', 'running') GROUP BY model"
+    )
+    queued = await counts("SELECT model, COUNT(*) FROM jobs WHERE state = 'queued' GROUP BY model")
+    async with conn.execute(
+        "SELECT COUNT(*) FROM jobs WHERE delivered_at IS NULL AND next_poll_at IS NOT NULL"
+        f" AND state NOT IN {_ACTIVE_SQL}"
+    ) as cur:
+        row = await cur.fetchone()
+    return QueueStats(
+        {JobState(k): v for k, v in by_state.items()},
+        in_flight,
+        queued,
+        int(row[0]) if row else 0,
+        await latest_account_problem(conn, since),
+    )

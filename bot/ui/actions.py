@@ -20,7 +20,7 @@ from .permissions import (
     missing_permission_text,
     role_ids,
 )
-from .posting import PostFailed, can_hold_threads, confirmation_text, post_job
+from .posting import PostFailed, StatusView, can_hold_threads, confirmation_text, post_job
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,11 @@ async def publish(
     services: Services,
     job: Job,
     channel: discord.abc.Messageable,
+    *,
+    status_view: StatusView,
 ) -> None:
-    """Post the job's status message and thread, then confirm ephemerally with a link.
+    """Post the job's status message (buttons from ``status_view``) and thread, then confirm
+    ephemerally with a link.
 
     If the bot cannot post, the job is cancelled (its quota refunded) and the user is told
     exactly which permission is missing.
@@ -60,7 +63,13 @@ async def publish(
             )
     try:
         posted = await post_job(
-            services, channel, job, queue_position=position, open_thread=open_thread, notes=notes
+            services,
+            channel,
+            job,
+            status_view=status_view,
+            queue_position=position,
+            open_thread=open_thread,
+            notes=notes,
         )
     except PostFailed as exc:
         try:
@@ -79,9 +88,11 @@ async def submit(
     services: Services,
     new: NewJob,
     channel: discord.abc.Messageable,
+    *,
+    status_view: StatusView,
 ) -> Job | None:
     """Create the job (quota reserved) and publish it; answer the user on refusal."""
-    return await _start(interaction, services, channel, services.jobs.create(new))
+    return await _start(interaction, services, channel, services.jobs.create(new), status_view)
 
 
 async def _start(
@@ -89,6 +100,7 @@ async def _start(
     services: Services,
     channel: discord.abc.Messageable,
     creating: Awaitable[Job],
+    status_view: StatusView,
 ) -> Job | None:
     """Await a create or rerun; answer a refusal in plain words, else publish the job."""
     try:
@@ -99,7 +111,7 @@ async def _start(
     except JobError as exc:
         await reply(interaction, exc.message)
         return None
-    await publish(interaction, services, job, channel)
+    await publish(interaction, services, job, channel, status_view=status_view)
     return job
 
 
@@ -136,7 +148,11 @@ async def cancel_job(interaction: discord.Interaction[Any], job_id: int) -> Job 
 
 
 async def rerun_job(
-    interaction: discord.Interaction[Any], job_id: int, *, keep_seed: bool
+    interaction: discord.Interaction[Any],
+    job_id: int,
+    *,
+    keep_seed: bool,
+    status_view: StatusView,
 ) -> Job | None:
     """Start a job again from its stored inputs, with the same or a new random seed."""
     services = services_of(interaction.client)
@@ -157,4 +173,4 @@ async def rerun_job(
         new_seed=seed,
         user_role_ids=role_ids(interaction.user),
     )
-    return await _start(interaction, services, channel, rerun)
+    return await _start(interaction, services, channel, rerun, status_view)

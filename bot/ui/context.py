@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import discord
 
 from bot.config import Settings
+from bot.domain import Job
 
 if TYPE_CHECKING:
     from bot.jobs import JobService
     from bot.quota import QuotaService
     from bot.runway.client import RunwayClient
-    from bot.ui.delivery import DiscordDelivery
+
+
+class StatusRefresher(Protocol):
+    """What the Discord layer needs of the delivery (:class:`bot.ui.delivery.DiscordDelivery`,
+    which sits above this module): redraw a job's status message now."""
+
+    async def refresh(self, job: Job) -> None:
+        """Redraw the job's status message (after a cancel from a button or command)."""
 
 
 @dataclass
@@ -24,7 +32,7 @@ class Services:
     settings: Settings
     jobs: JobService
     quota: QuotaService
-    delivery: DiscordDelivery | None = None
+    delivery: StatusRefresher | None = None
     runway: RunwayClient | None = None
 
 

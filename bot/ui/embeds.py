@@ -9,7 +9,7 @@ from enum import StrEnum
 
 import discord
 
-from bot.config import ModelSpec
+from bot.catalog import ModelSpec
 from bot.domain import Job, JobKind, JobState, QuotaExceeded, QuotaStatus
 from bot.ports import StatusUpdate
 

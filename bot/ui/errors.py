@@ -10,34 +10,32 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.domain import JobError
+from bot.domain import JobError, UserError
 
 from .context import ServicesUnavailable
 
 log = logging.getLogger("bot.errors")
 
 
-class NotAdmin(app_commands.CheckFailure):
+class NotAdmin(app_commands.CheckFailure, UserError):
     """The user lacks Manage Server (and is not a configured owner)."""
 
     def __init__(
         self, message: str = "You need the **Manage Server** permission for this."
     ) -> None:
         super().__init__(message)
-        self.message = message
 
 
-class NotOwner(app_commands.CheckFailure):
+class NotOwner(app_commands.CheckFailure, UserError):
     """The user is not one of the bot's configured owners."""
 
     def __init__(self, message: str = "Only the bot's owners can use this command.") -> None:
         super().__init__(message)
-        self.message = message
 
 
 def user_message(error: app_commands.AppCommandError) -> str | None:
     """The answer for an expected error, or None for a bug (logged, answered generically)."""
-    if isinstance(error, NotAdmin | NotOwner):
+    if isinstance(error, UserError):  # NotAdmin, NotOwner
         return error.message
     if isinstance(error, app_commands.NoPrivateMessage):
         return "This command only works in a server."

@@ -3,30 +3,30 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
 import discord
 
-from bot.domain import Job
+from bot.domain import Job, UserError
 from bot.ports import StatusUpdate
 
 from .context import Services
 from .embeds import status_embed
 from .permissions import missing, missing_permission_text
-from .views import job_view
 
 log = logging.getLogger(__name__)
 
 THREAD_ARCHIVE_MINUTES: Literal[1440] = 1440
 
+StatusView = Callable[[Job], discord.ui.View | None]
+"""Builds the buttons under a job's status message (the caller passes ``views.job_view``;
+posting sits below the buttons, whose callbacks post jobs)."""
 
-class PostFailed(Exception):
+
+class PostFailed(UserError):
     """The status message could not be posted; ``message`` is safe to show the user."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass
@@ -55,11 +55,13 @@ async def post_job(
     channel: discord.abc.Messageable,
     job: Job,
     *,
+    status_view: StatusView,
     queue_position: int | None = None,
     open_thread: bool = True,
     notes: list[str] | None = None,
 ) -> Posted:
-    """Send the status message with the bot token, open a thread on it and record both.
+    """Send the status message (with ``status_view(job)``'s buttons) with the bot token, open a
+    thread on it and record both.
 
     Raises :class:`PostFailed` naming the missing permission when the bot cannot post.
     """
@@ -68,7 +70,7 @@ async def post_job(
     try:
         message = await channel.send(
             embed=embed,
-            view=job_view(job) or discord.utils.MISSING,
+            view=status_view(job) or discord.utils.MISSING,
             allowed_mentions=discord.AllowedMentions.none(),
         )
     except discord.Forbidden as exc:

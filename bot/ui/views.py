@@ -2,6 +2,9 @@
 
 Each button is a :class:`discord.ui.DynamicItem` whose custom id carries the job id, so the
 bot only has to register the classes (``bot.add_dynamic_items``) at start-up.
+
+This module sits above :mod:`bot.ui.actions` (the buttons run its actions); the actions and
+:mod:`bot.ui.posting` get :func:`job_view` passed in as ``status_view`` instead of importing it.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import discord
 
 from bot.domain import Job
 
+from .actions import cancel_job, rerun_job
 from .embeds import Outcome, outcome
 from .errors import guarded
 
@@ -54,8 +58,6 @@ class CancelButton(_JobButton, template=r"rw:cancel:(?P<job_id>[0-9]+)"):
     _style = discord.ButtonStyle.danger
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        from .actions import cancel_job
-
         await guarded(interaction, "Cancel button", cancel_job(interaction, self.job_id))
 
 
@@ -67,10 +69,10 @@ class RerunButton(_JobButton, template=r"rw:rerun:(?P<job_id>[0-9]+)"):
     _style = discord.ButtonStyle.secondary
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        from .actions import rerun_job
-
         await guarded(
-            interaction, "Rerun button", rerun_job(interaction, self.job_id, keep_seed=False)
+            interaction,
+            "Rerun button",
+            rerun_job(interaction, self.job_id, keep_seed=False, status_view=job_view),
         )
 
 
@@ -82,10 +84,10 @@ class RetryButton(_JobButton, template=r"rw:retry:(?P<job_id>[0-9]+)"):
     _style = discord.ButtonStyle.primary
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        from .actions import rerun_job
-
         await guarded(
-            interaction, "Retry button", rerun_job(interaction, self.job_id, keep_seed=True)
+            interaction,
+            "Retry button",
+            rerun_job(interaction, self.job_id, keep_seed=True, status_view=job_view),
         )
 
 

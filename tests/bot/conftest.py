@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from bot.catalog import default_catalog
 from bot.config import QuotaSettings, Settings
 from bot.domain import InputRole, Job, JobInput, JobKind, JobParams, NewJob
 from bot.jobs import JobService
 from bot.ports import DeliveryReceipt, StatusUpdate
 from bot.quota import QuotaService
-from bot.runway.catalog import default_catalog
-from bot.runway.simulator import RunwaySimulator, SimulatorOptions
+from bot.simulator import RunwaySimulator, SimulatorOptions
 from bot.store.db import Store
 
 if TYPE_CHECKING:

@@ -20,6 +20,7 @@ import yarl
 from PIL import Image
 
 from bot.app import RunwayBot, apply_discord_overrides, command_payloads, main_run, main_sync
+from bot.catalog import default_catalog
 from bot.config import (
     DiscordSettings,
     RunwaySettings,
@@ -27,7 +28,6 @@ from bot.config import (
     SimulatorSettings,
     load_settings,
 )
-from bot.runway.catalog import default_catalog
 from bot.ui.views import DYNAMIC_ITEMS
 from tests.fakediscord import FakeDiscord, FakeDiscordClient
 
@@ -204,9 +204,7 @@ async def test_setup_hook_wires_everything_and_close_releases_it(tmp_path: Path)
 
 
 def _config_toml(tmp_path: Path, api_base: str, gateway_url: str) -> Path:
-    example = (Path(__file__).parents[2] / "config.example.toml").read_text(encoding="utf-8")
-    models = example[example.index("[[models]]") :]
-    path = tmp_path / "config.toml"
+    path = tmp_path / "config.toml"  # no [[models]]: the packaged catalog
     path.write_text(
         f"""
 [discord]
@@ -221,8 +219,6 @@ time_scale = 5.0
 
 [storage]
 path = "{(tmp_path / "data" / "bot.sqlite3").as_posix()}"
-
-{models}
 """,
         encoding="utf-8",
     )

@@ -30,6 +30,7 @@ def test_check_config_summarizes_the_example() -> None:
     assert "config.example.toml: OK" in result.stdout
     assert "provider simulator" in result.stdout
     assert "gen4_turbo" in result.stdout and "gen4_aleph" in result.stdout
+    assert "catalog: the packaged one (the file has no [[models]])" in result.stdout
     assert result.stderr == ""  # no warnings: both commands have a model
 
 
@@ -143,6 +144,7 @@ def test_check_config_warns_when_a_command_has_no_model(tmp_path: Path) -> None:
     result = run_cli("check-config", "--config", str(config), env={"RUNWAY_API_KEY": "key_x"})
     assert result.returncode == 0, result.stderr
     assert f"{config}: OK" in result.stdout
+    assert "catalog: the file's [[models]] (in place of the packaged one)" in result.stdout
     assert result.stderr.splitlines() == [
         "warning: provider 'runway' has no enabled video_to_video model: "
         "/restyle will refuse every request"

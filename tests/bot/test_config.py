@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.catalog import Endpoint, ModelSpec, default_catalog
 from bot.config import (
     ConfigError,
-    Endpoint,
-    ModelSpec,
     QuotaUnit,
     Settings,
     load_settings,
@@ -116,11 +115,31 @@ def test_bad_model_entries_are_named_by_id(tmp_path: Path) -> None:
     ]
 
 
-def test_duplicate_and_missing_models(tmp_path: Path) -> None:
+def test_duplicate_and_empty_models(tmp_path: Path) -> None:
     assert problems_of(write(tmp_path, MINIMAL_MODEL * 2)) == [
         "(top level): model id 'gen4_turbo' appears twice"
     ]
-    assert problems_of(write(tmp_path, "")) == ["models: Field required"]
+    assert problems_of(write(tmp_path, "models = []\n")) == [
+        "(top level): the model catalog is empty: add at least one [[models]] entry"
+    ]
+
+
+@pytest.mark.parametrize("provider", ["runway", "cometapi", "simulator"])
+def test_a_file_without_models_gets_the_packaged_catalog(tmp_path: Path, provider: str) -> None:
+    text = f'[runway]\nprovider = "{provider}"\n'
+    settings = load_settings(write(tmp_path, text), environ={"RUNWAY_API_KEY": "k"})
+    assert settings.uses_packaged_catalog
+    assert settings.catalog == default_catalog()
+    assert settings.models == default_catalog(provider)
+    assert load_settings(write(tmp_path, ""), environ={}).catalog == default_catalog()
+    assert Settings().catalog == default_catalog()
+
+
+def test_the_files_models_replace_the_packaged_catalog_whole(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, MINIMAL_MODEL), environ={})
+    assert not settings.uses_packaged_catalog
+    assert [m.id for m in settings.catalog] == ["gen4_turbo"]
+    assert settings.model("veo3.1") is None
 
 
 def test_unreadable_and_malformed_files(tmp_path: Path) -> None:

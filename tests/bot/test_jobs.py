@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.catalog.rules import utf16_length
 from bot.domain import (
     InputRole,
     JobError,
@@ -16,7 +17,8 @@ from bot.domain import (
     NotAllowed,
     QuotaExceeded,
 )
-from bot.jobs import utf16_length
+from bot.jobs import INPUT_RETENTION_SECONDS
+from bot.store import jobs_repo
 from bot.store.db import Store
 from tests.bot.conftest import Engine, FakeClock, image_input, make_settings, new_animate
 
@@ -237,12 +239,19 @@ async def test_rerun_uses_stored_inputs_new_seed_and_new_quota(engine: Engine) -
     assert third.params.seed == 9
 
 
-async def test_rerun_after_inputs_are_purged(engine: Engine, clock: FakeClock) -> None:
+async def test_rerun_after_inputs_are_purged(
+    engine: Engine, store: Store, clock: FakeClock
+) -> None:
     job = await engine.jobs.create(new_animate())
     await engine.jobs.cancel(job.id, actor_id=1, actor_is_admin=False)
-    assert await engine.jobs.purge_inputs() == 0
+
+    async def purge() -> int:  # what the worker runs once an hour
+        async with store.transaction() as conn:
+            return await jobs_repo.purge_inputs(conn, clock() - INPUT_RETENTION_SECONDS, clock())
+
+    assert await purge() == 0
     clock.advance(8 * 86400)
-    assert await engine.jobs.purge_inputs() == 1
+    assert await purge() == 1
     with pytest.raises(JobError, match="no longer kept"):
         await engine.jobs.rerun(job.id, actor_id=1)
 

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.catalog import default_catalog
 from bot.config import QuotaPeriod, QuotaSettings
 from bot.domain import JobError, QuotaExceeded
 from bot.quota import QuotaService, period_window, resolve_limit
-from bot.runway.catalog import default_catalog
 from bot.store.db import Store
 from bot.store.quota_repo import LimitRow
 from tests.bot.conftest import FakeClock

@@ -12,7 +12,7 @@ import pytest
 from bot.domain import InputRole, JobError, JobInput, JobKind
 from bot.media.datauri import max_raw_bytes
 from bot.runway.client import RunwayClient
-from bot.runway.simulator import RunwaySimulator, SimulatorOptions
+from bot.simulator import RunwaySimulator, SimulatorOptions
 from bot.submission import MAX_UPLOAD_VIDEO_BYTES, can_upload, video_budget
 from bot.submission import build_request as build
 from tests.bot.conftest import mp4_bytes

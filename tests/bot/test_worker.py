@@ -7,7 +7,7 @@ from bot.domain import JobState, NewJob
 from bot.jobs import JobService
 from bot.media import probe_video, sniff
 from bot.quota import QuotaService
-from bot.runway.simulator import RunwaySimulator, SimulatorOptions
+from bot.simulator import RunwaySimulator, SimulatorOptions
 from bot.store.db import Store
 from bot.worker import Worker
 from tests.bot.conftest import RecordingPort, image_input, new_animate

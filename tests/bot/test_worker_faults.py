@@ -7,7 +7,7 @@ import pytest
 from bot.domain import JobState, NewJob
 from bot.pipeline.poll import LOST_AFTER_MISSES
 from bot.ports import DeliveryFailed
-from bot.runway.simulator import Fault
+from bot.simulator import Fault
 from tests.bot.conftest import image_input, new_animate
 from tests.bot.worker_harness import Harness, make_client, worker_settings
 

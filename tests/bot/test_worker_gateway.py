@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot.domain import Job, JobState, NewJob
-from bot.runway import sim_dialects
-from bot.runway.simulator import Fault, RunwaySimulator, SimulatorOptions
+from bot.simulator import Fault, RunwaySimulator, SimulatorOptions
+from bot.simulator import dialects as sim_dialects
 from bot.store.db import Store
 from tests.bot.conftest import FakeClock, image_input, new_animate
 from tests.bot.worker_harness import Harness, make_client, worker_settings

@@ -8,7 +8,7 @@ from pathlib import Path
 from bot.domain import InputRole, JobKind, JobParams, JobState, NewJob
 from bot.media import prepare_image, prepare_video, probe_video, sniff
 from bot.runway.client import RunwayClient
-from bot.runway.simulator import RunwaySimulator, SimulatorOptions
+from bot.simulator import RunwaySimulator, SimulatorOptions
 from bot.store.db import Store
 from bot.submission import build_request
 from tests.bot.conftest import FakeClock, mp4_bytes, png_bytes

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from bot.domain import JobState, NewJob
-from bot.runway.simulator import Fault
+from bot.simulator import Fault
 from bot.worker import Worker
 from tests.bot.conftest import image_input, new_animate
 from tests.bot.worker_harness import Harness

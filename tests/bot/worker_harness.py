@@ -13,11 +13,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from bot.catalog import default_catalog
 from bot.config import QuotaSettings, RunwaySettings, Settings
 from bot.domain import Job, JobState
-from bot.runway.catalog import default_catalog
 from bot.runway.client import Provider, RunwayClient
-from bot.runway.simulator import RunwaySimulator
+from bot.simulator import RunwaySimulator
 from bot.store.db import Store
 from bot.worker import Worker
 from tests.bot.conftest import Engine, FakeClock, RecordingPort

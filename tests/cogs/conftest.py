@@ -13,10 +13,10 @@ import pytest
 from PIL import Image
 
 from bot.app import RunwayBot
+from bot.catalog import default_catalog
 from bot.config import DiscordSettings, QuotaSettings, Settings
 from bot.jobs import JobService
 from bot.quota import QuotaService
-from bot.runway.catalog import default_catalog
 from bot.store.db import Store
 from bot.ui.context import Services
 from tests.discord_doubles import make_interaction, make_member, make_text_channel, next_id

@@ -13,13 +13,13 @@ from PIL import Image
 from pydantic import SecretStr
 
 from bot.config import RunwaySettings
-from bot.domain import JobInput, JobKind, JobState
+from bot.domain import JobInput, JobKind, JobState, UserError
 from bot.jobs import JobService
 from bot.media import data_uri_fits
 from bot.media.datauri import max_raw_bytes
 from bot.quota import QuotaService
 from bot.ui.context import Services
-from cogs.generate import MAX_VIDEO_BYTES, GenerateCog, PromptModal
+from cogs.generate import MAX_VIDEO_BYTES, CheckFailed, GenerateCog, PromptModal
 from tests.cogs.conftest import Harness, make_harness, png_bytes
 from tests.discord_doubles import (
     forbidden,
@@ -556,3 +556,8 @@ async def test_a_big_video_is_reencoded_to_a_data_uri_for_cometapi(tmp_path: Pat
         await h.store.close()
     assert stored.data != data and data_uri_fits(stored)
     assert (stored.width, stored.height) == (640, 480)
+
+
+def test_check_failed_is_a_user_error() -> None:
+    error = CheckFailed("The image is empty.")
+    assert isinstance(error, UserError) and error.message == "The image is empty."

@@ -9,7 +9,7 @@ import pytest
 from bot.domain import JobState, QueueStats
 from bot.runway.client import RunwayClient
 from bot.runway.models import Organization
-from bot.runway.simulator import RunwaySimulator
+from bot.simulator import RunwaySimulator
 from bot.ui.context import Services
 from bot.ui.errors import NotOwner, handle_app_command_error
 from cogs.generate import GenerateCog
@@ -78,6 +78,16 @@ def test_queue_lines_cover_every_state() -> None:
         undelivered=1,
     )
     lines = queue_lines(stats)
+    assert lines[:7] == [
+        "queued: **0**",
+        "submitting: **0**",
+        "running: **2**",
+        "succeeded: **0**",
+        "failed: **1**",
+        "cancelled: **0**",
+        "in doubt: **0**",
+    ]
+    assert not any(line.startswith("delivered") for line in lines)
     assert "running: **2**" in lines
     assert "queued: **0**" in lines
     assert "in doubt: **0**" in lines

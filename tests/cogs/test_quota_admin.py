@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from discord import app_commands
 
+from bot.domain import UserError
 from bot.ui.errors import NotAdmin, handle_app_command_error
 from cogs.quota_admin import BadLimit, QuotaAdminCog, parse_limit
 from tests.cogs.conftest import ADMIN_PERMISSIONS, OWNER_ID, Harness
@@ -38,8 +39,10 @@ def test_parse_limit(text: str, allow_clear: bool, expected: object) -> None:
 
 @pytest.mark.parametrize("text", ["-5", "1.5", "lots", "clear", "", "99999999999"])
 def test_parse_limit_rejects(text: str) -> None:
-    with pytest.raises(BadLimit, match="not a limit"):
+    with pytest.raises(BadLimit, match="not a limit") as caught:
         parse_limit(text, allow_clear=False)
+    assert isinstance(caught.value, UserError) and isinstance(caught.value, ValueError)
+    assert caught.value.message == str(caught.value)
 
 
 async def test_non_admin_is_refused_in_code(harness: Harness, cog: QuotaAdminCog) -> None:

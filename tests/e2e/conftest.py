@@ -17,7 +17,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from bot.runway.simulator import RunwaySimulator, SimulatorOptions
+from bot.simulator import RunwaySimulator, SimulatorOptions
 from tests.e2e.harness import (
     RUNWAY_KEY,
     BotProcess,

@@ -25,8 +25,9 @@ import av
 from aiohttp import web
 from PIL import Image
 
-from bot.config import ModelSpec, load_settings
-from bot.runway.simulator import RunwaySimulator
+from bot.catalog import ModelSpec, default_catalog_text
+from bot.config import load_settings
+from bot.simulator import RunwaySimulator
 from tests.fakediscord import FakeDiscord, FakeDiscordClient
 from tests.fakediscord.server import DEFAULT_TOKEN
 
@@ -145,15 +146,18 @@ class HoldingFakeDiscord(FakeDiscord):
 
 
 def catalog_toml(*, enable: Sequence[str] = ()) -> str:
-    """The ``[[models]]`` entries of config.example.toml, with the ids in ``enable`` turned on.
+    """The ``[[models]]`` entries of the packaged catalog (bot/catalog/default.toml), with the
+    ids in ``enable`` turned on.
 
     In the e2e world every provider is the simulator, which serves every model: the
     ``providers = [...]`` lines are dropped (so each model is served by "runway" and
     "cometapi" alike), and each world keeps the file's ``enabled`` and overrides. So the
     runway-provider world has gen4_aleph (the first /restyle model, as for the simulator)
     beside gen4_turbo (the first /animate model)."""
-    text = (REPO / "config.example.toml").read_text(encoding="utf-8")
-    models = text[text.index("[[models]]") :]
+    text = default_catalog_text()
+    first = re.search(r"^\[\[models\]\]$", text, re.MULTILINE)  # not one named in a comment
+    assert first is not None
+    models = text[first.start() :]
     out: list[str] = []
     current = ""
     for line in models.splitlines():

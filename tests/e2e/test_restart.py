@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.runway.simulator import Fault
+from bot.simulator import Fault
 from tests.e2e.harness import (
     Env,
     Place,

@@ -39,7 +39,7 @@ from bot.runway.errors import (
     TaskNotVisibleYet,
 )
 from bot.runway.models import ImageToVideoRequest, TaskStatus, VideoToVideoRequest
-from bot.runway.simulator import Fault, RunwaySimulator, SimulatorOptions
+from bot.simulator import Fault, RunwaySimulator, SimulatorOptions
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -21,8 +21,8 @@ from runwayml import AsyncRunwayML, RunwayML
 from runwayml.lib import polling
 
 from bot.cli import main as cli_main
-from bot.runway.simulator import RunwaySimulator, SimulatorOptions
-from tests.bot.runway.sim_media import make_png
+from bot.simulator import RunwaySimulator, SimulatorOptions
+from tests.bot.simulator.sim_media import make_png
 
 KEY = "key_" + "0123456789abcdef" * 8
 PNG = make_png((320, 240))

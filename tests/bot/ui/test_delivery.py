@@ -17,11 +17,11 @@ import discord
 import pytest
 from PIL import Image
 
+from bot.catalog import default_catalog
 from bot.config import Settings
 from bot.domain import Job, JobKind, JobParams, JobState
 from bot.media import probe_video
 from bot.ports import DeliveryFailed, StatusUpdate
-from bot.runway.catalog import default_catalog
 from bot.ui.delivery import UPLOAD_HEADROOM_BYTES, DiscordDelivery
 from tests.discord_doubles import (
     forbidden,

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.catalog import default_catalog
 from bot.domain import Job, JobKind, JobParams, JobState, QuotaExceeded, QuotaStatus
 from bot.ports import StatusUpdate
-from bot.runway.catalog import default_catalog
 from bot.ui.embeds import (
     Outcome,
     explain_failure,

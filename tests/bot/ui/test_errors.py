@@ -9,9 +9,13 @@ import discord
 import pytest
 from discord import app_commands
 
-from bot.domain import JobError
+from bot.domain import JobError, JobNotFound, NotAllowed, QuotaExceeded, UserError
+from bot.media import ClipTooLarge, MediaError, UnsupportedMedia
+from bot.ports import DeliveryFailed
+from bot.runway.errors import RunwayError
 from bot.ui.context import ServicesUnavailable
-from bot.ui.errors import NotAdmin, handle_app_command_error, user_message
+from bot.ui.errors import NotAdmin, NotOwner, handle_app_command_error, user_message
+from bot.ui.posting import PostFailed
 from tests.discord_doubles import make_interaction
 
 
@@ -36,6 +40,43 @@ def test_expected_errors_have_specific_messages() -> None:
     )
     assert "starting up" in (user_message(invoke_error(ServicesUnavailable("x"))) or "")
     assert user_message(invoke_error(RuntimeError("secret path /etc/x"))) is None
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        JobError("Seed must be between 0 and 9."),
+        QuotaExceeded("Over quota.", status=None, needed=5.0),
+        JobNotFound(),
+        NotAllowed("Not yours."),
+        MediaError("That file is damaged."),
+        UnsupportedMedia("Not an image."),
+        ClipTooLarge("Too big.", achieved_bytes=None, max_bytes=10),
+        PostFailed("I cannot post here."),
+        NotAdmin(),
+        NotOwner(),
+    ],
+)
+def test_user_safe_errors_share_one_base(error: UserError) -> None:
+    assert isinstance(error, UserError)
+    assert error.message == str(error) and error.message
+
+
+def test_subclasses_keep_their_own_fields() -> None:
+    quota = QuotaExceeded("Over.", status=None, needed=5.0, scope="bot")
+    assert (quota.code, quota.needed, quota.scope) == ("quota", 5.0, "bot")
+    assert JobNotFound().code == "not_found" and NotAllowed("x").code == "forbidden"
+    clip = ClipTooLarge("Too big.", achieved_bytes=12, max_bytes=10)
+    assert (clip.code, clip.achieved_bytes, clip.max_bytes) == ("clip_too_large", 12, 10)
+    assert UnsupportedMedia("x").code == "unsupported"
+    owner = NotOwner("Owners only.")
+    assert isinstance(owner, app_commands.CheckFailure) and owner.message == "Owners only."
+    assert user_message(owner) == "Owners only."
+
+
+def test_operator_text_is_not_a_user_error() -> None:
+    assert not issubclass(RunwayError, UserError)
+    assert not issubclass(DeliveryFailed, UserError)
 
 
 async def test_a_bug_is_logged_with_the_job_id_and_answered_generically(

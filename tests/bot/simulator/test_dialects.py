@@ -12,10 +12,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.runway import sim_dialects as dialects
-from bot.runway.sim_gate import Fault
-from bot.runway.simulator import RunwaySimulator, SimulatorOptions
-from tests.bot.runway.sim_media import make_png
+from bot.simulator import RunwaySimulator, SimulatorOptions, dialects
+from bot.simulator.gate import Fault
+from tests.bot.simulator.sim_media import make_png
 
 COMET_KEY = "sk-comet-test"
 RUNWAY_KEY = "key_" + "0123456789abcdef" * 8

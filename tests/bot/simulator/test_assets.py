@@ -9,9 +9,9 @@ import aiohttp
 import pytest
 from PIL import Image
 
-from bot.runway.sim_assets import UploadStore, resolve_asset
-from bot.runway.sim_validation import AssetRef, RequestInvalid
-from tests.bot.runway.sim_media import make_png
+from bot.simulator.assets import UploadStore, resolve_asset
+from bot.simulator.validation import AssetRef, RequestInvalid
+from tests.bot.simulator.sim_media import make_png
 
 PNG = make_png((64, 48))
 

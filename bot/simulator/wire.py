@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from .models import TaskStatus
-from .sim_tasks import SimTask
+from ..runway.models import TaskStatus
+from .tasks import SimTask
 
 COMET_STATUS = {
     TaskStatus.PENDING: "SUBMITTED",

@@ -22,9 +22,9 @@ import pytest
 from aiohttp import web
 from PIL import Image
 
-from bot.runway.sim_tasks import parse_throttle
-from bot.runway.simulator import Fault, RunwaySimulator, SimulatorOptions
-from tests.bot.runway.sim_media import make_mp4, make_png
+from bot.simulator import Fault, RunwaySimulator, SimulatorOptions
+from bot.simulator.tasks import parse_throttle
+from tests.bot.simulator.sim_media import make_mp4, make_png
 
 KEY = "key_" + "0123456789abcdef" * 8
 HEADERS = {"Authorization": f"Bearer {KEY}", "X-Runway-Version": "2024-11-06"}

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .sim_validation import RUNWAY_VERSION
+from .validation import RUNWAY_VERSION
 
 _RUNWAY_KEY = re.compile(r"^key_[0-9a-f]{128}$")
 _MESSAGES = {
@@ -29,7 +29,7 @@ class Fault:
 
     A status below 300 without ``body`` only delays the request, which is then handled
     normally. ``body`` is sent as is with ``content_type`` (e.g. ``text/html`` for a
-    proxy's error page); ready-made gateway answers are in sim_dialects.
+    proxy's error page); ready-made gateway answers are in ``dialects``.
     """
 
     method: str = "*"

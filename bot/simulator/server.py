@@ -1,13 +1,13 @@
 """A local Runway API simulator (aiohttp.web) speaking the same protocol, strictly.
 
 Use it in-process (``async with RunwaySimulator(options) as sim``) or from the command
-line (``runway-bot simulate``). Tasks are timed on a simulated clock (sim_tasks), bodies
-are validated like Runway does (sim_validation), assets may be data URIs, HTTPS or
-loopback URLs, or ``runway://`` uploads (sim_assets), outputs are real H.264 clips
-(clipmaker) served at signed URLs that expire (sim_outputs), and CometAPI's envelope is
-written by sim_wire.
+line (``runway-bot simulate``, served by ``serve``). Tasks are timed on a simulated clock
+(``tasks``), bodies are validated like Runway does (``validation``), assets may be data
+URIs, HTTPS or loopback URLs, or ``runway://`` uploads (``assets``), outputs are real H.264
+clips (``clipmaker``) served at signed URLs that expire (``outputs``), and CometAPI's
+envelope is written by ``wire``.
 
-Faults are scripted with ``add_fault`` / ``POST /_sim/faults`` (sim_gate, sim_control) or
+Faults are scripted with ``add_fault`` / ``POST /_sim/faults`` (``gate``, ``control``) or
 per task by directives anywhere in ``promptText`` (stripped before "processing"; the
 prompt length limit counts them):
 
@@ -17,7 +17,7 @@ prompt length limit counts them):
 - ``[sim:big=MB]``: the output is padded to at least MB MiB (still a playable MP4).
 - ``[sim:cancel]``: the task ends CANCELLED on its own after its run.
 
-Gateway dialects (CometAPI behaves like the open-source new-api gateway; sim_dialects).
+Gateway dialects (CometAPI behaves like the open-source new-api gateway; ``dialects``).
 Only ``create`` also applies with ``provider="runway"``; the others need "cometapi":
 
 - ``[sim:create=SHAPE]``: the body of the 200 create answer (the task is created either
@@ -44,7 +44,7 @@ Only ``create`` also applies with ``provider="runway"``; the others need "cometa
   the inner task stays the last unfinished one answered (RUNNING or PENDING). No clip.
   (With "runway" the raw task ends FAILED with that text and no failureCode.)
 
-Gateway error answers are ready-made faults in sim_dialects (``no_channel_503``,
+Gateway error answers are ready-made faults in ``dialects`` (``no_channel_503``,
 ``html_503``, ``runway_503``, ``fail_to_fetch``, ``insufficient_quota_403``,
 ``invalid_key_401``, ``final_429``, ``runway_daily_limit_429``,
 ``delete_not_routed_404``). With ``delete_routed=False`` (cometapi) every DELETE of a
@@ -69,13 +69,9 @@ CometAPI) and output URLs 404. Uploads expire after ``upload_ttl_seconds``, and
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import logging
-import os
-import signal
-import sys
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -83,26 +79,25 @@ from typing import Any, Literal
 import aiohttp
 from aiohttp import web
 
-from ..config import Endpoint, ModelSpec
+from ..catalog import Endpoint, ModelSpec, default_catalog
+from ..runway.models import TaskStatus
 from . import clipmaker
-from .catalog import default_catalog
-from .models import TaskStatus
-from .sim_assets import UploadStore, resolve_asset, upload_routes
-from .sim_control import control_routes
-from .sim_dialects import (
+from .assets import UploadStore, resolve_asset, upload_routes
+from .control import control_routes
+from .dialects import (
     create_body,
     gateway_content_path,
     invalid_url_body,
     new_api_error,
     reshape_task_dto,
 )
-from .sim_gate import Fault, check_headers, fault_response, take_fault
-from .sim_outputs import OutputSigner
-from .sim_tasks import SimClock, SimTask, TaskBoard, parse_directives, parse_throttle
-from .sim_validation import Issue, RequestInvalid, ValidRequest, validate_create
-from .sim_wire import COMET_STATUS, comet_task_not_exist, comet_wrap, task_body
+from .gate import Fault, check_headers, fault_response, take_fault
+from .outputs import OutputSigner
+from .tasks import SimClock, SimTask, TaskBoard, parse_directives
+from .validation import Issue, RequestInvalid, ValidRequest, validate_create
+from .wire import COMET_STATUS, comet_task_not_exist, comet_wrap, task_body
 
-__all__ = ["Fault", "RunwaySimulator", "SimulatorOptions", "main_simulate"]
+__all__ = ["Fault", "RunwaySimulator", "SimulatorOptions"]
 
 log = logging.getLogger(__name__)
 
@@ -646,54 +641,3 @@ class RunwaySimulator:
             "tasks": {tid: str(self._status(job)) for tid, job in self._jobs.items()},
             "requests": [list(r) for r in self.request_log],
         }
-
-
-def main_simulate(args: argparse.Namespace) -> int:
-    """``runway-bot simulate``: serve the simulator until SIGINT/SIGTERM (the accepted key:
-    --api-key, else RUNWAY_API_KEY, else any)."""
-    from ..config import ConfigError, load_settings
-
-    try:
-        # The models the simulated service serves, with its own limits (CometAPI's for
-        # gen3a_turbo, say): that service's view of the catalog, whatever the bot enables.
-        models = default_catalog(provider=args.provider)
-        default_concurrency = 2
-        if args.config:
-            settings = load_settings(args.config)
-            models = settings.catalog_for(args.provider)
-            default_concurrency = settings.runway.simulator.concurrency_per_model
-        concurrency = parse_throttle(args.throttle, default_concurrency)
-    except ConfigError as exc:
-        print(f"invalid configuration in {args.config}:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
-        return 2
-    except ValueError as exc:
-        print(str(exc), file=sys.stderr)
-        return 2
-    # A key from the environment stays out of ``ps``, unlike --api-key.
-    api_key = args.api_key or os.environ.get("RUNWAY_API_KEY") or None
-    options = SimulatorOptions(
-        provider=args.provider,
-        api_key=api_key,
-        models=models,
-        task_seconds=args.task_seconds,
-        time_scale=args.time_scale,
-        concurrency=concurrency,
-    )
-
-    async def serve() -> None:
-        sim = RunwaySimulator(options)
-        url = await sim.start(args.host, args.port)
-        print(f"Runway simulator ({options.provider}) listening on {url}", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        try:
-            await stop.wait()
-        finally:
-            await sim.stop()
-
-    asyncio.run(serve())
-    return 0

@@ -5,7 +5,7 @@ import aiosqlite
 import pytest
 
 from bot.store.db import Store
-from bot.store.migrations import MigrationError, latest_version, load_migrations, migrate
+from bot.store.schema import MigrationError, latest_version, load_migrations, migrate
 
 
 def _schema(path: Path) -> dict[str, str]:

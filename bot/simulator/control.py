@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from .sim_dialects import GATEWAY_FAULTS
-from .sim_gate import Fault
+from .dialects import GATEWAY_FAULTS
+from .gate import Fault
 
 if TYPE_CHECKING:
-    from .simulator import RunwaySimulator
+    from .server import RunwaySimulator
 
 
 def control_routes(sim: RunwaySimulator) -> list[web.RouteDef]:
@@ -20,7 +20,7 @@ def control_routes(sim: RunwaySimulator) -> list[web.RouteDef]:
     GET state.
 
     ``POST /_sim/gateway-faults`` takes ``{"name": HELPER, "args": {...}}``: a helper of
-    sim_dialects by name with its arguments as keywords, e.g. ``{"name":
+    ``dialects`` by name with its arguments as keywords, e.g. ``{"name":
     "no_channel_503", "args": {"model": "gen4_turbo", "times": 2}}``.
     """
     known = {f.name for f in fields(Fault)}

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bot.runway.sim_gate import Fault, check_headers, fault_response, take_fault
+from bot.simulator.gate import Fault, check_headers, fault_response, take_fault
 
 KEY = "key_" + "ab" * 64
 OK = {"Authorization": f"Bearer {KEY}", "X-Runway-Version": "2024-11-06"}

@@ -15,9 +15,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from .sim_gate import Fault
-from .sim_tasks import Directives
-from .sim_wire import credits_value
+from .gate import Fault
+from .tasks import Directives
+from .wire import credits_value
 
 __all__ = [
     "GATEWAY_FAULTS",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.runway.models import TaskStatus
-from bot.runway.sim_tasks import (
+from bot.simulator.tasks import (
     SWEEP_REASON,
     Directives,
     SimClock,

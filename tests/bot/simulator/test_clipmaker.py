@@ -10,9 +10,9 @@ import av
 import pytest
 from PIL import Image
 
-from bot.runway import clipmaker
-from bot.runway.clipmaker import ClipError, output_size
-from tests.bot.runway.sim_media import make_mp4, make_png
+from bot.simulator import clipmaker
+from bot.simulator.clipmaker import ClipError, output_size
+from tests.bot.simulator.sim_media import make_mp4, make_png
 
 
 @dataclass

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from ..config import Endpoint, ModelSpec
+from ..catalog import Endpoint, ModelSpec
 
 IMAGE_DATA_URI_MAX = 5 * 1024 * 1024
 """Largest accepted image data URI, counted in characters of the whole encoded URI."""

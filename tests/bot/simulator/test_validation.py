@@ -6,9 +6,8 @@ from typing import Any
 
 import pytest
 
-from bot.config import Endpoint
-from bot.runway.catalog import default_catalog
-from bot.runway.sim_validation import (
+from bot.catalog import Endpoint, default_catalog
+from bot.simulator.validation import (
     IMAGE_DATA_URI_MAX,
     VIDEO_DATA_URI_MAX,
     RequestInvalid,

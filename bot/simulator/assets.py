@@ -25,7 +25,7 @@ from aiohttp import web
 from PIL import Image, UnidentifiedImageError
 
 from .clipmaker import image_to_video_clip, test_card
-from .sim_validation import LOOPBACK_HOSTS, AssetRef, Issue, RequestInvalid
+from .validation import LOOPBACK_HOSTS, AssetRef, Issue, RequestInvalid
 
 URL_IMAGE_MAX = 16 * 1024 * 1024
 URL_VIDEO_MAX = 32 * 1024 * 1024

@@ -9,8 +9,8 @@ from pydantic import TypeAdapter
 from runwayml.types import TaskRetrieveResponse
 
 from bot.runway.models import Task, TaskStatus
-from bot.runway.sim_tasks import SimTask
-from bot.runway.sim_wire import comet_task_not_exist, comet_wrap, credits_value, iso_time, task_body
+from bot.simulator.tasks import SimTask
+from bot.simulator.wire import comet_task_not_exist, comet_wrap, credits_value, iso_time, task_body
 
 SDK_TASK: TypeAdapter[Any] = TypeAdapter(TaskRetrieveResponse)
 

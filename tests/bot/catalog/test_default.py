@@ -1,19 +1,34 @@
+"""The packaged catalog (bot/catalog/default.toml): what ships, per provider."""
+
+import tomllib
 from pathlib import Path
 
 import pytest
 
-from bot.config import PROVIDERS, Endpoint, Provider, load_settings
-from bot.runway.catalog import default_catalog
+from bot.catalog import PROVIDERS, Endpoint, Provider, default_catalog, default_catalog_text
+from bot.config import load_settings
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "config.example.toml"
 
 
-def test_packaged_catalog_matches_example_config() -> None:
+def test_the_example_config_loads_to_exactly_the_packaged_catalog() -> None:
+    # The seven models are written once: config.example.toml has no [[models]] of its own.
+    assert "models" not in tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
     settings = load_settings(EXAMPLE, environ={})
+    assert settings.uses_packaged_catalog
     assert default_catalog() == settings.catalog  # the entries as written, overrides included
     for provider in PROVIDERS:
         assert default_catalog(provider) == settings.catalog_for(provider)
+    assert default_catalog(settings.runway.provider) == settings.models
+
+
+def test_the_packaged_file_is_package_data() -> None:
+    path = ROOT / "bot" / "catalog" / "default.toml"
+    assert default_catalog_text() == path.read_text(encoding="utf-8")
+    assert not (ROOT / "bot" / "runway" / "default_catalog.toml").exists()
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "*.toml" in pyproject["tool"]["setuptools"]["package-data"]["bot.catalog"]
 
 
 def test_packaged_catalog_has_the_documented_models() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlsplit
 
-from bot.runway.sim_outputs import OutputSigner
+from bot.simulator.outputs import OutputSigner
 
 
 def parts(url: str) -> tuple[str, dict[str, str]]:
