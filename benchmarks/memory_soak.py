@@ -27,9 +27,9 @@ import _common as c
 from bot.jobs import JobService
 from bot.quota import QuotaService
 from bot.runway.client import RunwayClient
-from bot.scheduling import MIN_POLL_SECONDS
 from bot.store.db import Store
 from bot.worker import Worker
+from bot.worker.scheduling import MIN_POLL_SECONDS
 
 SCALE = 100.0
 IN_FLIGHT = 4

@@ -26,10 +26,10 @@ from bot.jobs import JobService
 from bot.quota import QuotaService
 from bot.runway.client import RunwayClient
 from bot.runway.models import ImageToVideoRequest, Task
-from bot.scheduling import MIN_POLL_SECONDS
 from bot.simulator import RunwaySimulator, SimulatorOptions
 from bot.store.db import Store
 from bot.worker import Worker
+from bot.worker.scheduling import MIN_POLL_SECONDS
 
 SCALE = 100.0  # simulated seconds per real second
 IN_FLIGHT = 4  # per model, in the bot and at the simulator

@@ -16,7 +16,6 @@ from bot.catalog import SEED_MAX, Endpoint, ModelSpec
 from bot.config import Settings
 from bot.domain import InputRole, JobInput, JobKind, JobParams, NewJob, UserError
 from bot.media import prepare_image, prepare_video
-from bot.submission import video_budget
 from bot.ui.actions import submit
 from bot.ui.context import services_of
 from bot.ui.errors import answer as reply
@@ -24,6 +23,7 @@ from bot.ui.errors import guarded
 from bot.ui.permissions import missing, missing_permission_text, role_ids
 from bot.ui.text import amount, safe, truncate
 from bot.ui.views import job_view
+from bot.worker.submission import video_budget
 
 if TYPE_CHECKING:
     from bot.app import RunwayBot

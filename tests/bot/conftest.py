@@ -21,7 +21,7 @@ from bot.simulator import RunwaySimulator, SimulatorOptions
 from bot.store.db import Store
 
 if TYPE_CHECKING:
-    from tests.bot.worker_harness import Harness
+    from tests.bot.worker.harness import Harness
 
 
 class FakeClock:
@@ -210,7 +210,7 @@ async def sim() -> AsyncIterator[RunwaySimulator]:
 async def harness(
     tmp_path: Path, store: Store, sim: RunwaySimulator, clock: FakeClock
 ) -> AsyncIterator[Harness]:
-    from tests.bot.worker_harness import Harness, make_client, worker_settings
+    from tests.bot.worker.harness import Harness, make_client, worker_settings
 
     client = make_client(sim)
     h = Harness(tmp_path, store, sim, client, clock, worker_settings())

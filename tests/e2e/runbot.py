@@ -19,7 +19,7 @@ from typing import Any
 def compress_worker_schedule(scale: float) -> None:
     """Make every :class:`bot.worker.Worker` built from now on use a scaled schedule."""
     from bot import worker
-    from bot.scheduling import MIN_POLL_SECONDS
+    from bot.worker.scheduling import MIN_POLL_SECONDS
 
     original = worker.Worker.__init__
     default_lease = 120.0

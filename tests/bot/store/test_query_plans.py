@@ -4,7 +4,7 @@ import sqlite3
 
 from bot.store import jobs_repo
 from tests.bot.conftest import Engine, new_animate
-from tests.bot.worker_harness import Harness
+from tests.bot.worker.harness import Harness
 
 
 async def test_hot_path_queries_use_indexes(engine: Engine) -> None:

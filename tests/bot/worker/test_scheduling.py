@@ -3,7 +3,7 @@ import random
 import pytest
 
 from bot.runway.models import TaskStatus
-from bot.scheduling import (
+from bot.worker.scheduling import (
     MIN_POLL_SECONDS,
     RUNNING_MAX_POLL_SECONDS,
     backoff_delay,

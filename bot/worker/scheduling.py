@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 
-from .runway.models import TaskStatus
+from ..runway.models import TaskStatus
 
 MIN_POLL_SECONDS = 5.0
 PENDING_POLL_SECONDS = 10.0

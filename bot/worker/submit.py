@@ -22,8 +22,8 @@ from ..runway.errors import (
 from ..runway.models import ImageToVideoRequest, TaskStatus
 from ..runway.retry import create_may_have_started
 from ..store import jobs_repo
-from ..submission import build_request
 from .context import StepContext
+from .submission import build_request
 
 log = logging.getLogger("bot.worker")
 

@@ -5,11 +5,11 @@ import asyncio
 import pytest
 
 from bot.domain import JobState, NewJob
-from bot.pipeline.poll import LOST_AFTER_MISSES
 from bot.ports import DeliveryFailed
 from bot.simulator import Fault
+from bot.worker.poll import LOST_AFTER_MISSES
 from tests.bot.conftest import image_input, new_animate
-from tests.bot.worker_harness import Harness, make_client, worker_settings
+from tests.bot.worker.harness import Harness, make_client, worker_settings
 
 
 def _small(prompt: str = "a calm sea", user: int = 1) -> NewJob:
@@ -456,7 +456,7 @@ async def test_a_bug_while_preparing_fails_the_job_and_refunds_instead_of_in_dou
     async def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("bug in request building")
 
-    monkeypatch.setattr("bot.pipeline.submit.build_request", broken)
+    monkeypatch.setattr("bot.worker.submit.build_request", broken)
     job = await h.engine.jobs.create(_small())
     await _finish(h, job.id)
     done = await h.job(job.id)

@@ -13,8 +13,8 @@ from bot.domain import InputRole, JobError, JobInput, JobKind
 from bot.media.datauri import max_raw_bytes
 from bot.runway.client import RunwayClient
 from bot.simulator import RunwaySimulator, SimulatorOptions
-from bot.submission import MAX_UPLOAD_VIDEO_BYTES, can_upload, video_budget
-from bot.submission import build_request as build
+from bot.worker.submission import MAX_UPLOAD_VIDEO_BYTES, can_upload, video_budget
+from bot.worker.submission import build_request as build
 from tests.bot.conftest import mp4_bytes
 
 KEY = "key_" + "cd" * 64

@@ -15,7 +15,7 @@ from bot.simulator import Fault, RunwaySimulator, SimulatorOptions
 from bot.simulator import dialects as sim_dialects
 from bot.store.db import Store
 from tests.bot.conftest import FakeClock, image_input, new_animate
-from tests.bot.worker_harness import Harness, make_client, worker_settings
+from tests.bot.worker.harness import Harness, make_client, worker_settings
 
 GATEWAY_KEY = "sk-gateway-test-key"
 ESTIMATE = 10.0  # gen4_turbo, 2 s at 5 credits/s

@@ -11,7 +11,7 @@ from bot.simulator import RunwaySimulator, SimulatorOptions
 from bot.store.db import Store
 from bot.worker import Worker
 from tests.bot.conftest import RecordingPort, image_input, new_animate
-from tests.bot.worker_harness import Harness, make_client, worker_settings
+from tests.bot.worker.harness import Harness, make_client, worker_settings
 
 
 async def test_a_job_goes_from_queued_to_delivered(harness: Harness) -> None:

@@ -8,7 +8,6 @@ import logging
 import aiosqlite
 
 from ..domain import JobState
-from ..failures import describe_failure
 from ..runway.errors import (
     AuthenticationError,
     BalanceExhaustedError,
@@ -20,6 +19,7 @@ from ..runway.errors import (
 from ..runway.models import Task, TaskStatus
 from ..store import jobs_repo
 from .context import StepContext
+from .failures import describe_failure
 
 log = logging.getLogger("bot.worker")
 

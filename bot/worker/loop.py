@@ -24,20 +24,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .config import Settings
-from .domain import JobState
-from .jobs import INPUT_RETENTION_SECONDS
-from .pipeline.cancel import cancel_remote
-from .pipeline.context import StepContext
-from .pipeline.deliver import deliver_clip, deliver_failure
-from .pipeline.poll import poll
-from .pipeline.submit import IN_DOUBT_TEXT, submit
-from .ports import DeliveryPort
-from .quota import QuotaService
-from .runway.client import RunwayClient
+from ..config import Settings
+from ..domain import JobState
+from ..jobs import INPUT_RETENTION_SECONDS
+from ..ports import DeliveryPort
+from ..quota import QuotaService
+from ..runway.client import RunwayClient
+from ..store import jobs_repo
+from ..store.db import Store
+from .cancel import cancel_remote
+from .context import StepContext
+from .deliver import deliver_clip, deliver_failure
+from .poll import poll
 from .scheduling import MIN_POLL_SECONDS
-from .store import jobs_repo
-from .store.db import Store
+from .submit import IN_DOUBT_TEXT, submit
 
 log = logging.getLogger(__name__)
 
@@ -288,7 +288,7 @@ class Worker:
         async with self._store.transaction() as conn:
             await jobs_repo.purge_inputs(conn, now - INPUT_RETENTION_SECONDS, now)
 
-    # -- due steps (the step logic lives in bot.pipeline) -------------------------------
+    # -- due steps (the step logic lives in bot.worker) -------------------------------
 
     async def _step(self, job_id: int) -> None:
         """Run the one step a claimed job is due for: poll, remote cancel or delivery."""

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .domain import InputRole, JobError, JobInput, JobKind
-from .media import data_uri_fits, to_data_uri
-from .media._text import human_size
-from .media.datauri import max_raw_bytes
-from .runway.client import RunwayClient
-from .runway.models import (
+from ..domain import InputRole, JobError, JobInput, JobKind
+from ..media import data_uri_fits, to_data_uri
+from ..media._text import human_size
+from ..media.datauri import max_raw_bytes
+from ..runway.client import RunwayClient
+from ..runway.models import (
     ContentModeration,
     ImageToVideoRequest,
     PromptFrame,

@@ -16,9 +16,9 @@ from ..ports import DeliveryPort, StatusUpdate
 from ..quota import QuotaService
 from ..runway.client import RunwayClient
 from ..runway.models import TaskStatus
-from ..scheduling import MIN_POLL_SECONDS, backoff_delay, estimate_remaining, next_poll_delay
 from ..store import jobs_repo
 from ..store.db import Store
+from .scheduling import MIN_POLL_SECONDS, backoff_delay, estimate_remaining, next_poll_delay
 
 log = logging.getLogger("bot.worker")
 
@@ -56,7 +56,7 @@ class StepContext:
         self.rates: dict[int, tuple[float | None, float | None]] = {}
 
     def poll_delay(self, status: TaskStatus, **progress: Any) -> float:
-        """Next poll delay (never below the floor); see :mod:`bot.scheduling`."""
+        """Next poll delay (never below the floor); see :mod:`bot.worker.scheduling`."""
         delay = next_poll_delay(status, self.rng, floor=MIN_POLL_SECONDS, **progress)
         return delay * self.scale
 

@@ -10,7 +10,7 @@ from bot.domain import JobState, NewJob
 from bot.simulator import Fault
 from bot.worker import Worker
 from tests.bot.conftest import image_input, new_animate
-from tests.bot.worker_harness import Harness
+from tests.bot.worker.harness import Harness
 
 LEASE = 120.0
 

@@ -10,9 +10,9 @@ from bot.media import prepare_image, prepare_video, probe_video, sniff
 from bot.runway.client import RunwayClient
 from bot.simulator import RunwaySimulator, SimulatorOptions
 from bot.store.db import Store
-from bot.submission import build_request
+from bot.worker.submission import build_request
 from tests.bot.conftest import FakeClock, mp4_bytes, png_bytes
-from tests.bot.worker_harness import Harness, worker_settings
+from tests.bot.worker.harness import Harness, worker_settings
 
 
 async def _deliver(h: Harness, job_id: int) -> None:

@@ -1,6 +1,6 @@
 import pytest
 
-from bot.failures import describe_failure
+from bot.worker.failures import describe_failure
 
 
 @pytest.mark.parametrize(
