@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Literal
@@ -114,16 +114,14 @@ class Job:
     refunded: bool = False
     delivered_message_id: int | None = None
     rerun_of: int | None = None
-    extra: dict[str, str] = field(default_factory=dict)
     delivered_at: datetime | None = None
-    queue_seq: int = 0
 
     @property
     def delivered(self) -> bool:
         """True once the final message (clip or failure notice) was confirmed posted.
 
         ``state`` keeps the outcome (succeeded, failed, cancelled, in_doubt); delivery is
-        recorded separately, so ``JobState.DELIVERED`` is never stored.
+        recorded beside it.
         """
         return self.delivered_at is not None
 

@@ -165,10 +165,10 @@ class JobService:
             )
             await jobs_repo.insert_inputs(conn, job_id, new.inputs)
             await self._quota.commit_reservation(conn, res, job_id)
-            row = await jobs_repo.get_row(conn, job_id)
-        assert row is not None
+            done = await jobs_repo.get(conn, job_id)
+        assert done is not None
         self._wake()
-        return jobs_repo.row_to_job(row)
+        return done.job
 
     async def attach_message(
         self, job_id: int, *, channel_id: int, thread_id: int | None, status_message_id: int
@@ -194,19 +194,19 @@ class JobService:
         A task already at Runway is cancelled there by the worker (``remote_cancel``).
         """
         async with self._store.transaction() as conn:
-            row = await jobs_repo.get_row(conn, job_id)
-            if row is None:
+            rec = await jobs_repo.get(conn, job_id)
+            if rec is None:
                 raise JobNotFound()
-            if row["user_id"] != actor_id and not actor_is_admin:
+            if rec.job.user_id != actor_id and not actor_is_admin:
                 raise NotAllowed(
                     "Only the person who started this job or a server admin can cancel it."
                 )
-            state = JobState(row["state"])
+            state = rec.job.state
             if not state.active:
                 raise JobError("This job has already finished.", code="finished")
             now = self._clock()
-            who = "you" if row["user_id"] == actor_id else "an admin"
-            await self._quota.refund(conn, row)
+            who = "you" if rec.job.user_id == actor_id else "an admin"
+            await self._quota.refund(conn, rec)
             await jobs_repo.update(
                 conn,
                 job_id,
@@ -221,10 +221,10 @@ class JobService:
                 },
                 expect_state=state,
             )
-            row = await jobs_repo.get_row(conn, job_id)
-        assert row is not None
+            done = await jobs_repo.get(conn, job_id)
+        assert done is not None
         self._wake()
-        return jobs_repo.row_to_job(row)
+        return done.job
 
     async def rerun(
         self,
@@ -236,17 +236,17 @@ class JobService:
     ) -> Job:
         """A new job with the same inputs and parameters and a new seed (new quota check)."""
         async with self._store.transaction() as conn:
-            row = await jobs_repo.get_row(conn, job_id)
-            if row is None:
+            rec = await jobs_repo.get(conn, job_id)
+            if rec is None:
                 raise JobNotFound()
-            if row["user_id"] != actor_id:
+            if rec.job.user_id != actor_id:
                 raise NotAllowed("Only the person who started this job can rerun it.")
             inputs = await jobs_repo.load_inputs(conn, job_id)
         if not inputs:
             raise JobError(
                 "The files of this job are no longer kept; start a new one.", code="purged"
             )
-        old = jobs_repo.row_to_job(row)
+        old = rec.job
         spec = self._spec(old.kind, old.params.model)
         seed = new_seed
         while seed is None or (new_seed is None and seed == old.params.seed):
@@ -268,8 +268,8 @@ class JobService:
     async def get(self, job_id: int) -> Job | None:
         """One job, or None."""
         async with self._store.read() as conn:
-            row = await jobs_repo.get_row(conn, job_id)
-        return None if row is None else jobs_repo.row_to_job(row)
+            rec = await jobs_repo.get(conn, job_id)
+        return None if rec is None else rec.job
 
     async def inputs(self, job_id: int) -> list[JobInput]:
         """The stored input files of a job (empty once purged)."""
@@ -281,14 +281,12 @@ class JobService:
     ) -> list[Job]:
         """The user's most recent jobs, newest first (optionally in one guild)."""
         async with self._store.read() as conn:
-            rows = await jobs_repo.list_for_user(conn, user_id, guild_id, limit)
-        return [jobs_repo.row_to_job(r) for r in rows]
+            return await jobs_repo.list_for_user(conn, user_id, guild_id, limit)
 
     async def active_jobs(self, user_id: int) -> list[Job]:
         """The user's queued, submitting and running jobs, oldest first."""
         async with self._store.read() as conn:
-            rows = await jobs_repo.active_for_user(conn, user_id)
-        return [jobs_repo.row_to_job(r) for r in rows]
+            return await jobs_repo.active_for_user(conn, user_id)
 
     async def queue_position(self, job_id: int) -> int | None:
         """1-based position in the bot's queue for the job's model (None unless queued)."""

@@ -21,6 +21,7 @@ from .domain import JobError, QuotaExceeded, QuotaStatus
 from .store import jobs_repo, quota_repo
 from .store.db import Store
 from .store.quota_repo import BOT_GUILD, BOT_USER, LimitRow
+from .store.records import JobRecord
 
 LimitValue = int | Literal["unlimited", "blocked"]
 
@@ -229,35 +230,36 @@ class QuotaService:
         )  # fmt: skip
 
     async def settle(
-        self, conn: aiosqlite.Connection, job: aiosqlite.Row, charged_credits: float | None
+        self, conn: aiosqlite.Connection, job: JobRecord, charged_credits: float | None
     ) -> float:
         """Turn a job's reservation into use; returns the credits charged.
 
         ``charged_credits`` is the provider's reported cost (None: use the estimate).
         No-op (returns the recorded charge) when the job was already settled or refunded.
         """
-        if job["quota_state"] != "reserved":
-            return float(job["charged_credits"] or 0.0)
+        if job.quota_state != "reserved":
+            return float(job.job.charged_credits or 0.0)
+        quota_key, cap_key = _keys(job)
         now = self._clock()
-        credits = float(job["estimated_credits"]) if charged_credits is None else charged_credits
-        amount = float(job["quota_amount"])
-        used = credits if job["quota_key"].startswith("credits:") else amount
+        credits = job.job.estimated_credits if charged_credits is None else charged_credits
+        amount = job.job.quota_amount
+        used = credits if quota_key.startswith("credits:") else amount
         await quota_repo.add(
-            conn, job["quota_guild"], job["user_id"], job["quota_key"], entry="settle", now=now,
-            used=used, reserved=-amount, ledger_amount=used, job_id=job["id"],
+            conn, job.quota_guild, job.job.user_id, quota_key, entry="settle", now=now,
+            used=used, reserved=-amount, ledger_amount=used, job_id=job.id,
         )  # fmt: skip
         await quota_repo.add(
-            conn, BOT_GUILD, BOT_USER, job["cap_key"], entry="settle", now=now,
-            used=credits, reserved=-float(job["estimated_credits"]), ledger_amount=credits,
-            job_id=job["id"],
+            conn, BOT_GUILD, BOT_USER, cap_key, entry="settle", now=now,
+            used=credits, reserved=-job.job.estimated_credits, ledger_amount=credits,
+            job_id=job.id,
         )  # fmt: skip
-        await jobs_repo.set_quota_state(conn, job["id"], "settled", credits)
+        await jobs_repo.set_quota_state(conn, job.id, "settled", credits)
         return credits
 
     async def refund(
         self,
         conn: aiosqlite.Connection,
-        job: aiosqlite.Row,
+        job: JobRecord,
         *,
         provider_spent: float | None = None,
     ) -> bool:
@@ -267,38 +269,40 @@ class QuotaService:
         that could not be delivered): the user is refunded, but the bot-wide daily
         counter keeps that spend, because it guards the operator's Runway balance.
         """
-        if job["quota_state"] != "reserved":
+        if job.quota_state != "reserved":
             return False
+        quota_key, cap_key = _keys(job)
         now = self._clock()
-        amount = float(job["quota_amount"])
-        estimate = float(job["estimated_credits"])
+        amount = job.job.quota_amount
+        estimate = job.job.estimated_credits
         await quota_repo.add(
-            conn, job["quota_guild"], job["user_id"], job["quota_key"], entry="refund", now=now,
-            reserved=-amount, ledger_amount=amount, job_id=job["id"],
+            conn, job.quota_guild, job.job.user_id, quota_key, entry="refund", now=now,
+            reserved=-amount, ledger_amount=amount, job_id=job.id,
         )  # fmt: skip
         if provider_spent is None:
             await quota_repo.add(
-                conn, BOT_GUILD, BOT_USER, job["cap_key"], entry="refund", now=now,
-                reserved=-estimate, ledger_amount=estimate, job_id=job["id"],
+                conn, BOT_GUILD, BOT_USER, cap_key, entry="refund", now=now,
+                reserved=-estimate, ledger_amount=estimate, job_id=job.id,
             )  # fmt: skip
         else:
             await quota_repo.add(
-                conn, BOT_GUILD, BOT_USER, job["cap_key"], entry="settle", now=now,
+                conn, BOT_GUILD, BOT_USER, cap_key, entry="settle", now=now,
                 used=provider_spent, reserved=-estimate, ledger_amount=provider_spent,
-                job_id=job["id"],
+                job_id=job.id,
             )  # fmt: skip
-        await jobs_repo.set_quota_state(conn, job["id"], "refunded", 0)
+        await jobs_repo.set_quota_state(conn, job.id, "refunded", 0)
         return True
 
     async def keep_provider_spend(
-        self, conn: aiosqlite.Connection, job: aiosqlite.Row, amount: float | None = None
+        self, conn: aiosqlite.Connection, job: JobRecord, amount: float | None = None
     ) -> None:
         """Count a refunded job's task on the bot-wide daily counter again: Runway may bill it
         after all (a cancel the provider could not carry out). The user stays refunded."""
-        spent = float(job["estimated_credits"]) if amount is None else amount
+        _, cap_key = _keys(job)
+        spent = job.job.estimated_credits if amount is None else amount
         await quota_repo.add(
-            conn, BOT_GUILD, BOT_USER, job["cap_key"], entry="settle", now=self._clock(),
-            used=spent, ledger_amount=spent, job_id=job["id"],
+            conn, BOT_GUILD, BOT_USER, cap_key, entry="settle", now=self._clock(),
+            used=spent, ledger_amount=spent, job_id=job.id,
         )  # fmt: skip
 
     @property
@@ -357,3 +361,9 @@ class QuotaService:
         async with self._store.transaction() as conn:
             u = await quota_repo.usage(conn, BOT_GUILD, BOT_USER, self._cap_key(self._now()))
         return u.used, u.reserved
+
+
+def _keys(job: JobRecord) -> tuple[str, str]:
+    """The user's quota key and the bot-wide counter's key a reserved job carries."""
+    assert job.quota_key is not None and job.cap_key is not None, f"job {job.id} has no quota keys"
+    return job.quota_key, job.cap_key

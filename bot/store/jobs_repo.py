@@ -18,6 +18,7 @@ from ..domain import (
     JobState,
     QueueStats,
 )
+from .records import JobRecord
 
 ACTIVE_STATES = (JobState.QUEUED, JobState.SUBMITTING, JobState.RUNNING)
 _ACTIVE_SQL = "('queued', 'submitting', 'running')"
@@ -30,9 +31,6 @@ def ts(value: float | None) -> datetime | None:
 
 def row_to_job(row: aiosqlite.Row) -> Job:
     """Build the domain Job from a ``jobs`` row."""
-    extra = {"input": row["input_summary"]} if row["input_summary"] else {}
-    if row["provider_status"] == "THROTTLED":
-        extra["throttled"] = "1"
     created = ts(row["created_at"])
     updated = ts(row["updated_at"])
     assert created is not None and updated is not None
@@ -69,10 +67,37 @@ def row_to_job(row: aiosqlite.Row) -> Job:
         refunded=row["quota_state"] == "refunded",
         delivered_message_id=row["delivered_message_id"],
         rerun_of=row["rerun_of"],
-        extra=extra,
         delivered_at=ts(row["delivered_at"]),
-        queue_seq=row["fair_seq"],
     )
+
+
+def row_to_record(row: aiosqlite.Row) -> JobRecord:
+    """Build the engine's :class:`JobRecord` from a ``jobs`` row."""
+    return JobRecord(
+        job=row_to_job(row),
+        created_ts=float(row["created_at"]),
+        submitted_ts=row["submitted_at"],
+        next_poll_at=row["next_poll_at"],
+        last_polled_at=row["last_polled_at"],
+        submit_after=row["submit_after"],
+        lease_owner=row["lease_owner"],
+        lease_expires_at=row["lease_expires_at"],
+        poll_errors=int(row["poll_errors"]),
+        delivery_attempts=int(row["delivery_attempts"]),
+        remote_cancel=bool(row["remote_cancel"]),
+        output_url=row["output_url"],
+        fair_seq=int(row["fair_seq"]),
+        quota_state=str(row["quota_state"]),
+        quota_key=row["quota_key"],
+        quota_guild=int(row["quota_guild"]),
+        cap_key=row["cap_key"],
+    )
+
+
+async def get(conn: aiosqlite.Connection, job_id: int) -> JobRecord | None:
+    """The job's record, or None when it does not exist."""
+    row = await get_row(conn, job_id)
+    return None if row is None else row_to_record(row)
 
 
 async def next_fair_seq(conn: aiosqlite.Connection, user_id: int, model: str) -> int:
@@ -374,9 +399,7 @@ async def claim_for_submit(
     return cur.rowcount == 1
 
 
-async def stale_submitting(
-    conn: aiosqlite.Connection, owner: str, now: float
-) -> list[aiosqlite.Row]:
+async def stale_submitting(conn: aiosqlite.Connection, owner: str, now: float) -> list[JobRecord]:
     """Jobs left ``submitting`` by a dead worker (lease expired or gone) or by ``owner``'s
     previous run: their create may or may not have reached Runway."""
     async with conn.execute(
@@ -384,7 +407,7 @@ async def stale_submitting(
         " OR lease_owner = ? OR lease_expires_at <= ?)",
         (owner, now),
     ) as cur:
-        return list(await cur.fetchall())
+        return [row_to_record(r) for r in await cur.fetchall()]
 
 
 async def unleased_submitting_ids(conn: aiosqlite.Connection, now: float) -> list[int]:
@@ -428,7 +451,7 @@ async def set_quota_state(
 
 async def list_for_user(
     conn: aiosqlite.Connection, user_id: int, guild_id: int | None, limit: int
-) -> list[aiosqlite.Row]:
+) -> list[Job]:
     """The user's most recent jobs, newest first (optionally in one guild)."""
     sql = "SELECT * FROM jobs WHERE user_id = ?"
     params: list[object] = [user_id]
@@ -438,16 +461,16 @@ async def list_for_user(
     sql += " ORDER BY id DESC LIMIT ?"
     params.append(limit)
     async with conn.execute(sql, params) as cur:
-        return list(await cur.fetchall())
+        return [row_to_job(r) for r in await cur.fetchall()]
 
 
-async def active_for_user(conn: aiosqlite.Connection, user_id: int) -> list[aiosqlite.Row]:
+async def active_for_user(conn: aiosqlite.Connection, user_id: int) -> list[Job]:
     """The user's queued, submitting and running jobs, oldest first."""
     async with conn.execute(
         f"SELECT * FROM jobs WHERE user_id = ? AND state IN {_ACTIVE_SQL} ORDER BY id",
         (user_id,),
     ) as cur:
-        return list(await cur.fetchall())
+        return [row_to_job(r) for r in await cur.fetchall()]
 
 
 async def first_queued(conn: aiosqlite.Connection, limit: int) -> list[int]:

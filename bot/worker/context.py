@@ -1,4 +1,4 @@
-"""What every step needs: the services, the clock, and the shared job-row helpers."""
+"""What every step needs: the services, the clock, and the shared job helpers."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from ..runway.client import RunwayClient
 from ..runway.models import TaskStatus
 from ..store import jobs_repo
 from ..store.db import Store
+from ..store.records import JobRecord
 from .scheduling import MIN_POLL_SECONDS, backoff_delay, estimate_remaining, next_poll_delay
 
 log = logging.getLogger("bot.worker")
@@ -65,10 +66,10 @@ class StepContext:
         delay = backoff_delay(failures, self.rng, floor=MIN_POLL_SECONDS) * self.scale
         return delay if retry_after is None else max(delay, retry_after)
 
-    async def row(self, job_id: int) -> aiosqlite.Row | None:
-        """The job's current row, or None when it is gone."""
+    async def record(self, job_id: int) -> JobRecord | None:
+        """The job's current record, or None when it is gone."""
         async with self.store.read() as conn:
-            return await jobs_repo.get_row(conn, job_id)
+            return await jobs_repo.get(conn, job_id)
 
     async def finish(
         self,
@@ -91,22 +92,19 @@ class StepContext:
         """
         now = self.clock()
         async with self.store.transaction() as conn:
-            row = await jobs_repo.get_row(conn, job_id)
+            rec = await jobs_repo.get(conn, job_id)
             expected = (expect,) if isinstance(expect, JobState) else expect
-            if row is None or JobState(row["state"]) not in expected:
+            if rec is None or rec.job.state not in expected:
                 await self.release(conn, job_id)
                 return False
             if charge is True:
-                await self.quota.settle(conn, row, charged_credits)
+                await self.quota.settle(conn, rec, charged_credits)
             elif charge is False:
                 spent = None
                 if provider_billed:
-                    spent = (
-                        float(row["estimated_credits"])
-                        if charged_credits is None
-                        else charged_credits
-                    )
-                await self.quota.refund(conn, row, provider_spent=spent)
+                    estimate = rec.job.estimated_credits
+                    spent = estimate if charged_credits is None else charged_credits
+                await self.quota.refund(conn, rec, provider_spent=spent)
             values: dict[str, Any] = {
                 "state": state.value,
                 "error_code": code,
@@ -154,10 +152,10 @@ class StepContext:
         interval = self.settings.discord.status_edit_interval_seconds
         if not force and now - self._last_status.get(job_id, float("-inf")) < interval:
             return
-        row = await self.row(job_id)
-        if row is None:
+        rec = await self.record(job_id)
+        if rec is None:
             return
-        job = jobs_repo.row_to_job(row)
+        job = rec.job
         position = None
         if job.state is JobState.QUEUED:
             async with self.store.transaction() as conn:
@@ -174,7 +172,7 @@ class StepContext:
                 StatusUpdate(
                     job=job,
                     queue_position=position,
-                    throttled=row["provider_status"] == TaskStatus.THROTTLED.value,
+                    throttled=job.provider_status == TaskStatus.THROTTLED.value,
                     eta_seconds=eta,
                 )
             )

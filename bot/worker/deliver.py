@@ -6,14 +6,13 @@ import asyncio
 import logging
 from pathlib import Path
 
-import aiosqlite
-
 from ..domain import JobState
 from ..media import sniff
 from ..ports import DeliveryFailed
 from ..runway.errors import OutputExpiredError, OutputTooLargeError, RunwayError
 from ..runway.models import TaskStatus
 from ..store import jobs_repo
+from ..store.records import JobRecord
 from .context import StepContext
 
 log = logging.getLogger("bot.worker")
@@ -27,11 +26,11 @@ class _OutputUnusable(Exception):
     """The task's output cannot be delivered (gone, or not a video)."""
 
 
-async def deliver_clip(ctx: StepContext, row: aiosqlite.Row) -> None:
+async def deliver_clip(ctx: StepContext, rec: JobRecord) -> None:
     """Download a succeeded job's clip and hand it to the port; failures become notices."""
-    job_id = row["id"]
+    job_id = rec.id
     try:
-        clip = await _download(ctx, row)
+        clip = await _download(ctx, rec)
     except OutputTooLargeError:
         mb = ctx.settings.runway.max_output_bytes / 1e6
         await _output_failed(
@@ -42,16 +41,16 @@ async def deliver_clip(ctx: StepContext, row: aiosqlite.Row) -> None:
         await _output_failed(ctx, job_id, "bad_output", str(exc))
         return
     except RunwayError as exc:
-        if not await _delivery_retry(ctx, row, f"download: {exc}"):
+        if not await _delivery_retry(ctx, rec, f"download: {exc}"):
             await _output_failed(
                 ctx, job_id, "download_failed", "The finished video could not be downloaded."
             )
         return
     try:
-        job = jobs_repo.row_to_job(row)
+        job = rec.job
         receipt = await ctx.port.deliver_clip(job, clip, job.nonce)
     except DeliveryFailed as exc:
-        if exc.permanent or not await _delivery_retry(ctx, row, str(exc)):
+        if exc.permanent or not await _delivery_retry(ctx, rec, str(exc)):
             await _output_failed(
                 ctx, job_id, "delivery_failed", f"The video was made but could not be posted: {exc}"
             )
@@ -61,35 +60,35 @@ async def deliver_clip(ctx: StepContext, row: aiosqlite.Row) -> None:
     await _delivered(ctx, job_id, receipt.message_id)
 
 
-async def deliver_failure(ctx: StepContext, row: aiosqlite.Row) -> None:
+async def deliver_failure(ctx: StepContext, rec: JobRecord) -> None:
     """Post the failure (or cancel / in-doubt) notice of a finished job."""
-    job = jobs_repo.row_to_job(row)
+    job = rec.job
     try:
         receipt = await ctx.port.deliver_failure(job, job.nonce)
     except DeliveryFailed as exc:
-        if exc.permanent or not await _delivery_retry(ctx, row, str(exc)):
+        if exc.permanent or not await _delivery_retry(ctx, rec, str(exc)):
             await _give_up_delivery(ctx, job.id, str(exc))
         return
     await _delivered(ctx, job.id, receipt.message_id)
 
 
-async def _delivery_retry(ctx: StepContext, row: aiosqlite.Row, reason: str) -> bool:
+async def _delivery_retry(ctx: StepContext, rec: JobRecord, reason: str) -> bool:
     """Schedule another delivery attempt; False when the attempts are used up."""
-    attempts = row["delivery_attempts"] + 1
+    attempts = rec.delivery_attempts + 1
     if attempts >= MAX_DELIVERY_ATTEMPTS:
         return False
     delay = ctx.backoff(attempts, None)
-    log.warning("delivery of job %s failed (%s); retry in %.0fs", row["id"], reason, delay)
-    await ctx.reschedule(row["id"], delay, {"delivery_attempts": attempts})
+    log.warning("delivery of job %s failed (%s); retry in %.0fs", rec.id, reason, delay)
+    await ctx.reschedule(rec.id, delay, {"delivery_attempts": attempts})
     return True
 
 
 async def _delivered(ctx: StepContext, job_id: int, message_id: int) -> None:
     now = ctx.clock()
     async with ctx.store.transaction() as conn:
-        row = await jobs_repo.get_row(conn, job_id)
-        if row is not None and row["state"] == JobState.SUCCEEDED.value:
-            await ctx.quota.settle(conn, row, row["charged_credits"])
+        rec = await jobs_repo.get(conn, job_id)
+        if rec is not None and rec.job.state is JobState.SUCCEEDED:
+            await ctx.quota.settle(conn, rec, rec.job.charged_credits)
         await jobs_repo.update_released(
             conn,
             job_id,
@@ -120,13 +119,13 @@ async def _output_failed(ctx: StepContext, job_id: int, code: str, text: str) ->
     """The clip was made but cannot be posted: refund, fail and explain instead."""
     now = ctx.clock()
     async with ctx.store.transaction() as conn:
-        row = await jobs_repo.get_row(conn, job_id)
-        if row is not None:
-            spent = row["charged_credits"]
+        rec = await jobs_repo.get(conn, job_id)
+        if rec is not None:
+            spent = rec.job.charged_credits
             await ctx.quota.refund(
                 conn,
-                row,
-                provider_spent=float(row["estimated_credits"] if spent is None else spent),
+                rec,
+                provider_spent=float(rec.job.estimated_credits if spent is None else spent),
             )
         await jobs_repo.update_released(
             conn,
@@ -142,26 +141,26 @@ async def _output_failed(ctx: StepContext, job_id: int, code: str, text: str) ->
         )
 
 
-async def _fresh_output_url(ctx: StepContext, row: aiosqlite.Row) -> str | None:
-    task = await ctx.client.get_task(row["provider_task_id"])
+async def _fresh_output_url(ctx: StepContext, rec: JobRecord) -> str | None:
+    task = await ctx.client.get_task(rec.task_id)
     if task.status is not TaskStatus.SUCCEEDED or not task.output:
         return None
     url = task.output[0]
     async with ctx.store.transaction() as conn:
-        await jobs_repo.update(conn, row["id"], {"output_url": url})
+        await jobs_repo.update(conn, rec.id, {"output_url": url})
     return url
 
 
-async def _download(ctx: StepContext, row: aiosqlite.Row) -> Path:
+async def _download(ctx: StepContext, rec: JobRecord) -> Path:
     """Stream the output to a temp file (bounded), refreshing an expired URL."""
-    job_id = row["id"]
-    url = row["output_url"]
+    job_id = rec.id
+    url = rec.output_url
     ctx.workdir.mkdir(parents=True, exist_ok=True)
     part = ctx.workdir / f"job-{job_id}.part"
     limit = ctx.settings.runway.max_output_bytes
     for refresh in range(MAX_URL_REFRESHES + 1):
         if url is None:
-            url = await _fresh_output_url(ctx, row)
+            url = await _fresh_output_url(ctx, rec)
             if url is None:
                 raise _OutputUnusable("Runway no longer offers the finished video.")
         try:

@@ -167,13 +167,13 @@ class Worker:
         now = self._clock()
         async with self._store.transaction() as conn:
             stale = await jobs_repo.stale_submitting(conn, self.owner, now)
-            rows = [r for r in stale if r["id"] not in self._steps]
-            for row in rows:
+            recs = [r for r in stale if r.id not in self._steps]
+            for rec in recs:
                 # Runway may have billed the create: the bot-wide counter keeps it.
-                await self._quota.refund(conn, row, provider_spent=float(row["estimated_credits"]))
+                await self._quota.refund(conn, rec, provider_spent=rec.job.estimated_credits)
                 await jobs_repo.update_released(
                     conn,
-                    row["id"],
+                    rec.id,
                     {
                         "state": JobState.IN_DOUBT.value,
                         "error_code": "in_doubt",
@@ -186,10 +186,10 @@ class Worker:
                 )
             if self._loop_task is None and not self._steps:
                 await jobs_repo.release_all(conn, self.owner)
-        for row in rows:
-            log.warning("job %s was left submitting: now in doubt", row["id"])
-            await self._ctx.notify(row["id"], force=True)
-        return len(rows)
+        for rec in recs:
+            log.warning("job %s was left submitting: now in doubt", rec.id)
+            await self._ctx.notify(rec.id, force=True)
+        return len(recs)
 
     # -- one scheduler pass -----------------------------------------------------------
 
@@ -292,19 +292,19 @@ class Worker:
 
     async def _step(self, job_id: int) -> None:
         """Run the one step a claimed job is due for: poll, remote cancel or delivery."""
-        row = await self._ctx.row(job_id)
-        if row is None or row["lease_owner"] != self.owner:
+        rec = await self._ctx.record(job_id)
+        if rec is None or rec.lease_owner != self.owner:
             return
-        state = JobState(row["state"])
-        if state is JobState.RUNNING:
-            await poll(self._ctx, row)
-        elif row["remote_cancel"] and row["provider_task_id"]:
-            await cancel_remote(self._ctx, row)
-        elif row["delivered_at"] is None and state.finished:
-            if state is JobState.SUCCEEDED and row["error_code"] is None:
-                await deliver_clip(self._ctx, row)
+        job = rec.job
+        if job.state is JobState.RUNNING:
+            await poll(self._ctx, rec)
+        elif rec.remote_cancel and job.provider_task_id:
+            await cancel_remote(self._ctx, rec)
+        elif job.delivered_at is None and job.state.finished:
+            if job.state is JobState.SUCCEEDED and job.error_code is None:
+                await deliver_clip(self._ctx, rec)
             else:
-                await deliver_failure(self._ctx, row)
+                await deliver_failure(self._ctx, rec)
         else:
             async with self._store.transaction() as conn:
                 await jobs_repo.update_released(conn, job_id, {"next_poll_at": None})

@@ -5,8 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 
-import aiosqlite
-
 from ..domain import JobState
 from ..runway.errors import (
     AuthenticationError,
@@ -18,61 +16,62 @@ from ..runway.errors import (
 )
 from ..runway.models import Task, TaskStatus
 from ..store import jobs_repo
+from ..store.records import JobRecord
 from .context import StepContext
 from .failures import describe_failure
 
 log = logging.getLogger("bot.worker")
 
 
-# A task that stops being found is given up only after this many polls in a row fail (the
+# A task that stops being found is given up only after this many polls in a rec fail (the
 # last not finding it) over at least this long since it was last seen (or submitted): one
 # late ``task_not_exist`` from a gateway replica must not lose a clip that was paid for.
 LOST_AFTER_MISSES = 3
 LOST_WINDOW_SECONDS = 120.0
-# The account refused (key, balance) on this many polls in a row: the operator must act.
+# The account refused (key, balance) on this many polls in a rec: the operator must act.
 AUTH_FAILURES_TO_FAIL = 3
 
 
-async def poll(ctx: StepContext, row: aiosqlite.Row) -> None:
+async def poll(ctx: StepContext, rec: JobRecord) -> None:
     """Poll a ``running`` job's task (or stop it past its deadline) and record the result."""
-    job_id = row["id"]
+    job_id = rec.id
     now = ctx.clock()
     deadline = ctx.settings.runway.task_deadline_minutes * 60
-    started = row["submitted_at"] or row["created_at"]
+    started = rec.started_ts
     if now - started > deadline:
-        await _past_deadline(ctx, row)
+        await _past_deadline(ctx, rec)
         return
     try:
-        task = await ctx.client.get_task(row["provider_task_id"])
+        task = await ctx.client.get_task(rec.task_id)
     except NotFoundError as exc:  # TaskNotVisibleYet included
-        await _not_found(ctx, row, exc)
+        await _not_found(ctx, rec, exc)
         return
     except AuthenticationError as exc:
-        await _account_refused(ctx, row, exc)
+        await _account_refused(ctx, rec, exc)
         return
     except RunwayError as exc:
-        failures = row["poll_errors"] + 1
+        failures = rec.poll_errors + 1
         retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
         delay = ctx.backoff(failures, retry_after)
         log.warning("poll of job %s failed (%s); next try in %.0fs", job_id, exc, delay)
         await ctx.reschedule(job_id, delay, {"poll_errors": failures}, expect=JobState.RUNNING)
         return
-    await apply_task(ctx, row, task)
+    await apply_task(ctx, rec, task)
 
 
-async def _not_found(ctx: StepContext, row: aiosqlite.Row, exc: NotFoundError) -> None:
+async def _not_found(ctx: StepContext, rec: JobRecord, exc: NotFoundError) -> None:
     """Keep polling a task that is not found (yet, or for a moment); lose it only when it
     stays unfound over several polls and a window, never on one answer."""
-    job_id = row["id"]
+    job_id = rec.id
     now = ctx.clock()
-    misses = row["poll_errors"] + 1
-    seen = row["last_polled_at"]
+    misses = rec.poll_errors + 1
+    seen = rec.last_polled_at
     window = LOST_WINDOW_SECONDS * ctx.scale
     if seen is None and isinstance(exc, TaskNotVisibleYet):
         window = max(window, ctx.settings.runway.task_not_exist_grace_seconds)
-    since = seen if seen is not None else (row["submitted_at"] or row["created_at"])
+    since = seen if seen is not None else rec.started_ts
     if misses >= LOST_AFTER_MISSES and now - since >= window:
-        log.warning("task of job %s not found %d times in a row: lost (%s)", job_id, misses, exc)
+        log.warning("task of job %s not found %d times in a rec: lost (%s)", job_id, misses, exc)
         await _lost(ctx, job_id)
         return
     delay = ctx.poll_delay(TaskStatus.PENDING)
@@ -80,14 +79,14 @@ async def _not_found(ctx: StepContext, row: aiosqlite.Row, exc: NotFoundError) -
     await ctx.reschedule(job_id, delay, {"poll_errors": misses}, expect=JobState.RUNNING)
 
 
-async def _account_refused(ctx: StepContext, row: aiosqlite.Row, exc: AuthenticationError) -> None:
-    """The key or the balance is refused: tell the operator; after a few polls in a row,
+async def _account_refused(ctx: StepContext, rec: JobRecord, exc: AuthenticationError) -> None:
+    """The key or the balance is refused: tell the operator; after a few polls in a rec,
     fail the job plainly instead of waiting out the deadline."""
-    job_id = row["id"]
-    failures = row["poll_errors"] + 1
+    job_id = rec.id
+    failures = rec.poll_errors + 1
     balance = isinstance(exc, BalanceExhaustedError)
     what = "the Runway balance is used up" if balance else "Runway refused the API key"
-    log.error("%s while polling job %s (%d in a row): %s", what, job_id, failures, exc.message)
+    log.error("%s while polling job %s (%d in a rec): %s", what, job_id, failures, exc.message)
     if failures < AUTH_FAILURES_TO_FAIL:
         await ctx.reschedule(
             job_id, 60.0 * ctx.scale, {"poll_errors": failures}, expect=JobState.RUNNING
@@ -110,12 +109,12 @@ async def _account_refused(ctx: StepContext, row: aiosqlite.Row, exc: Authentica
     )
 
 
-async def _past_deadline(ctx: StepContext, row: aiosqlite.Row) -> None:
+async def _past_deadline(ctx: StepContext, rec: JobRecord) -> None:
     with contextlib.suppress(RunwayError):
-        await ctx.client.cancel_task(row["provider_task_id"])
+        await ctx.client.cancel_task(rec.task_id)
     minutes = ctx.settings.runway.task_deadline_minutes
     await ctx.finish(
-        row["id"],
+        rec.id,
         JobState.FAILED,
         expect=JobState.RUNNING,
         code="deadline",
@@ -138,15 +137,15 @@ async def _lost(ctx: StepContext, job_id: int) -> None:
     )
 
 
-async def apply_task(ctx: StepContext, row: aiosqlite.Row, task: Task) -> None:
+async def apply_task(ctx: StepContext, rec: JobRecord, task: Task) -> None:
     """Apply a polled task to its ``running`` job: finish it, or record progress."""
     if task.status is TaskStatus.SUCCEEDED:
-        await _succeeded(ctx, row["id"], task)
+        await _succeeded(ctx, rec.id, task)
     elif task.status is TaskStatus.FAILED:
-        await _failed(ctx, row["id"], task)
+        await _failed(ctx, rec.id, task)
     elif task.status is TaskStatus.CANCELLED:
         await ctx.finish(
-            row["id"],
+            rec.id,
             JobState.CANCELLED,
             expect=JobState.RUNNING,
             code="cancelled_remote",
@@ -155,7 +154,7 @@ async def apply_task(ctx: StepContext, row: aiosqlite.Row, task: Task) -> None:
             extra={"provider_status": task.status.value},
         )
     else:
-        await _still_running(ctx, row, task)
+        await _still_running(ctx, rec, task)
 
 
 def _credits(task: Task) -> float | None:
@@ -218,19 +217,19 @@ async def _failed(ctx: StepContext, job_id: int, task: Task) -> None:
     )
 
 
-async def _still_running(ctx: StepContext, row: aiosqlite.Row, task: Task) -> None:
+async def _still_running(ctx: StepContext, rec: JobRecord, task: Task) -> None:
     """Record status and progress, schedule the next poll, and notify when something moved."""
-    job_id = row["id"]
+    job_id = rec.id
     now = ctx.clock()
-    previous = row["progress"]
-    gap = now - row["last_polled_at"] if row["last_polled_at"] is not None else None
+    previous = rec.job.progress
+    gap = now - rec.last_polled_at if rec.last_polled_at is not None else None
     delay = ctx.poll_delay(
         task.status,
         progress=task.progress,
         previous_progress=previous,
         seconds_since_previous=gap,
     )
-    changed = task.status.value != row["provider_status"]
+    changed = task.status.value != rec.job.provider_status
     progressed = task.progress is not None and task.progress != previous
     async with ctx.store.transaction() as conn:
         await jobs_repo.update_released(

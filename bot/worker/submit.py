@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import aiosqlite
-
-from ..domain import JobError, JobKind, JobState
+from ..domain import JobError, JobState
 from ..media import MediaError
 from ..runway.errors import (
     AuthenticationError,
@@ -22,6 +20,7 @@ from ..runway.errors import (
 from ..runway.models import ImageToVideoRequest, TaskStatus
 from ..runway.retry import create_may_have_started
 from ..store import jobs_repo
+from ..store.records import JobRecord
 from .context import StepContext
 from .submission import build_request
 
@@ -54,30 +53,30 @@ AUTH_TEXT = (
 
 async def submit(ctx: StepContext, job_id: int) -> None:
     """Send a job claimed as ``submitting`` to Runway; the job must hold this worker's lease."""
-    row = await ctx.row(job_id)
-    if row is None:
+    rec = await ctx.record(job_id)
+    if rec is None:
         return
     await ctx.notify(job_id, force=True)
     async with ctx.store.transaction() as conn:
         inputs = await jobs_repo.load_inputs(conn, job_id)
-    kind = JobKind(row["kind"])
+    kind = rec.job.kind
     try:
         request = await build_request(
             ctx.client,
             kind,
-            model=row["model"],
-            prompt=row["prompt"],
-            ratio=row["ratio"],
-            duration=row["duration"],
-            seed=row["seed"],
-            audio=bool(row["audio"]),
+            model=rec.job.params.model,
+            prompt=rec.job.prompt,
+            ratio=rec.job.params.ratio,
+            duration=rec.job.params.duration,
+            seed=rec.job.params.seed,
+            audio=rec.job.params.audio,
             inputs=inputs,
         )
     except (JobError, MediaError) as exc:
         await _fail_submit(ctx, job_id, "input", exc.message)
         return
     except RunwayError as exc:  # the upload failed: no task was created
-        await _submit_error(ctx, row, exc, upload=True)
+        await _submit_error(ctx, rec, exc, upload=True)
         return
     except Exception:  # a bug while preparing: nothing was sent, so it is not in doubt
         log.exception("preparing the request for job %s failed", job_id)
@@ -95,7 +94,7 @@ async def submit(ctx: StepContext, job_id: int) -> None:
         else:
             task_id = await ctx.client.create_video_to_video(request)
     except RunwayError as exc:
-        await _submit_error(ctx, row, exc, upload=False)
+        await _submit_error(ctx, rec, exc, upload=False)
         return
     except asyncio.CancelledError:
         raise
@@ -160,9 +159,9 @@ async def _in_doubt(ctx: StepContext, job_id: int, *, no_task_id: bool = False) 
 
 
 async def _submit_error(
-    ctx: StepContext, row: aiosqlite.Row, exc: RunwayError, *, upload: bool
+    ctx: StepContext, rec: JobRecord, exc: RunwayError, *, upload: bool
 ) -> None:
-    job_id = row["id"]
+    job_id = rec.id
     not_sent = upload or not create_may_have_started(exc)
     if isinstance(exc, RunwayValidationError):
         detail = exc.describe()[:300]
@@ -180,7 +179,7 @@ async def _submit_error(
         log.error("create for job %s was accepted without a task id: %s", job_id, exc.message)
         await _in_doubt(ctx, job_id, no_task_id=True)
     elif not_sent and exc.transient:
-        await _requeue(ctx, row, exc)
+        await _requeue(ctx, rec, exc)
     elif exc.transient or not isinstance(exc, NotFoundError):
         log.warning("create for job %s may or may not have reached Runway: %s", job_id, exc)
         if exc.transient:
@@ -193,18 +192,18 @@ async def _submit_error(
         await _fail_submit(ctx, job_id, "rejected", "Runway refused the request.")
 
 
-async def _requeue(ctx: StepContext, row: aiosqlite.Row, exc: RunwayError) -> None:
+async def _requeue(ctx: StepContext, rec: JobRecord, exc: RunwayError) -> None:
     """Nothing reached Runway: back to the queue with back-off, pausing the model (or fail)."""
-    job_id = row["id"]
-    if row["attempts"] >= MAX_SUBMIT_ATTEMPTS:
+    job_id = rec.id
+    if rec.job.attempts >= MAX_SUBMIT_ATTEMPTS:
         await _fail_submit(
             ctx, job_id, "busy", "Runway stayed too busy to take this job. Please try later."
         )
         return
     retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
-    delay = ctx.backoff(row["attempts"], retry_after)
+    delay = ctx.backoff(rec.job.attempts, retry_after)
     now = ctx.clock()
-    ctx.model_paused_until[row["model"]] = now + delay
+    ctx.model_paused_until[rec.job.params.model] = now + delay
     log.warning("job %s not accepted (%s); back in the queue for %.0fs", job_id, exc, delay)
     async with ctx.store.transaction() as conn:
         await jobs_repo.update_released(

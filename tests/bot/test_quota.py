@@ -8,6 +8,7 @@ from bot.catalog import default_catalog
 from bot.config import QuotaPeriod, QuotaSettings
 from bot.domain import JobError, QuotaExceeded
 from bot.quota import QuotaService, period_window, resolve_limit
+from bot.store import jobs_repo
 from bot.store.db import Store
 from bot.store.quota_repo import LimitRow
 from tests.bot.conftest import FakeClock
@@ -38,9 +39,6 @@ async def _reserve(
         await quota.commit_reservation(conn, res, cur.lastrowid)
         return cur.lastrowid
 
-
-async def _row(store: Store, job_id: int):  # type: ignore[no-untyped-def]
-    return await store.fetchone("SELECT * FROM jobs WHERE id = ?", (job_id,))
 
 
 def test_period_windows_are_utc_with_known_reset() -> None:
@@ -150,8 +148,7 @@ async def test_reserve_settle_refund_and_ledger(store: Store, clock: FakeClock) 
 
 
 async def _row_in(conn, job_id):  # type: ignore[no-untyped-def]
-    async with conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)) as cur:
-        return await cur.fetchone()
+    return await jobs_repo.get(conn, job_id)
 
 
 async def test_jobs_unit_counts_one_per_job_and_resets_next_period(

@@ -22,8 +22,10 @@ async def test_fair_sequence_interleaves_users(engine: Engine) -> None:
     a = [await engine.jobs.create(new_animate(user_id=1, duration=2)) for _ in range(3)]
     b = await engine.jobs.create(new_animate(user_id=2, duration=2))
     c = await engine.jobs.create(new_animate(user_id=3, duration=2))
-    assert [j.queue_seq for j in a] == [0, 1, 2]
-    assert b.queue_seq == 0 and c.queue_seq == 0
     async with engine.store.transaction() as conn:
+        seqs = {j.id: (await jobs_repo.get(conn, j.id)) for j in (*a, b, c)}
         order = await jobs_repo.queued_in_order(conn, "gen4_turbo", engine.clock(), 10)
+    fair = {job_id: rec.fair_seq for job_id, rec in seqs.items() if rec is not None}
+    assert [fair[j.id] for j in a] == [0, 1, 2]
+    assert fair[b.id] == 0 and fair[c.id] == 0
     assert order == [a[0].id, b.id, c.id, a[1].id, a[2].id]
