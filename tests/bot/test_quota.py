@@ -40,7 +40,6 @@ async def _reserve(
         return cur.lastrowid
 
 
-
 def test_period_windows_are_utc_with_known_reset() -> None:
     now = datetime(2026, 11, 18, 23, 59, tzinfo=UTC)  # a Wednesday
     assert period_window(QuotaPeriod.DAY, now) == ("2026-11-18", datetime(2026, 11, 19, tzinfo=UTC))
