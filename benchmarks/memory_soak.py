@@ -92,11 +92,11 @@ async def main(quick: bool) -> int:
             store = await Store.open(Path(tmp) / "bot.sqlite3")
             client = RunwayClient(base_url=base_url, api_key=c.SIM_KEY, max_retries=2)
             port = c.CountingPort()
+            quota = QuotaService(store, settings.quota, settings.models)
             worker = Worker(
                 settings, store, client, port, owner="soak", workdir=Path(tmp) / "work",
-                poll_floor_seconds=MIN_POLL_SECONDS / SCALE, max_parallel=8,
+                quota=quota, poll_floor_seconds=MIN_POLL_SECONDS / SCALE, max_parallel=8,
             )  # fmt: skip
-            quota = QuotaService(store, settings.quota, settings.models)
             jobs = JobService(settings, store, quota, wake=worker.wake)
             try:
                 await worker.start()

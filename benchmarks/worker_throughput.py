@@ -84,14 +84,12 @@ async def main(quick: bool) -> int:
                 sim, base_url=sim.base_url, api_key=c.SIM_KEY, max_retries=2, backoff_base=0.01
             )
             port = c.CountingPort()
+            quota = QuotaService(store, settings.quota, settings.models)
             worker = Worker(
                 settings, store, client, port, owner="bench", workdir=Path(tmp) / "work",
-                poll_floor_seconds=floor_real, max_parallel=8,
+                quota=quota, poll_floor_seconds=floor_real, max_parallel=8,
             )  # fmt: skip
-            jobs = JobService(
-                settings, store, QuotaService(store, settings.quota, settings.models),
-                wake=worker.wake,
-            )  # fmt: skip
+            jobs = JobService(settings, store, quota, wake=worker.wake)
             try:
                 started = time.perf_counter()
                 heavy = [await jobs.create(c.animate(HEAVY, item)) for _ in range(heavy_jobs)]

@@ -140,6 +140,7 @@ class RunwayBot(commands.Bot):
             delivery,
             owner=self.owner,
             workdir=workdir,
+            quota=quota,
         )
         await self._worker.start()
         log.info(

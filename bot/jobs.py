@@ -49,10 +49,6 @@ class JobService:
         self._clock = clock
         self._rng = rng or random.Random()
 
-    def set_wake(self, wake: Callable[[], None]) -> None:
-        """Set the callback that wakes the worker (wired after both exist)."""
-        self._wake = wake
-
     # -- validation (the catalog's rules, bot.catalog.rules) ------------------------------
 
     def _spec(self, kind: JobKind, model_id: str) -> ModelSpec:

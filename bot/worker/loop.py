@@ -54,6 +54,7 @@ class Worker:
         *,
         owner: str,
         workdir: Path,
+        quota: QuotaService,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         poll_floor_seconds: float = MIN_POLL_SECONDS,
@@ -70,7 +71,7 @@ class Worker:
         self._lease = lease_seconds
         self._max_parallel = max_parallel
         self._idle = idle_seconds
-        self._quota = QuotaService(store, settings.quota, settings.models, clock=clock)
+        self._quota = quota
         self._event = asyncio.Event()
         self._steps: dict[int, asyncio.Task[None]] = {}
         self._loop_task: asyncio.Task[None] | None = None

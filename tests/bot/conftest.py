@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -117,6 +117,7 @@ class Engine:
         self.store = store
         self.clock = clock
         self.wakes = 0
+        self.on_wake: Callable[[], None] = lambda: None  # a worker's wake, once there is one
         self.quota = QuotaService(store, settings.quota, settings.models, clock=clock)
         self.jobs = JobService(
             settings, store, self.quota, wake=self._wake, clock=clock, rng=random.Random(7)
@@ -124,6 +125,7 @@ class Engine:
 
     def _wake(self) -> None:
         self.wakes += 1
+        self.on_wake()
 
 
 @pytest.fixture

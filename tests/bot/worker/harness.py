@@ -88,11 +88,12 @@ class Harness:
             self.port,
             owner=owner,
             workdir=self.tmp_path / "work",
+            quota=self.engine.quota,
             clock=self.clock,
             **kw,
         )
         self.workers.append(w)
-        self.engine.jobs.set_wake(w.wake)
+        self.engine.on_wake = w.wake
         return w
 
     async def cycle(self, worker: Worker, seconds: float = 6.0) -> None:

@@ -138,11 +138,11 @@ async def test_the_loop_runs_on_its_own_and_stops_cleanly(tmp_path: Path, store:
     options = SimulatorOptions(task_seconds=12.0, pending_seconds=2.0, time_scale=200.0)
     async with RunwaySimulator(options) as sim:
         client = make_client(sim)
+        quota = QuotaService(store, settings.quota, settings.models)
         worker = Worker(
             settings, store, client, port, owner="loop", workdir=tmp_path / "w",
-            poll_floor_seconds=0.02,
+            quota=quota, poll_floor_seconds=0.02,
         )  # fmt: skip
-        quota = QuotaService(store, settings.quota, settings.models)
         jobs = JobService(settings, store, quota, wake=worker.wake)
         await worker.start()
         try:
