@@ -4,18 +4,29 @@ from __future__ import annotations
 
 import json
 from dataclasses import fields
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
 from .dialects import GATEWAY_FAULTS
 from .gate import Fault
-
-if TYPE_CHECKING:
-    from .server import RunwaySimulator
+from .tasks import SimClock
 
 
-def control_routes(sim: RunwaySimulator) -> list[web.RouteDef]:
+class Controllable(Protocol):
+    """What the control API drives (the server implements it; no import of the server)."""
+
+    clock: SimClock
+    faults: list[Fault]
+
+    def add_fault(self, fault: Fault) -> None: ...
+    def advance(self, seconds: float) -> None: ...
+    def expire_outputs(self) -> None: ...
+    def state(self) -> dict[str, Any]: ...
+    async def wait_rendered(self, task_id: str | None = None) -> None: ...
+
+
+def control_routes(sim: Controllable) -> list[web.RouteDef]:
     """Routes: POST faults, gateway-faults, advance, expire, reset-faults, wait-rendered;
     GET state.
 
