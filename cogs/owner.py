@@ -106,22 +106,52 @@ class OwnerCog(commands.GroupCog, group_name="runway", group_description="Bot op
         await interaction.followup.send(embed=embed, ephemeral=True)
 
     @app_commands.command(name="sync", description="Register the slash commands with Discord.")
-    @app_commands.describe(scope="'here' for this server only (instant), 'global' for everywhere")
+    @app_commands.describe(
+        scope="'here' for this server only (instant), 'global' for everywhere, "
+        "'clear-here' to remove this server's copies"
+    )
     async def sync(
-        self, interaction: discord.Interaction[Any], scope: Literal["here", "global"] = "here"
+        self,
+        interaction: discord.Interaction[Any],
+        scope: Literal["here", "global", "clear-here"] = "here",
     ) -> None:
-        """/runway sync."""
+        """/runway sync: register the commands, and say when members would see them twice."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         tree = self.bot.tree
+        guild = interaction.guild
+        if scope != "global" and guild is None:
+            await reply(interaction, "Use `global` outside a server.")
+            return
+        if scope == "clear-here":
+            assert guild is not None
+            tree.clear_commands(guild=guild)
+            await tree.sync(guild=guild)
+            await reply(
+                interaction, "Removed this server's copies; members here see the global commands."
+            )
+            return
         if scope == "here":
-            if interaction.guild is None:
-                await reply(interaction, "Use `global` outside a server.")
-                return
-            tree.copy_global_to(guild=interaction.guild)
-            synced = await tree.sync(guild=interaction.guild)
+            assert guild is not None
+            tree.copy_global_to(guild=guild)
+            synced = await tree.sync(guild=guild)
+            others = await tree.fetch_commands()  # the global ones
         else:
             synced = await tree.sync()
-        await reply(interaction, f"Synced {len(synced)} commands ({scope}).")
+            others = await tree.fetch_commands(guild=guild) if guild is not None else []
+        text = f"Synced {len(synced)} commands ({scope})."
+        doubled = sorted({c.name for c in synced} & {c.name for c in others})
+        if doubled:
+            names = ", ".join(f"`/{name}`" for name in doubled)
+            fix = (
+                "Use `/runway sync clear-here` to keep only the global ones"
+                if scope == "global"
+                else "Run `/runway sync clear-here` once the global ones have reached this server"
+            )
+            text += (
+                f"\n**Members here will see {names} twice**: they are registered both for this "
+                f"server and globally. {fix}."
+            )
+        await reply(interaction, text)
 
 
 async def setup(bot: RunwayBot) -> None:

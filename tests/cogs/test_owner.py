@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -125,3 +126,53 @@ def test_organization_lines() -> None:
     lines = organization_lines(org)
     assert lines[0] == "credit balance: **1234**"
     assert "`gen4_turbo`: 3 at once, 50 a day" in lines
+
+
+class _Command:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+async def _sync(
+    harness: Harness, cog: OwnerCog, scope: str, synced: list[str], others: list[str]
+) -> tuple[str, Any]:
+    """Run /runway sync with the tree's Discord calls replaced (what Discord would answer)."""
+    from unittest.mock import AsyncMock, MagicMock
+
+    tree: Any = cog.bot.tree
+    tree.sync = AsyncMock(return_value=[_Command(n) for n in synced])
+    tree.fetch_commands = AsyncMock(return_value=[_Command(n) for n in others])
+    tree.copy_global_to = MagicMock()
+    tree.clear_commands = MagicMock()
+    interaction, log = harness.interaction(user=make_member(OWNER_ID))
+    interaction.guild = MagicMock()
+    await OwnerCog.sync.callback(cog, interaction, scope)  # type: ignore[arg-type]
+    return log.last, tree
+
+
+async def test_sync_here_warns_when_members_would_see_commands_twice(
+    harness: Harness, cog: OwnerCog
+) -> None:
+    text, tree = await _sync(harness, cog, "here", ["animate", "restyle", "usage"], ["animate"])
+    assert "Synced 3 commands (here)." in text
+    assert "Members here will see `/animate` twice" in text, text
+    assert "/runway sync clear-here" in text
+    tree.copy_global_to.assert_called_once()
+
+
+async def test_sync_without_duplicates_says_nothing_more(harness: Harness, cog: OwnerCog) -> None:
+    text, _ = await _sync(harness, cog, "here", ["animate"], [])
+    assert text == "Synced 1 commands (here)."
+
+
+async def test_sync_global_warns_about_this_servers_copies(harness: Harness, cog: OwnerCog) -> None:
+    text, tree = await _sync(harness, cog, "global", ["animate", "quota"], ["animate", "quota"])
+    assert "see `/animate`, `/quota` twice" in text and "clear-here" in text, text
+    tree.fetch_commands.assert_awaited_once()
+
+
+async def test_sync_clear_here_removes_the_servers_copies(harness: Harness, cog: OwnerCog) -> None:
+    text, tree = await _sync(harness, cog, "clear-here", [], [])
+    assert "Removed this server's copies" in text
+    tree.clear_commands.assert_called_once()
+    tree.sync.assert_awaited_once()
