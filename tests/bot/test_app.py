@@ -140,7 +140,7 @@ def test_runway_group_hints_administrator_and_offers_scopes(
     runway = by_name(payloads)["runway"]
     assert runway["default_member_permissions"] == ADMINISTRATOR
     scope = options(options(runway)["sync"])["scope"]
-    assert [c["value"] for c in scope["choices"]] == ["here", "global"]
+    assert [c["value"] for c in scope["choices"]] == ["here", "global", "clear-here"]
 
 
 def test_cancel_autocompletes_job_ids(payloads: list[dict[str, Any]]) -> None:
