@@ -30,6 +30,10 @@ from bot.ui.errors import handle_app_command_error
 from bot.ui.views import DYNAMIC_ITEMS
 
 if TYPE_CHECKING:
+    from bot.jobs import JobService
+    from bot.ops.http import OpsServer
+    from bot.ops.metrics import Metrics
+    from bot.quota import QuotaService
     from bot.runway.client import RunwayClient
     from bot.simulator import RunwaySimulator
     from bot.store.db import Store
@@ -94,6 +98,8 @@ class RunwayBot(commands.Bot):
         self._simulator: RunwaySimulator | None = None
         self._worker: Worker | None = None
         self._delivery: DiscordDelivery | None = None
+        self._metrics: Metrics | None = None
+        self._ops: OpsServer | None = None
         self._closed_services = False
 
     async def load_cogs(self) -> None:
@@ -111,6 +117,7 @@ class RunwayBot(commands.Bot):
             await self.load_cogs()
             return
         from bot.jobs import JobService
+        from bot.ops.metrics import Metrics
         from bot.quota import QuotaService
         from bot.store.db import Store
         from bot.worker import Worker
@@ -122,7 +129,8 @@ class RunwayBot(commands.Bot):
         workdir.mkdir(parents=True, exist_ok=True)
 
         self._store = store = await Store.open(settings.storage.path)
-        quota = QuotaService(store, settings.quota, settings.models)
+        self._metrics = metrics = Metrics()
+        quota = QuotaService(store, settings.quota, settings.models, metrics=metrics)
         jobs = JobService(settings, store, quota, wake=self._wake_worker)
         self._runway = client = await self._open_runway()
         self._delivery = delivery = DiscordDelivery(self, settings, workdir)
@@ -141,20 +149,50 @@ class RunwayBot(commands.Bot):
             owner=self.owner,
             workdir=workdir,
             quota=quota,
+            metrics=metrics,
         )
         await self._worker.start()
+        if settings.metrics.enabled:
+            await self._start_ops(jobs, quota)
         log.info(
             "ready to serve: provider %s, %d models enabled",
             settings.runway.provider,
             len(settings.enabled_models()),
         )
 
+    async def _start_ops(self, jobs: JobService, quota: QuotaService) -> None:
+        """Serve ``/healthz`` and ``/metrics`` (``[metrics] enabled``); a port that cannot be
+        bound is logged, and the bot runs on without the endpoint."""
+        from bot.ops.http import OpsServer, store_refresher
+
+        assert self._store is not None and self._metrics is not None
+        models = [m.id for m in self.settings.enabled_models()]
+        ops = OpsServer(
+            self.settings.metrics,
+            self._metrics,
+            gateway=self,
+            store=self._store,
+            worker=self._worker,
+            refresh=store_refresher(self._metrics, jobs, quota, models),
+        )
+        where = f"{self.settings.metrics.host}:{self.settings.metrics.port}"
+        try:
+            url = await ops.start()
+        except OSError as exc:
+            log.error("the metrics endpoint cannot listen on %s: %s", where, exc)
+            return
+        if self._closed_services:  # a shutdown signal arrived while it started
+            await ops.stop()
+            return
+        self._ops = ops
+        log.info("health and metrics on %s/healthz and %s/metrics", url, url)
+
     async def _open_runway(self) -> RunwayClient:
         from bot.runway.client import RunwayClient
 
         runway = self.settings.runway
         if runway.provider != "simulator":
-            return RunwayClient.from_settings(runway)
+            return RunwayClient.from_settings(runway, metrics=self._metrics)
         from bot.simulator import RunwaySimulator, SimulatorOptions
 
         sim_settings = runway.simulator
@@ -168,13 +206,14 @@ class RunwayBot(commands.Bot):
         )
         url = await self._simulator.start(sim_settings.host, sim_settings.port)
         log.info("built-in Runway simulator listening on %s", url)
-        return RunwayClient.from_settings(runway, base_url=url)
+        return RunwayClient.from_settings(runway, base_url=url, metrics=self._metrics)
 
     async def _close_services(self) -> None:
         if self._closed_services:
             return
         self._closed_services = True
         steps: list[tuple[str, Callable[[], Awaitable[None]] | None]] = [
+            ("metrics endpoint", self._ops.stop if self._ops is not None else None),
             ("worker", self._worker.stop if self._worker is not None else None),
             ("status edits", self._delivery.close if self._delivery is not None else None),
             ("Runway client", self._runway.close if self._runway is not None else None),

@@ -1,15 +1,30 @@
-"""The ``runway-bot`` command line: run, simulate, check-config, sync-commands."""
+"""The ``runway-bot`` command line: run, simulate, check-config, sync-commands, and the operator
+commands (jobs, quota, backup) that work on the database beside a running bot."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any, NoReturn
 
 from .config import ConfigError, Settings, load_settings, summarize
+from .domain import UserError
+from .operator import OperatorError, Outcome, Services, open_services
+from .operator import backup as op_backup
+from .operator import jobs as op_jobs
+from .operator import quota as op_quota
 
 DEFAULT_CONFIG = "config.toml"
+DIST_NAME = "runway-discord-bot"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+log = logging.getLogger(__name__)
 
 
 def _load_or_report(path: str) -> Settings | None:
@@ -61,24 +76,273 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return serve_from_args(args)
 
 
+def package_version() -> str:
+    """The installed package's version (``unknown`` when running from an uninstalled tree)."""
+    try:
+        return metadata.version(DIST_NAME)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+# -- the operator commands -------------------------------------------------------------------
+
+Action = Callable[[Services, argparse.Namespace], Awaitable[Outcome]]
+
+
+def _emit(args: argparse.Namespace, outcome: Outcome) -> int:
+    if args.json:
+        print(json.dumps(outcome.data, indent=2, sort_keys=False, ensure_ascii=False))
+    else:
+        for line in outcome.lines:
+            print(line)
+    return outcome.exit_code
+
+
+def _refuse(args: argparse.Namespace, message: str, code: str, exit_code: int) -> int:
+    """One line on stderr; with ``--json`` also the error as the one document on stdout."""
+    action = getattr(args, "jobs_command", None) or getattr(args, "quota_command", None)
+    name = f"{args.command} {action}" if action else args.command
+    print(f"runway-bot {name}: {message}", file=sys.stderr)
+    if getattr(args, "json", False):
+        print(json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False))
+    return exit_code
+
+
+def _operate(
+    args: argparse.Namespace, produce: Callable[[Settings], Coroutine[Any, Any, Outcome]]
+) -> int:
+    settings = _load_or_report(args.config)
+    if settings is None:
+        if args.json:
+            message = f"invalid configuration in {args.config}"
+            print(json.dumps({"error": {"code": "config", "message": message}}))
+        return 2
+    try:
+        outcome = asyncio.run(produce(settings))
+    except OperatorError as exc:
+        return _refuse(args, exc.message, exc.code, exc.exit_code)
+    except UserError as exc:  # the services' refusals: their messages are safe to show
+        return _refuse(args, exc.message, str(getattr(exc, "code", "invalid")), 2)
+    except Exception as exc:  # never a traceback for the operator; --log-level DEBUG has it
+        log.debug("operator command failed", exc_info=True)
+        return _refuse(args, f"failed: {type(exc).__name__}: {exc}", "internal", 1)
+    return _emit(args, outcome)
+
+
+def _with_services(action: Action) -> Callable[[argparse.Namespace], int]:
+    def command(args: argparse.Namespace) -> int:
+        async def produce(settings: Settings) -> Outcome:
+            async with open_services(settings) as svc:
+                return await action(svc, args)
+
+        return _operate(args, produce)
+
+    return command
+
+
+async def _jobs_list(svc: Services, args: argparse.Namespace) -> Outcome:
+    return await op_jobs.list_jobs(svc, user_id=args.user, state=args.state, limit=args.limit)
+
+
+async def _jobs_show(svc: Services, args: argparse.Namespace) -> Outcome:
+    return await op_jobs.show_job(svc, args.id)
+
+
+async def _jobs_cancel(svc: Services, args: argparse.Namespace) -> Outcome:
+    return await op_jobs.cancel_job(svc, args.id)
+
+
+async def _jobs_retry(svc: Services, args: argparse.Namespace) -> Outcome:
+    return await op_jobs.retry_job(svc, args.id, role_ids=args.role)
+
+
+async def _quota_show(svc: Services, args: argparse.Namespace) -> Outcome:
+    return await op_quota.show_quota(svc, args.guild, args.user, role_ids=args.role)
+
+
+async def _quota_set(svc: Services, args: argparse.Namespace) -> Outcome:
+    return await op_quota.set_quota(svc, args.guild, args.user, args.limit, role_ids=args.role)
+
+
+async def _quota_grant(svc: Services, args: argparse.Namespace) -> Outcome:
+    return await op_quota.grant_quota(svc, args.guild, args.user, args.amount, role_ids=args.role)
+
+
+async def _quota_reset(svc: Services, args: argparse.Namespace) -> Outcome:
+    return await op_quota.reset_quota(svc, args.guild, args.user, role_ids=args.role)
+
+
+def _cmd_backup(args: argparse.Namespace) -> int:
+    async def produce(settings: Settings) -> Outcome:
+        return op_backup.run_backup(settings, Path(args.path), force=args.force, stderr=sys.stderr)
+
+    return _operate(args, produce)
+
+
+# -- the parser --------------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    """Argument mistakes as one line (and exit code 2), not the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _common(config_default: str | None) -> _Parser:
+    """``--config`` and ``--log-level``, accepted before and after the sub-command.
+
+    Both default to SUPPRESS so a value given after the sub-command wins and one given
+    before it is not overwritten; :func:`main` fills in the defaults.
+    """
+    common = _Parser(add_help=False)
+    if config_default is None:
+        config_help = "take the model catalog from this configuration file (default: none)"
+    else:
+        config_help = (
+            f"the configuration file (TOML; default: {config_default} in the working "
+            "directory; the database is its storage.path, RUNWAY_BOT_DATABASE overrides it)"
+        )
+    common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help=config_help)
+    common.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        default=argparse.SUPPRESS,
+        help="how much to log on stderr (default: INFO)",
+    )
+    return common
+
+
+def _json_option() -> _Parser:
+    parent = _Parser(add_help=False)
+    parent.add_argument(
+        "--json", action="store_true", help="print one JSON document instead of text"
+    )
+    return parent
+
+
+def _member_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--guild", type=int, required=True, metavar="G", help="the guild (server) id"
+    )
+    parser.add_argument("--user", type=int, required=True, metavar="U", help="the member's user id")
+    parser.add_argument(
+        "--role",
+        type=int,
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a role id of the member, for role limits (repeat; the command line cannot ask "
+        "Discord which roles the member has)",
+    )
+
+
+def _add_jobs(sub: Any, parents: list[_Parser]) -> None:
+    jobs = sub.add_parser(
+        "jobs",
+        help="list, show, cancel or retry jobs (works while the bot runs)",
+        description="Jobs in the database; works while the bot runs.",
+        parents=parents[:1],
+    )
+    jsub = jobs.add_subparsers(dest="jobs_command", required=True, metavar="ACTION")
+    lst = jsub.add_parser("list", help="the most recent jobs, newest first", parents=parents)
+    lst.add_argument("--user", type=int, default=None, metavar="ID", help="only this user's jobs")
+    lst.add_argument(
+        "--state",
+        default=None,
+        help="only jobs in this state: queued, submitting, running, succeeded, failed, "
+        "cancelled or in_doubt",
+    )
+    lst.add_argument("--limit", type=int, default=20, metavar="N", help="at most N jobs (20)")
+    lst.set_defaults(func=_with_services(_jobs_list))
+    show = jsub.add_parser("show", help="everything stored about one job", parents=parents)
+    show.add_argument("id", type=int, metavar="ID", help="the job id")
+    show.set_defaults(func=_with_services(_jobs_show))
+    cancel = jsub.add_parser(
+        "cancel",
+        help="cancel a job as an admin: refunds at once; the running bot's worker cancels the "
+        "task at Runway on its next pass",
+        parents=parents,
+    )
+    cancel.add_argument("id", type=int, metavar="ID", help="the job id")
+    cancel.set_defaults(func=_with_services(_jobs_cancel))
+    retry = jsub.add_parser(
+        "retry",
+        help="a new job from a failed or in-doubt job's stored inputs and seed, for its own user "
+        "(quota checked again)",
+        parents=parents,
+    )
+    retry.add_argument("id", type=int, metavar="ID", help="the failed or in-doubt job's id")
+    retry.add_argument(
+        "--role",
+        type=int,
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a role id of the user, for role limits (repeat)",
+    )
+    retry.set_defaults(func=_with_services(_jobs_retry))
+
+
+def _add_quota(sub: Any, parents: list[_Parser]) -> None:
+    quota = sub.add_parser(
+        "quota",
+        help="show or change one member's quota in a guild (works while the bot runs)",
+        description="One member's quota in one guild; works while the bot runs.",
+        parents=parents[:1],
+    )
+    qsub = quota.add_subparsers(dest="quota_command", required=True, metavar="ACTION")
+    show = qsub.add_parser("show", help="limit, use and what is left this period", parents=parents)
+    _member_options(show)
+    show.set_defaults(func=_with_services(_quota_show))
+    put = qsub.add_parser("set", help="override the member's limit", parents=parents)
+    _member_options(put)
+    put.add_argument(
+        "--limit",
+        required=True,
+        metavar="N|unlimited|blocked",
+        help=f"the new limit: {op_quota.LIMIT_HELP}",
+    )
+    put.set_defaults(func=_with_services(_quota_set))
+    grant = qsub.add_parser(
+        "grant", help="add a bonus on top of the limit for this period", parents=parents
+    )
+    _member_options(grant)
+    grant.add_argument("amount", metavar="AMOUNT", help="the bonus, more than 0 (quota units)")
+    grant.set_defaults(func=_with_services(_quota_grant))
+    reset = qsub.add_parser(
+        "reset",
+        help="forget the member's use and bonus this period (active jobs stay reserved)",
+        parents=parents,
+    )
+    _member_options(reset)
+    reset.set_defaults(func=_with_services(_quota_reset))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every sub-command."""
-    parser = argparse.ArgumentParser(
-        prog="runway-bot", description="A Discord bot that makes video with Runway."
+    common = _common(DEFAULT_CONFIG)
+    operator = [common, _json_option()]
+    parser = _Parser(
+        prog="runway-bot",
+        description="A Discord bot that makes video with Runway.",
+        parents=[common],
     )
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="connect to Discord and serve commands")
-    run.add_argument("--config", default=DEFAULT_CONFIG)
+    run = sub.add_parser("run", help="connect to Discord and serve commands", parents=[common])
     run.set_defaults(func=_cmd_run)
 
-    check = sub.add_parser("check-config", help="validate a configuration file and summarize it")
-    check.add_argument("--config", default=DEFAULT_CONFIG)
+    check = sub.add_parser(
+        "check-config", help="validate a configuration file and summarize it", parents=[common]
+    )
     check.set_defaults(func=_cmd_check_config)
 
-    sync = sub.add_parser("sync-commands", help="register the slash commands with Discord")
-    sync.add_argument("--config", default=DEFAULT_CONFIG)
+    sync = sub.add_parser(
+        "sync-commands", help="register the slash commands with Discord", parents=[common]
+    )
     scope = sync.add_mutually_exclusive_group()
     scope.add_argument("--guild", type=int, default=None, help="sync to one guild only (instant)")
     scope.add_argument(
@@ -92,7 +356,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sync.set_defaults(func=_cmd_sync)
 
-    sim = sub.add_parser("simulate", help="serve the Runway simulator over HTTP")
+    _add_jobs(sub, operator)
+    _add_quota(sub, operator)
+
+    backup = sub.add_parser(
+        "backup",
+        help="copy the database to PATH with SQLite's online backup (safe while the bot runs)",
+        parents=operator,
+    )
+    backup.add_argument("path", metavar="PATH", help="the backup file to write")
+    backup.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
+    backup.set_defaults(func=_cmd_backup)
+
+    sim = sub.add_parser(
+        "simulate", help="serve the Runway simulator over HTTP", parents=[_common(None)]
+    )
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=8765)
     sim.add_argument("--provider", choices=["runway", "cometapi"], default="runway")
@@ -109,15 +387,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="per-model concurrency before THROTTLED, e.g. '2' or 'gen4_turbo=1,veo3.1=3'",
     )
-    sim.add_argument("--config", default=None, help="take the model catalog from this config file")
-    sim.set_defaults(func=_cmd_simulate)
+    sim.set_defaults(func=_cmd_simulate, config_default=None)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``runway-bot`` and ``python -m bot``."""
+    """Entry point of ``runway-bot`` and ``python -m bot``; returns the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # exits (SystemExit) for --help, --version and mistakes
+    if not hasattr(args, "config"):
+        args.config = getattr(args, "config_default", DEFAULT_CONFIG)
+    if not hasattr(args, "log_level"):
+        args.log_level = "INFO"
     logging.basicConfig(
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",

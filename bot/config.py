@@ -164,6 +164,15 @@ class QuotaSettings(_Strict):
     max_active_jobs_per_user: int = Field(default=3, ge=1)
 
 
+class MetricsSettings(_Strict):
+    """The optional HTTP endpoint with ``/healthz`` and ``/metrics`` (Prometheus); off by
+    default. Keep it on 127.0.0.1 (or a private network): it has no authentication."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=9464, ge=0, le=65535)
+
+
 class Settings(_Strict):
     """The whole validated configuration."""
 
@@ -171,6 +180,7 @@ class Settings(_Strict):
     runway: RunwaySettings = RunwaySettings()
     storage: StorageSettings = StorageSettings()
     quota: QuotaSettings = QuotaSettings()
+    metrics: MetricsSettings = MetricsSettings()
     models: tuple[ModelSpec, ...] = Field(default_factory=default_catalog)
     """The catalog resolved for ``runway.provider``: the models it serves, its overrides
     applied, ``enabled`` true or false for it. The entries as written are ``catalog``: the

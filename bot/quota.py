@@ -18,6 +18,7 @@ import aiosqlite
 from .catalog import ModelSpec
 from .config import QuotaPeriod, QuotaSettings, QuotaUnit
 from .domain import JobError, QuotaExceeded, QuotaStatus
+from .ops.metrics import Metrics
 from .store import jobs_repo, quota_repo
 from .store.db import Store
 from .store.quota_repo import BOT_GUILD, BOT_USER, LimitRow
@@ -117,11 +118,13 @@ class QuotaService:
         catalog: Sequence[ModelSpec],
         *,
         clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
         self._catalog = tuple(catalog)
         self._clock = clock
+        self.metrics = metrics if metrics is not None else Metrics()
 
     @property
     def unit(self) -> QuotaUnit:
@@ -228,6 +231,7 @@ class QuotaService:
             conn, BOT_GUILD, BOT_USER, res.cap_key, entry="reserve", now=now,
             reserved=res.credits, ledger_amount=res.credits, job_id=job_id,
         )  # fmt: skip
+        self.metrics.reserved(res.credits)
 
     async def settle(
         self, conn: aiosqlite.Connection, job: JobRecord, charged_credits: float | None
@@ -254,6 +258,7 @@ class QuotaService:
             job_id=job.id,
         )  # fmt: skip
         await jobs_repo.set_quota_state(conn, job.id, "settled", credits)
+        self.metrics.charged(credits)
         return credits
 
     async def refund(
@@ -291,6 +296,7 @@ class QuotaService:
                 job_id=job.id,
             )  # fmt: skip
         await jobs_repo.set_quota_state(conn, job.id, "refunded", 0)
+        self.metrics.refunded(estimate)
         return True
 
     async def keep_provider_spend(

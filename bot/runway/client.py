@@ -21,6 +21,7 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 from pydantic import SecretStr, ValidationError
 
+from ..ops.metrics import Metrics
 from . import cometapi, error_bodies
 from .downloads import download_to
 from .errors import (
@@ -60,6 +61,7 @@ log = logging.getLogger(__name__)
 Provider = Literal["runway", "cometapi", "simulator"]
 USER_AGENT = "runway-discord-bot/0.1"
 _MAX_ERROR_TEXT = 300
+TASK_ROUTE = "/v1/tasks/{id}"
 
 T = TypeVar("T")
 M = TypeVar("M", Task, Organization, UploadTicket, CreatedTask)
@@ -85,6 +87,7 @@ class RunwayClient:
         backoff_max: float = 30.0,
         sleep: SleepFn | None = None,
         rng: random.Random | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError("base_url must start with http:// or https://")
@@ -108,10 +111,15 @@ class RunwayClient:
             policy.rng = rng
         self.retry = policy
         self._session: aiohttp.ClientSession | None = None
+        self.metrics = metrics if metrics is not None else Metrics()
 
     @classmethod
     def from_settings(
-        cls, settings: RunwaySettings, *, base_url: str | None = None
+        cls,
+        settings: RunwaySettings,
+        *,
+        base_url: str | None = None,
+        metrics: Metrics | None = None,
     ) -> RunwayClient:
         """A client for the configured provider; ``base_url`` overrides (the simulator's URL)."""
         url = base_url or settings.resolved_base_url()
@@ -133,6 +141,7 @@ class RunwayClient:
             download_timeout=settings.download_timeout_seconds,
             download_min_bytes_per_second=settings.download_min_bytes_per_second,
             max_retries=settings.max_retries,
+            metrics=metrics,
         )
 
     def __repr__(self) -> str:
@@ -170,7 +179,7 @@ class RunwayClient:
 
     async def get_task(self, task_id: str) -> Task:
         """The task's current state. CometAPI: unwrapped; TaskNotVisibleYet for task_not_exist."""
-        body = await self._call("GET", f"/v1/tasks/{_segment(task_id)}")
+        body = await self._call("GET", f"/v1/tasks/{_segment(task_id)}", route=TASK_ROUTE)
         if self.provider == "cometapi":
             return cometapi.unwrap_task(body)
         return _model(Task, body, "task")
@@ -182,7 +191,7 @@ class RunwayClient:
         "Invalid URL"): the task goes on, and may still be billed.
         """
         try:
-            await self._call("DELETE", f"/v1/tasks/{_segment(task_id)}")
+            await self._call("DELETE", f"/v1/tasks/{_segment(task_id)}", route=TASK_ROUTE)
         except TaskNotVisibleYet:
             raise
         except NotFoundError as exc:
@@ -282,10 +291,12 @@ class RunwayClient:
         *,
         json_body: Mapping[str, Any] | None = None,
         creates_task: bool = False,
+        route: str | None = None,
     ) -> Any:
         """Send an API request with retries; returns the parsed JSON of a 2xx answer.
 
-        DELETE answers (204) return None.
+        DELETE answers (204) return None. ``route`` is the path's template for the latency
+        histogram (``/v1/tasks/{id}``), when the path holds an id.
         """
         url = self.base_url + path
         headers = {
@@ -296,12 +307,19 @@ class RunwayClient:
         }
         payload = None if json_body is None else json.dumps(json_body).encode()
         label = f"{method} {path}"
+        template = route or path
 
         async def attempt() -> Any:
+            started = time.monotonic()
+            try:
+                return await send(started)
+            finally:
+                self.metrics.runway_request(method, template, time.monotonic() - started)
+
+        async def send(started: float) -> Any:
             timeout = aiohttp.ClientTimeout(
                 total=self._request_timeout, connect=self._connect_timeout
             )
-            started = time.monotonic()
             async with self._session_now().request(
                 method,
                 url,

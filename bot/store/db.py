@@ -64,6 +64,16 @@ class Store:
             else:
                 await self._conn.commit()
 
+    async def check_writable(self) -> None:
+        """Take the write lock for a moment (``BEGIN IMMEDIATE``, then roll back), for the
+        health check; raises (``sqlite3.Error``, ``ValueError`` once closed) when the database
+        cannot be written now."""
+        async with self._lock:
+            try:
+                await self._conn.execute("BEGIN IMMEDIATE")
+            finally:
+                await self._conn.rollback()
+
     @asynccontextmanager
     async def read(self) -> AsyncIterator[aiosqlite.Connection]:
         """The connection for reads outside a write transaction (one caller at a time)."""

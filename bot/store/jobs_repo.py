@@ -506,3 +506,58 @@ async def stats(conn: aiosqlite.Connection, since: float) -> QueueStats:
         int(row[0]) if row else 0,
         await latest_account_problem(conn, since),
     )
+
+
+# -- reads for the operator command line (``runway-bot jobs``) --------------------------------
+
+
+async def list_jobs(
+    conn: aiosqlite.Connection,
+    *,
+    user_id: int | None = None,
+    state: JobState | None = None,
+    limit: int = 20,
+) -> list[Job]:
+    """The most recent jobs of every user, newest first, optionally of one user and state."""
+    sql = "SELECT * FROM jobs WHERE 1 = 1"
+    params: list[object] = []
+    if user_id is not None:
+        sql += " AND user_id = ?"
+        params.append(user_id)
+    if state is not None:
+        sql += " AND state = ?"
+        params.append(state.value)
+    sql += " ORDER BY id DESC LIMIT ?"
+    params.append(limit)
+    async with conn.execute(sql, params) as cur:
+        return [row_to_job(r) for r in await cur.fetchall()]
+
+
+async def input_summaries(conn: aiosqlite.Connection, job_id: int) -> list[dict[str, Any]]:
+    """The job's stored input files without their bytes: role, mime, filename, size (in
+    ``bytes``), width, height, duration_seconds; empty once purged."""
+    async with conn.execute(
+        "SELECT role, mime, filename, width, height, duration_seconds, length(data) AS size"
+        " FROM job_inputs WHERE job_id = ? ORDER BY position",
+        (job_id,),
+    ) as cur:
+        rows = await cur.fetchall()
+    return [
+        {
+            "role": r["role"],
+            "mime": r["mime"],
+            "filename": r["filename"],
+            "bytes": int(r["size"]),
+            "width": r["width"],
+            "height": r["height"],
+            "duration_seconds": r["duration_seconds"],
+        }
+        for r in rows
+    ]
+
+
+async def inputs_purged_at(conn: aiosqlite.Connection, job_id: int) -> float | None:
+    """When the job's input files were deleted by the retention sweep (None: still kept)."""
+    async with conn.execute("SELECT inputs_purged_at FROM jobs WHERE id = ?", (job_id,)) as cur:
+        row = await cur.fetchone()
+    return None if row is None or row[0] is None else float(row[0])

@@ -43,6 +43,9 @@ UPLOAD_HEADROOM_BYTES = 64 * 1024
 MIB = 1024 * 1024
 # How long a result waits for its job's status message and thread to be posted.
 PUBLISH_GRACE_SECONDS = 60.0
+# How many messages after the job's status message are read (one request) when looking for
+# the bot's own earlier clip or notice for the job.
+LOOK_BACK_MESSAGES = 100
 
 
 _Target = discord.TextChannel | discord.Thread | discord.DMChannel | discord.PartialMessageable
@@ -60,6 +63,38 @@ def _require_published(job: Job) -> None:
     created = job.created_at if job.created_at.tzinfo else job.created_at.replace(tzinfo=UTC)
     if (datetime.now(UTC) - created).total_seconds() < PUBLISH_GRACE_SECONDS:
         raise DeliveryFailed("the job's status message is not posted yet")
+
+
+def job_marker(job_id: int) -> str:
+    """The line that names the job on every final message: the embed footer, and the last
+    line of a text message (the text fallback without Embed Links, the clip-too-large text)."""
+    return f"job #{job_id}"
+
+
+def clip_filename(job_id: int) -> str:
+    return f"runway-job-{job_id}.mp4"
+
+
+def is_final_message(message: discord.Message, job: Job, nonce: str) -> bool:
+    """True when ``message`` is the clip or failure notice posted for ``job`` (whoever wrote it:
+    the caller checks the author). The job's status message is not one."""
+    if message.id == job.status_message_id:
+        return False
+    if message.nonce is not None and str(message.nonce) == nonce:
+        return True  # Discord echoes the nonce only for a while: never the only sign
+    marker = job_marker(job.id)
+    if any(embed.footer.text == marker for embed in message.embeds):
+        return True
+    if marker in (line.strip() for line in message.content.splitlines()):
+        return True
+    if any(a.filename == clip_filename(job.id) for a in message.attachments):
+        return True
+    buttons = {f"rw:rerun:{job.id}", f"rw:retry:{job.id}"}
+    return any(
+        getattr(child, "custom_id", None) in buttons
+        for row in message.components
+        for child in getattr(row, "children", ())
+    )
 
 
 @dataclass
@@ -177,6 +212,9 @@ class DiscordDelivery:
         """Post the clip in the job's thread (or channel/DM), fitted to the upload limit."""
         _require_published(job)
         target = self._channel(job.thread_id or job.channel_id, job.guild_id)
+        earlier = await self._earlier_message(job, target, nonce)
+        if earlier is not None:
+            return await self._already_posted(job, earlier)
         await self._require(job, target, CLIP_PERMISSIONS)
         limit = await self._upload_limit(job)
         model = self._settings.model(job.params.model)
@@ -194,7 +232,7 @@ class DiscordDelivery:
                 f"It used {amount(job.charged_credits or job.estimated_credits)} credits."
             )
             return await self._send(job, target, nonce, content=text, embed=None, file=None)
-        file = discord.File(fitted, filename=f"runway-job-{job.id}.mp4")
+        file = discord.File(fitted, filename=clip_filename(job.id))
         try:
             return await self._send(
                 job,
@@ -218,6 +256,9 @@ class DiscordDelivery:
             raise DeliveryFailed("cancelled before it was ever posted", permanent=True)
         _require_published(job)
         target = self._channel(job.thread_id or job.channel_id, job.guild_id)
+        earlier = await self._earlier_message(job, target, nonce)
+        if earlier is not None:
+            return await self._already_posted(job, earlier)
         await self._require(job, target, ())
         unit = self._settings.quota.unit.value
         return await self._send(
@@ -285,6 +326,61 @@ class DiscordDelivery:
             await self._tell_missing(job, target, names)
             raise DeliveryFailed(f"missing permissions: {', '.join(names)}", permanent=True)
 
+    def _may_read_history(self, target: object) -> bool:
+        """False when the cache knows the bot cannot read ``target``'s history."""
+        if not isinstance(target, discord.Thread | discord.TextChannel):
+            return True
+        me = target.guild.me
+        if me is None:
+            return True
+        perms = target.permissions_for(me)
+        return perms.view_channel and perms.read_message_history
+
+    async def _earlier_message(
+        self, job: Job, target: _Target, nonce: str
+    ) -> discord.Message | None:
+        """The bot's own clip or notice for ``job`` already in ``target``, if any.
+
+        A post that reached Discord just before a crash, but was not recorded, is attempted
+        again on restart; Discord's nonce drops the repeat only within a few minutes, so the
+        bot reads the messages posted after the job's status message (its thread holds only
+        the job's messages) and looks for one that names the job. Without Read Message
+        History (or on any error) it does not look and relies on the nonce.
+        """
+        me = self._client.user
+        if me is None:
+            return None
+        if not self._may_read_history(target):
+            log.info(
+                "job %s: cannot read the history of %s; relying on the nonce", job.id, target.id
+            )
+            return None
+        after: discord.abc.Snowflake | datetime
+        if job.status_message_id is not None:
+            after = discord.Object(id=job.status_message_id)
+        else:
+            after = job.created_at if job.created_at.tzinfo else job.created_at.replace(tzinfo=UTC)
+        try:
+            async for message in target.history(
+                limit=LOOK_BACK_MESSAGES, after=after, oldest_first=True
+            ):
+                if message.author.id == me.id and is_final_message(message, job, nonce):
+                    return message
+        except discord.Forbidden:
+            log.info(
+                "job %s: may not read the history of %s; relying on the nonce", job.id, target.id
+            )
+        except discord.NotFound:
+            pass  # the post that follows says the channel is gone
+        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            log.warning("job %s: could not look for an earlier post: %s", job.id, exc)
+        return None
+
+    async def _already_posted(self, job: Job, message: discord.Message) -> DeliveryReceipt:
+        log.info("job %s: already posted as message %s; not posting again", job.id, message.id)
+        await self._finish_status(job)
+        return DeliveryReceipt(message_id=message.id)
+
     async def _finish_status(self, job: Job) -> None:
         """Show the final state on the status message once the result is posted."""
         delivered = dataclasses.replace(job, delivered_at=datetime.now(UTC))
@@ -309,6 +405,9 @@ class DiscordDelivery:
             content = f"{content}\n{embed_as_text(embed)}"
         elif embed is not None:
             extra["embed"] = embed
+        marker = job_marker(job.id)
+        if "embed" not in extra and marker not in content.splitlines():
+            content = f"{content}\n{marker}"  # how a later look recognises the message
         if file is not None:
             extra["file"] = file
         if view is not None:

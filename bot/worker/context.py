@@ -12,6 +12,7 @@ import aiosqlite
 
 from ..config import Settings
 from ..domain import JobState
+from ..ops.metrics import Metrics
 from ..ports import DeliveryPort, StatusUpdate
 from ..quota import QuotaService
 from ..runway.client import RunwayClient
@@ -41,6 +42,7 @@ class StepContext:
         rng: random.Random,
         scale: float,
         model_paused_until: dict[str, float],
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -53,6 +55,7 @@ class StepContext:
         self.rng = rng
         self.scale = scale
         self.model_paused_until = model_paused_until
+        self.metrics = metrics if metrics is not None else quota.metrics
         self._last_status: dict[int, float] = {}
         self.rates: dict[int, tuple[float | None, float | None]] = {}
 

@@ -41,7 +41,7 @@ async def deliver_clip(ctx: StepContext, rec: JobRecord) -> None:
         await _output_failed(ctx, job_id, "bad_output", str(exc))
         return
     except RunwayError as exc:
-        if not await _delivery_retry(ctx, rec, f"download: {exc}"):
+        if not await _delivery_retry(ctx, rec, f"download: {exc}", "clip"):
             await _output_failed(
                 ctx, job_id, "download_failed", "The finished video could not be downloaded."
             )
@@ -50,7 +50,7 @@ async def deliver_clip(ctx: StepContext, rec: JobRecord) -> None:
         job = rec.job
         receipt = await ctx.port.deliver_clip(job, clip, job.nonce)
     except DeliveryFailed as exc:
-        if exc.permanent or not await _delivery_retry(ctx, rec, str(exc)):
+        if exc.permanent or not await _delivery_retry(ctx, rec, str(exc), "clip"):
             await _output_failed(
                 ctx, job_id, "delivery_failed", f"The video was made but could not be posted: {exc}"
             )
@@ -66,17 +66,19 @@ async def deliver_failure(ctx: StepContext, rec: JobRecord) -> None:
     try:
         receipt = await ctx.port.deliver_failure(job, job.nonce)
     except DeliveryFailed as exc:
-        if exc.permanent or not await _delivery_retry(ctx, rec, str(exc)):
+        if exc.permanent or not await _delivery_retry(ctx, rec, str(exc), "notice"):
+            ctx.metrics.delivery_failed("notice", gave_up=True)
             await _give_up_delivery(ctx, job.id, str(exc))
         return
     await _delivered(ctx, job.id, receipt.message_id)
 
 
-async def _delivery_retry(ctx: StepContext, rec: JobRecord, reason: str) -> bool:
+async def _delivery_retry(ctx: StepContext, rec: JobRecord, reason: str, kind: str) -> bool:
     """Schedule another delivery attempt; False when the attempts are used up."""
     attempts = rec.delivery_attempts + 1
     if attempts >= MAX_DELIVERY_ATTEMPTS:
         return False
+    ctx.metrics.delivery_failed(kind, gave_up=False)
     delay = ctx.backoff(attempts, None)
     log.warning("delivery of job %s failed (%s); retry in %.0fs", rec.id, reason, delay)
     await ctx.reschedule(rec.id, delay, {"delivery_attempts": attempts})
@@ -117,6 +119,7 @@ async def _give_up_delivery(ctx: StepContext, job_id: int, reason: str) -> None:
 
 async def _output_failed(ctx: StepContext, job_id: int, code: str, text: str) -> None:
     """The clip was made but cannot be posted: refund, fail and explain instead."""
+    ctx.metrics.delivery_failed("clip", gave_up=True)
     now = ctx.clock()
     async with ctx.store.transaction() as conn:
         rec = await jobs_repo.get(conn, job_id)

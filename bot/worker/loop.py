@@ -27,6 +27,7 @@ from typing import Any
 from ..config import Settings
 from ..domain import JobState
 from ..jobs import INPUT_RETENTION_SECONDS
+from ..ops.metrics import Metrics
 from ..ports import DeliveryPort
 from ..quota import QuotaService
 from ..runway.client import RunwayClient
@@ -61,6 +62,7 @@ class Worker:
         lease_seconds: float = 120.0,
         max_parallel: int = 4,
         idle_seconds: float = 60.0,
+        metrics: Metrics | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -78,6 +80,9 @@ class Worker:
         self._announcer: asyncio.Task[None] | None = None
         self._stopping = False
         self._model_paused_until: dict[str, float] = {}
+        self.metrics = metrics if metrics is not None else quota.metrics
+        self.last_pass: float | None = None
+        """``time.monotonic()`` when the loop last finished a pass (or started), for health."""
         self._ctx = StepContext(
             settings,
             store,
@@ -91,6 +96,7 @@ class Worker:
             # Tests lower the floor; the whole schedule shrinks with it (1.0 in production).
             scale=poll_floor_seconds / MIN_POLL_SECONDS,
             model_paused_until=self._model_paused_until,
+            metrics=self.metrics,
         )
         self._last_purge = 0.0
 
@@ -101,7 +107,20 @@ class Worker:
         self._workdir.mkdir(parents=True, exist_ok=True)
         self._stopping = False
         await self.recover()
+        self.last_pass = time.monotonic()
         self._loop_task = asyncio.create_task(self._run(), name=f"worker-{self.owner}")
+
+    @property
+    def running(self) -> bool:
+        """Whether the scheduler loop task exists and has not ended."""
+        return self._loop_task is not None and not self._loop_task.done()
+
+    @property
+    def alive_within(self) -> float:
+        """Seconds between two passes of a healthy loop, at most: it never sleeps longer
+        than ``idle_seconds``; twice that plus a lease renewal interval leaves room for a
+        slow pass (a busy database)."""
+        return 2 * self._idle + self._lease / 3
 
     def wake(self) -> None:
         """Something changed (new job, cancel): run a scheduler pass now."""
@@ -149,6 +168,7 @@ class Worker:
             except Exception:
                 log.exception("scheduler pass failed")
                 next_at = self._clock() + self._floor
+            self.last_pass = time.monotonic()
             if self._stopping:
                 break
             timeout = self._idle if next_at is None else next_at - self._clock()

@@ -39,24 +39,36 @@ async def poll(ctx: StepContext, rec: JobRecord) -> None:
     deadline = ctx.settings.runway.task_deadline_minutes * 60
     started = rec.started_ts
     if now - started > deadline:
+        ctx.metrics.poll("deadline")
         await _past_deadline(ctx, rec)
         return
     try:
         task = await ctx.client.get_task(rec.task_id)
     except NotFoundError as exc:  # TaskNotVisibleYet included
+        ctx.metrics.poll("not_found")
         await _not_found(ctx, rec, exc)
         return
     except AuthenticationError as exc:
+        ctx.metrics.poll("refused")
         await _account_refused(ctx, rec, exc)
         return
     except RunwayError as exc:
+        ctx.metrics.poll("error")
         failures = rec.poll_errors + 1
         retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
         delay = ctx.backoff(failures, retry_after)
         log.warning("poll of job %s failed (%s); next try in %.0fs", job_id, exc, delay)
         await ctx.reschedule(job_id, delay, {"poll_errors": failures}, expect=JobState.RUNNING)
         return
+    ctx.metrics.poll(_POLL_OUTCOMES.get(task.status, "running"))
     await apply_task(ctx, rec, task)
+
+
+_POLL_OUTCOMES = {
+    TaskStatus.SUCCEEDED: "succeeded",
+    TaskStatus.FAILED: "failed",
+    TaskStatus.CANCELLED: "cancelled",
+}
 
 
 async def _not_found(ctx: StepContext, rec: JobRecord, exc: NotFoundError) -> None:

@@ -106,6 +106,7 @@ async def submit(ctx: StepContext, job_id: int) -> None:
 
 
 async def _submitted(ctx: StepContext, job_id: int, task_id: str) -> None:
+    ctx.metrics.submission("submitted")
     now = ctx.clock()
     delay = ctx.poll_delay(TaskStatus.PENDING)
     async with ctx.store.transaction() as conn:
@@ -139,6 +140,7 @@ async def _submitted(ctx: StepContext, job_id: int, task_id: str) -> None:
 
 
 async def _fail_submit(ctx: StepContext, job_id: int, code: str, text: str) -> None:
+    ctx.metrics.submission("failed")
     await ctx.finish(
         job_id, JobState.FAILED, expect=JobState.SUBMITTING, code=code, text=text, charge=False
     )
@@ -147,6 +149,7 @@ async def _fail_submit(ctx: StepContext, job_id: int, code: str, text: str) -> N
 async def _in_doubt(ctx: StepContext, job_id: int, *, no_task_id: bool = False) -> None:
     """The create may have started (and billed) a task: refund the user, while the bot-wide
     counter keeps the estimate, since Runway may have billed it."""
+    ctx.metrics.submission("in_doubt")
     await ctx.finish(
         job_id,
         JobState.IN_DOUBT,
@@ -200,6 +203,7 @@ async def _requeue(ctx: StepContext, rec: JobRecord, exc: RunwayError) -> None:
             ctx, job_id, "busy", "Runway stayed too busy to take this job. Please try later."
         )
         return
+    ctx.metrics.submission("requeued")
     retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
     delay = ctx.backoff(rec.job.attempts, retry_after)
     now = ctx.clock()

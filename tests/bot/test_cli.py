@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -149,3 +151,103 @@ def test_check_config_warns_when_a_command_has_no_model(tmp_path: Path) -> None:
         "warning: provider 'runway' has no enabled video_to_video model: "
         "/restyle will refuse every request"
     ]
+
+
+# -- global options, --version, help (through bot.cli.main) ------------------------------------
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    from bot.cli import main
+
+    with pytest.raises(SystemExit) as caught:
+        main(["--version"])
+    assert caught.value.code == 0
+    assert capsys.readouterr().out == f"runway-bot {version('runway-discord-bot')}\n"
+    result = run_cli("--version")
+    assert result.returncode == 0 and result.stdout.startswith("runway-bot ")
+
+
+def test_global_options_are_accepted_after_the_sub_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import build_parser, main
+
+    config = str(ROOT / "config.example.toml")
+    args = build_parser().parse_args(["run", "--log-level", "debug", "--config", "x.toml"])
+    assert (args.log_level, args.config) == ("DEBUG", "x.toml")
+    assert main(["check-config", "--log-level", "debug", "--config", config]) == 0
+    assert main(["--config", config, "--log-level", "WARNING", "check-config"]) == 0
+    assert "config.example.toml: OK" in capsys.readouterr().out
+    # after the sub-command wins over before it
+    missing = str(tmp_path / "missing.toml")
+    assert main(["--config", config, "check-config", "--config", missing]) == 2
+    assert f"{missing}: file not found" in capsys.readouterr().err
+    # `run --log-level DEBUG` parses (and stops at the missing file, not at the arguments)
+    assert main(["run", "--log-level", "DEBUG", "--config", missing]) == 2
+    err = capsys.readouterr().err
+    assert "file not found" in err and "unrecognized arguments" not in err
+    # nested operator commands take them too
+    assert main(["jobs", "list", "--log-level", "ERROR", "--config", missing]) == 2
+
+
+def test_bad_arguments_are_one_line_with_exit_code_2(capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import main
+
+    for argv in (["--log-level", "LOUD", "check-config"], ["jobs", "show", "x"]):
+        with pytest.raises(SystemExit) as caught:
+            main(argv)
+        assert caught.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(": error: " in line for line in err)
+    assert "invalid int value: 'x'" in err[1]
+
+
+def test_help_documents_the_config_default_and_the_operator_commands(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from bot.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    top = " ".join(capsys.readouterr().out.split())
+    for name in ("run", "check-config", "sync-commands", "jobs", "quota", "backup", "simulate"):
+        assert name in top
+    assert "default: config.toml in the working directory" in top
+    assert "--version" in top
+    with pytest.raises(SystemExit):
+        main(["jobs", "cancel", "--help"])
+    sub = " ".join(capsys.readouterr().out.split())
+    assert "--json" in sub and "--config PATH" in sub and "--log-level" in sub
+
+
+def test_operator_commands_never_print_secrets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from bot.cli import main
+    from bot.store.db import Store
+
+    secret, token = "key_" + "d" * 64, "discord-secret-token"
+    monkeypatch.setenv("RUNWAY_API_KEY", secret)
+    monkeypatch.setenv("DISCORD_TOKEN", token)
+    db = tmp_path / "db.sqlite3"
+    monkeypatch.setenv("RUNWAY_BOT_DATABASE", str(db))
+
+    async def create() -> None:
+        await (await Store.open(db)).close()
+
+    asyncio.run(create())
+    config = str(ROOT / "config.example.toml")
+    for args in (
+        ["jobs", "list", "--json"],
+        ["jobs", "show", "1"],
+        ["quota", "show", "--guild", "1", "--user", "2", "--json"],
+        ["backup", str(tmp_path / "b.sqlite3")],
+    ):
+        main([*args, "--config", config])
+        captured = capsys.readouterr()
+        assert secret not in captured.out + captured.err
+        assert token not in captured.out + captured.err

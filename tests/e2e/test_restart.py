@@ -29,6 +29,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
 Json = Any
 RUN_SECONDS = 1000  # simulated; the tests move the simulator's clock instead of waiting
+NONCE_WINDOW = 5 * 60  # how long Discord (and the fake) drops a repeated nonce
 
 
 async def start_job(env: Env, place: Place, user: int, prompt: str) -> tuple[int, int]:
@@ -123,6 +124,31 @@ async def test_kill_while_delivering_then_restart_posts_the_clip_once(
 
     await env.bot.start()
     await assert_delivered_once(env, place, job_id, thread_id, alice)
+    assert (await env.usage(place, alice))["Used"] == "10 credits"
+
+
+async def test_a_clip_posted_before_a_long_outage_is_not_posted_again(
+    env: Env, place: Place
+) -> None:
+    alice = place.members[0]
+    job_id, thread_id = await start_job(env, place, alice, f"outage [sim:seconds={RUN_SECONDS}]")
+    await wait_rendering(env, thread_id)
+    # Discord stores the clip; the bot dies before it hears back, so nothing records it.
+    hold = env.fake.hold("POST", f"/channels/{thread_id}/messages", after=True)
+    env.sim.advance(RUN_SECONDS)
+    await wait_for(_is_set(hold.reached), "the bot to upload the clip")
+    env.bot.kill()
+    hold.release.set()
+    (clip,) = await clips_in(env, thread_id)
+    assert env.db.job(job_id)["delivered_at"] is None
+    # The bot stays down longer than Discord remembers the message's nonce.
+    await env.ctl.advance(NONCE_WINDOW + 60)
+    env.sim.advance(NONCE_WINDOW + 60)
+
+    await env.bot.start()
+    await assert_delivered_once(env, place, job_id, thread_id, alice)
+    assert env.db.job(job_id)["delivered_message_id"] == int(clip["id"])
+    assert "not posting again" in env.bot.log.read_text(), env.bot.tail()
     assert (await env.usage(place, alice))["Used"] == "10 credits"
 
 

@@ -9,7 +9,7 @@ import random
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from unittest.mock import AsyncMock, MagicMock
 
 import av
@@ -22,7 +22,9 @@ from bot.config import Settings
 from bot.domain import Job, JobKind, JobParams, JobState
 from bot.media import probe_video
 from bot.ports import DeliveryFailed, StatusUpdate
-from bot.ui.delivery import UPLOAD_HEADROOM_BYTES, DiscordDelivery
+from bot.ui.delivery import LOOK_BACK_MESSAGES, UPLOAD_HEADROOM_BYTES, DiscordDelivery
+from bot.ui.embeds import embed_as_text, failure_embed, result_embed, status_embed
+from bot.ui.views import failure_view, result_view
 from tests.discord_doubles import (
     forbidden,
     make_dm_channel,
@@ -85,6 +87,8 @@ class World:
         self.client.get_channel.side_effect = known.get
         self.client.get_guild.return_value = self.channel.guild
         self.client.get_user.return_value = self.user
+        self.me = make_user()  # the bot
+        self.client.user = self.me
         self.clock = Clock()
         self.settings = Settings(models=default_catalog())
         self.delivery = DiscordDelivery(
@@ -325,6 +329,7 @@ async def test_a_clip_that_cannot_fit_gets_a_clear_message(world: World, tmp_pat
     ((args, kwargs, message),) = world.thread.sent
     assert receipt.message_id == message.id
     assert "larger than this server's upload limit" in args[0]
+    assert args[0].splitlines()[-1] == "job #7", "a later look recognises it"
     assert "file" not in kwargs
     assert kwargs["nonce"] == job.nonce
 
@@ -492,3 +497,190 @@ async def test_without_embed_links_status_edits_are_text_and_embeds_return_with_
     shown = message.edit.await_args.kwargs
     assert shown["content"] is None, "the text fallback is cleared"
     assert "40%" in str(shown["embed"].description)
+
+
+# -- exactly once after an outage: the earlier post is found, not repeated ---------------------
+
+
+def posted(
+    author: Any,
+    *,
+    message_id: int | None = None,
+    content: str = "",
+    embeds: list[discord.Embed] | None = None,
+    view: discord.ui.View | None = None,
+    filenames: tuple[str, ...] = (),
+) -> MagicMock:
+    """A :class:`discord.Message` read back from the history (no nonce: Discord forgets it)."""
+    message = MagicMock(spec_set=discord.Message)
+    message.id = message_id if message_id is not None else next_id()
+    message.author = author
+    message.nonce = None
+    message.content = content
+    message.embeds = embeds or []
+    message.components = (
+        [discord.ActionRow(cast(Any, row)) for row in view.to_components()]
+        if view is not None
+        else []
+    )
+    attachments = []
+    for name in filenames:
+        attachment = MagicMock(spec_set=discord.Attachment)
+        attachment.filename = name
+        attachments.append(attachment)
+    message.attachments = attachments
+    return message
+
+
+def history_of(channel: Any, *messages: MagicMock) -> MagicMock:
+    """Make ``channel.history(...)`` yield ``messages``; returns the mock to inspect calls."""
+
+    async def history(**_: Any) -> Any:
+        for message in messages:
+            yield message
+
+    mock = MagicMock(side_effect=history)
+    channel.history = mock
+    return mock
+
+
+async def test_an_earlier_clip_found_in_the_thread_is_not_posted_again(
+    world: World, tmp_path: Path
+) -> None:
+    status = MagicMock(spec_set=discord.PartialMessage)
+    status.edit = AsyncMock()
+    world.channel.get_partial_message.side_effect = None
+    world.channel.get_partial_message.return_value = status
+    job = world.job()
+    someone = make_user()
+    clip = posted(
+        world.me,
+        content=f"<@{job.user_id}> your clip is ready.",
+        embeds=[result_embed(job)],
+        view=result_view(job),
+        filenames=("runway-job-7.mp4",),
+    )
+    history = history_of(
+        world.thread,
+        posted(someone, content="job #7", embeds=[result_embed(job)]),  # not the bot's
+        posted(
+            world.me, embeds=[status_embed(StatusUpdate(job=job))], message_id=job.status_message_id
+        ),
+        clip,
+    )
+
+    receipt = await world.delivery.deliver_clip(job, small_clip(tmp_path), job.nonce)
+
+    assert receipt.message_id == clip.id
+    assert world.thread.sent == [], "posted once, before the outage"
+    (call,) = history.call_args_list
+    assert call.kwargs["after"].id == job.status_message_id
+    assert call.kwargs["limit"] == LOOK_BACK_MESSAGES
+    assert call.kwargs["oldest_first"] is True
+    assert status.edit.await_args is not None, "the status message still shows Finished"
+    assert status.edit.await_args.kwargs["embed"].description.startswith("Finished\n")
+
+
+@pytest.mark.parametrize(
+    "how",
+    ["footer", "text-fallback", "button-only", "marker-line"],
+)
+async def test_an_earlier_failure_notice_is_recognised_by_any_of_its_marks(
+    world: World, how: str
+) -> None:
+    job = world.job(state=JobState.FAILED, error_code="x", error_text="broke", refunded=True)
+    embed = failure_embed(job)
+    kinds: dict[str, dict[str, Any]] = {
+        "footer": {"embeds": [embed]},
+        "text-fallback": {"content": f"<@{job.user_id}>\n{embed_as_text(embed)}"},
+        "button-only": {"content": f"<@{job.user_id}>", "view": failure_view(job)},
+        "marker-line": {"content": "too large\njob #7"},
+    }
+    notice = posted(world.me, **kinds[how])
+    history_of(world.thread, notice)
+
+    receipt = await world.delivery.deliver_failure(job, job.nonce)
+
+    assert receipt.message_id == notice.id
+    assert world.thread.sent == []
+
+
+async def test_without_an_earlier_post_the_clip_is_posted(world: World, tmp_path: Path) -> None:
+    job = world.job()
+    other = dataclasses.replace(job, id=8)
+    history_of(
+        world.thread,
+        posted(world.me, embeds=[result_embed(other)], view=result_view(other)),  # job #8
+        posted(world.me, content="I could not post the result of job #7. ..."),
+        posted(make_user(), content="job #7"),
+    )
+
+    receipt = await world.delivery.deliver_clip(job, small_clip(tmp_path), job.nonce)
+
+    ((_, kwargs, message),) = world.thread.sent
+    assert receipt.message_id == message.id
+    assert kwargs["nonce"] == job.nonce
+
+
+async def test_in_the_channel_the_look_starts_after_the_status_message(
+    world: World, tmp_path: Path
+) -> None:
+    job = world.job(thread_id=None)
+    clip = posted(world.me, embeds=[result_embed(job)])
+    history = history_of(
+        world.channel,
+        posted(
+            world.me, message_id=job.status_message_id, embeds=[status_embed(StatusUpdate(job=job))]
+        ),
+        clip,
+    )
+    receipt = await world.delivery.deliver_clip(job, small_clip(tmp_path), job.nonce)
+    assert receipt.message_id == clip.id
+    assert world.channel.sent == []
+    assert history.call_args.kwargs["after"].id == job.status_message_id
+
+
+async def test_the_status_message_alone_is_no_earlier_post(world: World, tmp_path: Path) -> None:
+    job = world.job(thread_id=None)
+    history_of(
+        world.channel,
+        posted(
+            world.me, message_id=job.status_message_id, embeds=[status_embed(StatusUpdate(job=job))]
+        ),
+    )
+    await world.delivery.deliver_clip(job, small_clip(tmp_path), job.nonce)
+    assert len(world.channel.sent) == 1
+
+
+async def test_without_read_message_history_it_posts_relying_on_the_nonce(
+    world: World, tmp_path: Path
+) -> None:
+    perms = discord.Permissions.all()
+    perms.read_message_history = False
+    world.thread.permissions_for.return_value = perms
+    history = history_of(world.thread)
+    job = world.job()
+
+    await world.delivery.deliver_clip(job, small_clip(tmp_path), job.nonce)
+
+    history.assert_not_called()
+    ((_, kwargs, _),) = world.thread.sent
+    assert kwargs["nonce"] == job.nonce
+
+
+@pytest.mark.parametrize("error", [forbidden(50001, "Missing Access"), server_error(503)])
+async def test_when_the_history_cannot_be_read_it_posts_relying_on_the_nonce(
+    world: World, error: Exception
+) -> None:
+    async def refused(**_: Any) -> Any:
+        raise error
+        yield  # an async generator, as discord.py's history is
+
+    world.thread.history = MagicMock(side_effect=refused)
+    job = world.job(state=JobState.FAILED, error_code="x", error_text="broke", refunded=True)
+
+    receipt = await world.delivery.deliver_failure(job, job.nonce)
+
+    ((_, kwargs, message),) = world.thread.sent
+    assert receipt.message_id == message.id
+    assert kwargs["nonce"] == job.nonce
