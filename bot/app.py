@@ -69,8 +69,23 @@ class RunwayTree(app_commands.CommandTree["RunwayBot"]):
         await handle_app_command_error(interaction, error)
 
 
-class RunwayBot(commands.Bot):
-    """The Discord bot. ``mode="sync"`` loads only the commands (no store, worker, Runway)."""
+def shard_options(discord_settings: DiscordSettings) -> dict[str, Any]:
+    """``shard_count``/``shard_ids`` for ``AutoShardedBot``: none means Discord picks the count
+    (``GET /gateway/bot``) and this process runs every shard."""
+    options: dict[str, Any] = {}
+    if discord_settings.shard_count is not None:
+        options["shard_count"] = discord_settings.shard_count
+    if discord_settings.shard_ids is not None:
+        options["shard_ids"] = list(discord_settings.shard_ids)
+    return options
+
+
+class RunwayBot(commands.AutoShardedBot):
+    """The Discord bot, sharded (``discord.shard_count``/``shard_ids``, else automatic).
+
+    ``mode="sync"`` loads only the commands (no store, worker, Runway) and never opens a
+    shard: it only logs in over REST.
+    """
 
     def __init__(
         self,
@@ -87,6 +102,7 @@ class RunwayBot(commands.Bot):
             help_command=None,
             tree_cls=RunwayTree,
             allowed_mentions=discord.AllowedMentions.none(),
+            **shard_options(settings.discord),
         )
         self.settings = settings
         self.mode = mode
@@ -101,6 +117,7 @@ class RunwayBot(commands.Bot):
         self._metrics: Metrics | None = None
         self._ops: OpsServer | None = None
         self._closed_services = False
+        self._loop_bound = False  # discord.py's loop-bound set-up has run
 
     async def load_cogs(self) -> None:
         """Load every feature cog (their commands need no services to be defined)."""
@@ -229,17 +246,35 @@ class RunwayBot(commands.Bot):
                 log.exception("stopping the %s failed", name)
         self.services = None
 
+    async def _async_setup_hook(self) -> None:
+        await super()._async_setup_hook()
+        self._loop_bound = True
+
     async def close(self) -> None:
         """Stop the worker (leases released), close Runway and the database, then Discord."""
         await self._close_services()
+        if not self._loop_bound:
+            # Never entered nor logged in (setup_hook driven directly, or a signal during
+            # start): AutoShardedClient.close needs the queue that this set-up creates.
+            await self._async_setup_hook()
         await super().close()
 
     async def on_ready(self) -> None:
-        """Log who we are once the gateway is ready."""
+        """Log who we are once every shard is ready."""
         user = self.user
         log.info(
-            "connected as %s (%s) in %d guilds", user, user.id if user else "?", len(self.guilds)
+            "connected as %s (%s) in %d guilds over %d shards (ids %s of %s)",
+            user,
+            user.id if user else "?",
+            len(self.guilds),
+            len(self.shards),
+            sorted(self.shards),
+            self.shard_count,
         )
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        """Log each shard as it becomes ready."""
+        log.info("shard %d of %s ready", shard_id, self.shard_count)
 
 
 async def _serve(settings: Settings, token: str, owner: str) -> int:

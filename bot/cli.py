@@ -13,8 +13,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .config import ConfigError, Settings, load_settings, summarize
+from .config import ConfigError, Settings, check_warnings, load_settings, summarize
 from .domain import UserError
+from .logs import setup_from_cli
 from .operator import OperatorError, Outcome, Services, open_services
 from .operator import backup as op_backup
 from .operator import jobs as op_jobs
@@ -27,9 +28,9 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 log = logging.getLogger(__name__)
 
 
-def _load_or_report(path: str) -> Settings | None:
+def _load_or_report(path: str, *, check_paths: bool = False) -> Settings | None:
     try:
-        return load_settings(path)
+        return load_settings(path, check_paths=check_paths)
     except ConfigError as exc:
         print(f"invalid configuration in {path}:", file=sys.stderr)
         for problem in exc.problems:
@@ -38,19 +39,20 @@ def _load_or_report(path: str) -> Settings | None:
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
-    settings = _load_or_report(args.config)
+    settings = _load_or_report(args.config, check_paths=True)
     if settings is None:
         return 2
     print(f"{args.config}: OK")
     for line in summarize(settings):
         print(f"  {line}")
-    for warning in settings.warnings():
+    for warning in check_warnings(settings):
         print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    settings = _load_or_report(args.config)
+    # the same checks as check-config, the database's directory too: refuse before connecting
+    settings = _load_or_report(args.config, check_paths=True)
     if settings is None:
         return 2
     from .app import main_run  # imports discord: only when running the bot
@@ -397,11 +399,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)  # exits (SystemExit) for --help, --version and mistakes
     if not hasattr(args, "config"):
         args.config = getattr(args, "config_default", DEFAULT_CONFIG)
+    # [logging] from the configuration; --log-level wins over its level (bot.logs)
+    setup_from_cli(args.config, getattr(args, "log_level", None))
     if not hasattr(args, "log_level"):
         args.log_level = "INFO"
-    logging.basicConfig(
-        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-    )
     code: int = args.func(args)
     return code

@@ -6,18 +6,24 @@ Environment variables (they override the file):
 - ``RUNWAY_API_KEY``: the Runway or CometAPI key (``runway.api_key``).
 - ``RUNWAY_BOT_DATABASE``: the SQLite path (``storage.path``).
 
+``DISCORD_TOKEN_FILE`` and ``RUNWAY_API_KEY_FILE`` name a file (a Docker secret) whose stripped
+content is the secret; the direct variable wins when both are set.
+
 The model catalog is the packaged one (``bot.catalog``, ``bot/catalog/default.toml``) unless
 the file has its own ``[[models]]`` entries, which then replace it whole.
 """
 
 from __future__ import annotations
 
+import copy
 import os
+import re
+import tempfile
 import tomllib
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -46,6 +52,12 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "RUNWAY_BOT_DATABASE": ("storage", "path"),
 }
 
+SECRET_FILES: tuple[str, ...] = ("DISCORD_TOKEN", "RUNWAY_API_KEY")
+"""Secrets that may also come from ``<NAME>_FILE`` (a file holding the secret)."""
+
+RUNWAY_KEY_PATTERN = re.compile(r"key_[0-9a-fA-F]{128}")
+DISCORD_TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+
 DEFAULT_BASE_URLS: dict[str, str] = {
     "runway": "https://api.dev.runwayml.com",
     "cometapi": "https://api.cometapi.com/runwayml",
@@ -66,6 +78,9 @@ class DiscordSettings(_Strict):
     gateway_url: str | None = None
     allow_dms: bool = False
     status_edit_interval_seconds: float = Field(default=3.0, ge=0.5)
+    # Gateway shards: unset asks Discord how many (GET /gateway/bot); shard_ids needs a count.
+    shard_count: int | None = Field(default=None, ge=1)
+    shard_ids: tuple[int, ...] | None = None
 
     @field_validator("api_base", "gateway_url")
     @classmethod
@@ -73,6 +88,25 @@ class DiscordSettings(_Strict):
         if value is not None and not value.startswith(("http://", "https://", "ws://", "wss://")):
             raise ValueError("must start with http://, https://, ws:// or wss://")
         return value
+
+    @model_validator(mode="after")
+    def _shards(self) -> DiscordSettings:
+        ids = self.shard_ids
+        if ids is None:
+            return self
+        if self.shard_count is None:
+            raise ValueError("discord.shard_ids needs discord.shard_count")
+        if not ids:
+            raise ValueError("discord.shard_ids must not be empty")
+        if len(set(ids)) != len(ids):
+            raise ValueError("discord.shard_ids has duplicates")
+        bad = [i for i in ids if not 0 <= i < self.shard_count]
+        if bad:
+            raise ValueError(
+                f"discord.shard_ids {bad} out of range: each must be 0 to shard_count - 1"
+                f" ({self.shard_count - 1})"
+            )
+        return self
 
 
 class SimulatorSettings(_Strict):
@@ -99,7 +133,7 @@ class RunwaySettings(_Strict):
     download_min_bytes_per_second: float = Field(default=64 * 1024, ge=0)
     max_retries: int = Field(default=4, ge=0, le=10)
     max_concurrent_per_model: int = Field(default=1, ge=1)
-    concurrency_overrides: dict[str, int] = Field(default_factory=dict)
+    concurrency_overrides: dict[str, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
     task_deadline_minutes: float = Field(default=30.0, gt=0)
     task_not_exist_grace_seconds: float = Field(default=60.0, ge=0)
     max_output_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
@@ -137,6 +171,13 @@ class StorageSettings(_Strict):
 
     path: Path = Path("data/runway-bot.sqlite3")
 
+    @field_validator("path", mode="before")
+    @classmethod
+    def _not_empty(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("must not be empty (the SQLite database file's path)")
+        return value
+
 
 class QuotaUnit(StrEnum):
     """What a quota counts."""
@@ -173,6 +214,21 @@ class MetricsSettings(_Strict):
     port: int = Field(default=9464, ge=0, le=65535)
 
 
+class LoggingSettings(_Strict):
+    """``[logging]``: ``format`` "text" (``time LEVEL logger: message job=N ...``) or "json"
+    (one object per line); ``level`` (``--log-level`` wins over it). See :mod:`bot.logs`."""
+
+    format: Literal["text", "json"] = "text"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    @field_validator("format", "level", mode="before")
+    @classmethod
+    def _case(cls, value: Any, info: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        return value.upper() if info.field_name == "level" else value.lower()
+
+
 class Settings(_Strict):
     """The whole validated configuration."""
 
@@ -181,6 +237,7 @@ class Settings(_Strict):
     storage: StorageSettings = StorageSettings()
     quota: QuotaSettings = QuotaSettings()
     metrics: MetricsSettings = MetricsSettings()
+    logging: LoggingSettings = LoggingSettings()
     models: tuple[ModelSpec, ...] = Field(default_factory=default_catalog)
     """The catalog resolved for ``runway.provider``: the models it serves, its overrides
     applied, ``enabled`` true or false for it. The entries as written are ``catalog``: the
@@ -188,6 +245,17 @@ class Settings(_Strict):
     packaged catalog (``bot/catalog/default.toml``)."""
 
     _catalog: tuple[ModelSpec, ...] = PrivateAttr(default=())
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _models_is_a_list(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            raise ValueError(
+                "is a table, not a list of [[models]] entries: a [models.overrides.<provider>] "
+                "goes last in a [[models]] entry (the file needs its own catalog for that)"
+            )
+        return value
+
     _packaged: bool = PrivateAttr(default=False)
 
     @model_validator(mode="after")
@@ -285,30 +353,219 @@ def _format_loc(loc: tuple[int | str, ...], data: Mapping[str, Any]) -> str:
     return ".".join(parts) or "(top level)"
 
 
-def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> None:
+Loc = tuple[int | str, ...]
+Problem = tuple[Loc, str]
+
+_PLACEHOLDER_KEY = "key_" + "0" * 128
+"""Stands in for a missing Runway key while looking for the other problems (never used)."""
+
+
+def _read_secret_file(env_name: str, file_name: str) -> tuple[str | None, str | None]:
+    """The stripped secret in the file, or a problem line."""
+    try:
+        value = Path(file_name).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        return None, f"{env_name}_FILE: cannot read {file_name} ({exc.strerror or exc})"
+    except UnicodeDecodeError:
+        return None, f"{env_name}_FILE: {file_name} is not UTF-8 text"
+    if not value:
+        return None, f"{env_name}_FILE: {file_name} is empty"
+    return value, None
+
+
+def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> list[Problem]:
+    problems: list[Problem] = []
     for env_name, (section, key) in ENV_OVERRIDES.items():
-        value = environ.get(env_name)
+        value: str | None = environ.get(env_name)
+        file_name = environ.get(f"{env_name}_FILE") if env_name in SECRET_FILES else None
+        if not value and file_name:
+            value, problem = _read_secret_file(env_name, file_name)
+            if problem is not None:
+                problems.append(((section, key), problem))
         if value:
             section_data = data.setdefault(section, {})
             if isinstance(section_data, dict):
                 section_data[key] = value
+    return problems
 
 
-def parse_settings(data: dict[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
-    """Validate already-parsed TOML data (plus environment secrets) into Settings."""
-    _apply_env(data, os.environ if environ is None else environ)
-    try:
-        return Settings.model_validate(data)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors(include_input=False, include_url=False):
+def _related(a: Loc, b: Loc) -> bool:
+    """Whether the problem at ``a`` (found later) may be a consequence of the one at ``b``."""
+    if not a:  # the top level's checks are the catalog's, resolved for runway.provider
+        return any(b[: len(p)] == p for p in (("models",), ("runway", "provider")))
+    if len(a) == 1:  # a section's own check: only RunwaySettings' (the key it needs)
+        return a == b[:1] and (a != ("runway",) or b[:2] in (("runway",), ("runway", "api_key")))
+    if not b:
+        return a[:1] == ("models",)
+    if b == ("runway",):  # it was given a stand-in key: only the key's checks follow from it
+        return a[:2] == ("runway", "api_key")
+    return a[: len(b)] == b or b[: len(a)] == a
+
+
+_DROP = object()
+
+
+def _prune(work: dict[str, Any], loc: Loc) -> bool:
+    """Take out what a problem is about, so the next round can check the rest."""
+    path = [part for part in loc if part != "[key]"]
+    if not path:
+        return False
+    node: Any = work
+    for part in path[:-1]:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return _prune(work, tuple(path[:-1]))
+    last = path[-1]
+    if len(path) == 1 and last == "runway" and isinstance(node.get(last), dict):
+        if node[last].get("api_key") == _PLACEHOLDER_KEY:  # the key was not the problem
+            del node[last]
+        else:  # RunwaySettings' own check (the key it needs): the fields are fine
+            node[last]["api_key"] = _PLACEHOLDER_KEY
+        return True
+    if isinstance(node, list) and isinstance(last, int) and 0 <= last < len(node):
+        node[last] = _DROP
+        return True
+    if isinstance(node, dict) and last in node:
+        del node[last]
+        return True
+    return _prune(work, tuple(path[:-1]))
+
+
+def _validate_all(data: dict[str, Any], reported: list[Problem]) -> Settings | None:
+    """Validate in rounds until nothing is left to find, so every problem comes out at once:
+    pydantic skips a model's own checks when one of its fields fails. Each round takes out
+    what was reported and tries again; problems that may only be consequences are dropped."""
+    work = copy.deepcopy(data)
+    for _ in range(20):
+        try:
+            return Settings.model_validate(work)
+        except ValidationError as exc:
+            errors = exc.errors(include_input=False, include_url=False)
+        progress = False
+        for err in errors:
+            loc: Loc = tuple(err["loc"])
             msg = err["msg"].removeprefix("Value error, ")
-            problems.append(f"{_format_loc(tuple(err['loc']), data)}: {msg}")
-        raise ConfigError(problems) from None
+            if not any(_related(loc, seen) for seen, _ in reported):
+                reported.append((loc, f"{_format_loc(loc, work)}: {msg}"))
+        for err in errors:
+            progress = _prune(work, tuple(err["loc"])) or progress
+        if isinstance(work.get("models"), list):
+            work["models"] = [m for m in work["models"] if m is not _DROP]
+        if not progress:
+            break
+    try:  # the catalog itself is wrong: the other sections can still be checked
+        return Settings.model_validate({k: v for k, v in work.items() if k != "models"})
+    except ValidationError:
+        return None
 
 
-def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:
-    """Read and validate a TOML configuration file."""
+def _storage_problem(path: Path) -> str | None:
+    """Why the bot could not create or write its database at ``path`` (None when it can).
+    Creates and removes a temporary file; never the database or its directory."""
+    if path.is_dir():
+        return f"{path} is a directory: give the database file's path"
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        return f"cannot write the database file {path}"
+    directory = path.absolute().parent
+    while not directory.exists() and directory != directory.parent:
+        directory = directory.parent
+    if not directory.is_dir():
+        return f"{directory} is not a directory: cannot create the database in it"
+    try:
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".runway-bot-check-"):
+            pass
+    except OSError as exc:
+        return f"cannot write in {directory} ({exc.strerror or exc})"
+    return None
+
+
+def _raw_model_ids(data: Mapping[str, Any]) -> set[str]:
+    models = data.get("models")
+    if not isinstance(models, list):
+        return set()
+    return {m["id"] for m in models if isinstance(m, Mapping) and isinstance(m.get("id"), str)}
+
+
+def _checks(settings: Settings, data: Mapping[str, Any], check_paths: bool) -> list[Problem]:
+    """What pydantic cannot see: the key's shape for its provider, concurrency overrides for
+    models that do not exist, and (with ``check_paths``) whether the database can be written."""
+    out: list[Problem] = []
+    rw = settings.runway
+    if rw.api_key is not None:
+        key = rw.api_key.get_secret_value()
+        where = "check RUNWAY_API_KEY, RUNWAY_API_KEY_FILE or runway.api_key"
+        if not key.strip() or any(c.isspace() for c in key):
+            out.append((("runway", "api_key"), f"is empty or has spaces in it ({where})"))
+        elif rw.provider == "runway" and not RUNWAY_KEY_PATTERN.fullmatch(key):
+            out.append(
+                (
+                    ("runway", "api_key"),
+                    f"a Runway key is key_ followed by 128 hex digits ({where}; "
+                    'a CometAPI key needs provider = "cometapi")',
+                )
+            )
+    known = (
+        _raw_model_ids(data)
+        if isinstance(data.get("models"), list)
+        else {m.id for m in settings.catalog}
+    )
+    for model_id in rw.concurrency_overrides:
+        if model_id not in known:
+            out.append(
+                (
+                    ("runway", "concurrency_overrides", model_id),
+                    f"unknown model {model_id!r} (the catalog has {', '.join(sorted(known))})",
+                )
+            )
+    if check_paths:
+        problem = _storage_problem(settings.storage.path)
+        if problem is not None:
+            out.append((("storage", "path"), problem))
+    return out
+
+
+def parse_settings(
+    data: dict[str, Any], environ: Mapping[str, str] | None = None, *, check_paths: bool = False
+) -> Settings:
+    """Validate already-parsed TOML data (plus environment secrets) into Settings.
+
+    Every problem is reported at once (``ConfigError.problems``, one line each, never a
+    secret). ``check_paths`` also checks that the database's directory can be written."""
+    problems = _apply_env(data, os.environ if environ is None else environ)
+    reported: list[Problem] = [(loc, line) for loc, line in problems]
+    settings = _validate_all(data, reported)
+    if settings is not None:
+        for loc, msg in _checks(settings, data, check_paths):
+            if not any(_related(loc, seen) for seen, _ in reported):
+                reported.append((loc, f"{_format_loc(loc, data)}: {msg}"))
+    if reported:
+        raise ConfigError([line for _, line in reported])
+    assert settings is not None
+    return settings
+
+
+def check_warnings(settings: Settings) -> list[str]:
+    """``check-config``'s warnings: ``Settings.warnings`` and a missing or odd Discord token."""
+    out = settings.warnings()
+    token = settings.discord.token
+    if token is None:
+        out.append(
+            "discord.token is not set: run will refuse to start "
+            "(set DISCORD_TOKEN, DISCORD_TOKEN_FILE or discord.token)"
+        )
+    elif not DISCORD_TOKEN_PATTERN.fullmatch(token.get_secret_value()):
+        out.append(
+            "discord.token does not look like a bot token (three parts separated by dots, "
+            "from the Developer Portal's Bot page): Discord will likely refuse it"
+        )
+    return out
+
+
+def load_settings(
+    path: str | Path, environ: Mapping[str, str] | None = None, *, check_paths: bool = False
+) -> Settings:
+    """Read and validate a TOML configuration file (see :func:`parse_settings`)."""
     path = Path(path)
     try:
         raw = path.read_text(encoding="utf-8")
@@ -320,7 +577,7 @@ def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) ->
         data = tomllib.loads(raw)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{path}: not valid TOML ({exc})"]) from None
-    return parse_settings(data, environ)
+    return parse_settings(data, environ, check_paths=check_paths)
 
 
 def summarize(settings: Settings) -> list[str]:

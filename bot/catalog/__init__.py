@@ -20,6 +20,7 @@ from .rules import (
 )
 from .spec import (
     COMMANDS,
+    LABEL_MAX,
     PROVIDERS,
     SEED_MAX,
     SERVICES,
@@ -33,6 +34,7 @@ from .spec import (
 __all__ = [
     "COMMANDS",
     "ENDPOINTS",
+    "LABEL_MAX",
     "PROVIDERS",
     "SEED_MAX",
     "SERVICES",

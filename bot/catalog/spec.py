@@ -22,6 +22,20 @@ from pydantic import (
 
 SEED_MAX = 4_294_967_295
 
+LABEL_MAX = 60
+"""The longest model label (or id, shown when there is no label): Discord caps thread names
+and command choice names at 100 characters, and the bot adds the job number or the price."""
+
+
+def _check_label(value: str | None, what: str = "label") -> str | None:
+    if value is not None and len(value) > LABEL_MAX:
+        raise ValueError(
+            f"{what} is {len(value)} characters: at most {LABEL_MAX} (Discord caps thread "
+            "names and command choices at 100 and the bot adds to it)"
+        )
+    return value
+
+
 Provider = Literal["runway", "cometapi", "simulator"]
 """Where the bot sends its tasks: Runway direct, the CometAPI gateway or the built-in simulator."""
 
@@ -96,6 +110,11 @@ class ModelOverride(_Strict):
     def _ratios_look_like_w_h(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
         return None if value is None else _check_ratios(value)
 
+    @field_validator("label")
+    @classmethod
+    def _label_fits(cls, value: str | None) -> str | None:
+        return _check_label(value)
+
 
 class ModelSpec(_Strict):
     """One entry of the model catalog: what a Runway model accepts and what it costs.
@@ -127,6 +146,12 @@ class ModelSpec(_Strict):
     billed_input_seconds: float | None = Field(default=None, gt=0)
     seed_max: int = Field(default=SEED_MAX, ge=0, le=SEED_MAX)
     overrides: dict[Provider, ModelOverride] = Field(default_factory=dict)
+
+    @field_validator("id", "label")
+    @classmethod
+    def _fits_discord(cls, value: str, info: ValidationInfo) -> str:
+        _check_label(value, str(info.field_name))
+        return value
 
     @field_validator("providers", mode="before")
     @classmethod

@@ -9,6 +9,7 @@ from typing import Any
 import discord
 
 from bot.domain import Job, JobError, JobState, NewJob, QuotaExceeded
+from bot.logs import job_context
 
 from .context import Services, services_of
 from .embeds import over_quota_text, refund_line
@@ -111,7 +112,8 @@ async def _start(
     except JobError as exc:
         await reply(interaction, exc.message)
         return None
-    await publish(interaction, services, job, channel, status_view=status_view)
+    with job_context(job.id, user_id=job.user_id, guild_id=job.guild_id):
+        await publish(interaction, services, job, channel, status_view=status_view)
     return job
 
 
@@ -141,9 +143,10 @@ async def cancel_job(interaction: discord.Interaction[Any], job_id: int) -> Job 
         text = f"Job #{job.id} is cancelled. {refund_line(job, services.settings.quota.unit.value)}"
     else:
         text = f"Job #{job.id} is being cancelled; Runway is told to stop."
-    await reply(interaction, text)
-    if services.delivery is not None:
-        await services.delivery.refresh(job)
+    with job_context(job.id, user_id=job.user_id, guild_id=job.guild_id):
+        await reply(interaction, text)
+        if services.delivery is not None:
+            await services.delivery.refresh(job)
     return job
 
 

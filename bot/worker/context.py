@@ -12,6 +12,7 @@ import aiosqlite
 
 from ..config import Settings
 from ..domain import JobState
+from ..logs import update_job_context
 from ..ops.metrics import Metrics
 from ..ports import DeliveryPort, StatusUpdate
 from ..quota import QuotaService
@@ -72,7 +73,10 @@ class StepContext:
     async def record(self, job_id: int) -> JobRecord | None:
         """The job's current record, or None when it is gone."""
         async with self.store.read() as conn:
-            return await jobs_repo.get(conn, job_id)
+            rec = await jobs_repo.get(conn, job_id)
+        if rec is not None:  # the log lines of this job's step name its user and guild
+            update_job_context(job_id, user_id=rec.job.user_id, guild_id=rec.job.guild_id)
+        return rec
 
     async def finish(
         self,

@@ -27,6 +27,7 @@ from typing import Any
 from ..config import Settings
 from ..domain import JobState
 from ..jobs import INPUT_RETENTION_SECONDS
+from ..logs import set_job_context
 from ..ops.metrics import Metrics
 from ..ports import DeliveryPort
 from ..quota import QuotaService
@@ -245,6 +246,7 @@ class Worker:
         self._steps[job_id] = task
 
     async def _guarded(self, job_id: int, coro: Any) -> None:
+        set_job_context(job_id)  # this task's own context: every line it logs names the job
         try:
             await coro
         except asyncio.CancelledError:

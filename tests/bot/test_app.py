@@ -18,6 +18,7 @@ import discord
 import pytest
 import yarl
 from PIL import Image
+from pydantic import ValidationError
 
 from bot.app import RunwayBot, apply_discord_overrides, command_payloads, main_run, main_sync
 from bot.catalog import default_catalog
@@ -340,6 +341,8 @@ async def test_sync_commands_registers_globally_or_per_guild(tmp_path: Path) -> 
         state = await ctl.state()
         assert {c["name"] for c in state["global_commands"]} == expected
         await ctl.assert_no_invalid_requests()
+        # sync only logs in over REST: the sharded client never opened a gateway connection
+        assert [e for e in fake.gateway_log if e["dir"] == "connect"] == []
 
         code, out = await _cli(config, "not-the-token", "sync-commands")
         assert code == 1
@@ -440,6 +443,90 @@ async def test_in_process_against_the_fake_discord(
             state = await ctl.state()
             names = {c["name"] for c in state["guild_commands"][str(guild)]}
             assert {"animate", "quota", "runway", "Animate this image"} <= names
+            await ctl.assert_no_invalid_requests()
+        finally:
+            await bot.close()
+            await asyncio.wait_for(runner, 20)
+
+
+def test_shards_are_automatic_by_default(tmp_path: Path) -> None:
+    bot = RunwayBot(make_settings(tmp_path))
+    assert isinstance(bot, discord.AutoShardedClient)
+    assert bot.shard_count is None  # discord.py asks GET /gateway/bot
+    assert bot.shard_ids is None  # and runs every shard
+
+
+def test_shard_settings_reach_the_sharded_client(tmp_path: Path) -> None:
+    bot = RunwayBot(make_settings(tmp_path, shard_count=4))
+    assert (bot.shard_count, bot.shard_ids) == (4, None)
+    bot = RunwayBot(make_settings(tmp_path, shard_count=4, shard_ids=(1, 3)), mode="sync")
+    assert (bot.shard_count, bot.shard_ids) == (4, [1, 3])
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"shard_count": 0}, "greater than or equal to 1"),
+        ({"shard_ids": (0,)}, "needs discord.shard_count"),
+        ({"shard_count": 2, "shard_ids": ()}, "must not be empty"),
+        ({"shard_count": 2, "shard_ids": (0, 0)}, "duplicates"),
+        ({"shard_count": 2, "shard_ids": (0, 2)}, "out of range"),
+        ({"shard_count": 2, "shard_ids": (-1,)}, "out of range"),
+    ],
+)
+def test_shard_settings_are_validated(fields: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        DiscordSettings(**fields)
+
+
+@pytest.mark.timeout(120)
+async def test_two_shards_each_serve_their_guilds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """shard_count = 2: one IDENTIFY per shard, each guild on shard (id >> 22) % 2, both serve."""
+    monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
+    monkeypatch.setattr(
+        discord.gateway.DiscordWebSocket,
+        "DEFAULT_GATEWAY",
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY,
+    )
+    async with FakeDiscord() as fake, FakeDiscordClient(fake.base_url) as ctl:
+        user = int((await ctl.create_user("member"))["id"])
+        guilds: dict[int, int] = {}  # shard id -> guild id
+        while len(guilds) < 2:  # ids carry the creation millisecond: wait for both parities
+            gid = int((await ctl.create_guild("G", owner_id=user))["id"])
+            guilds.setdefault((gid >> 22) % 2, gid)
+            await asyncio.sleep(0.001)
+        channels = {}
+        for gid in guilds.values():
+            channels[gid] = int((await ctl.create_channel(gid, "general"))["id"])
+            await ctl.add_member(gid, user)
+        settings = Settings(
+            models=default_catalog(),
+            discord=DiscordSettings(
+                token=fake.token,
+                api_base=fake.api_base,
+                gateway_url=fake.gateway_url,
+                shard_count=2,
+            ),
+            storage={"path": tmp_path / "bot.sqlite3"},  # type: ignore[arg-type]
+        )
+        apply_discord_overrides(settings.discord)
+        await ctl.register_commands(await command_payloads(settings))
+        bot = RunwayBot(settings)
+        runner = asyncio.create_task(bot.start(fake.token))
+        try:
+            await asyncio.wait_for(bot.wait_until_ready(), 20)
+            assert sorted(s.shard for s in fake.sessions.values()) == [(0, 2), (1, 2)]
+            assert sorted(bot.shards) == [0, 1]
+            for shard_id, gid in guilds.items():
+                guild = bot.get_guild(gid)
+                assert guild is not None and guild.shard_id == shard_id
+            assert bot.is_ready() and bot.latency >= 0
+            for gid in guilds.values():
+                usage = await ctl.invoke_command(user, gid, channels[gid], "usage")
+                answered = await ctl.wait_for_followups(usage, 1, within=20)
+                assert answered["callback_type"] == 5
             await ctl.assert_no_invalid_requests()
         finally:
             await bot.close()

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+RUNWAY_KEY = "key_" + "0" * 128
+DISCORD_TOKEN = "MTIz.abc.def-_g"
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -27,7 +29,9 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 
 
 def test_check_config_summarizes_the_example() -> None:
-    result = run_cli("check-config", "--config", "config.example.toml")
+    result = run_cli(
+        "check-config", "--config", "config.example.toml", env={"DISCORD_TOKEN": DISCORD_TOKEN}
+    )
     assert result.returncode == 0, result.stderr
     assert "config.example.toml: OK" in result.stdout
     assert "provider simulator" in result.stdout
@@ -123,7 +127,7 @@ def test_check_config_refuses_a_model_enabled_where_not_served(tmp_path: Path) -
         ),
         encoding="utf-8",
     )
-    result = run_cli("check-config", "--config", str(bad), env={"RUNWAY_API_KEY": "key_x"})
+    result = run_cli("check-config", "--config", str(bad), env={"RUNWAY_API_KEY": RUNWAY_KEY})
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         f"invalid configuration in {bad}:",
@@ -143,7 +147,8 @@ def test_check_config_warns_when_a_command_has_no_model(tmp_path: Path) -> None:
         ),
         encoding="utf-8",
     )
-    result = run_cli("check-config", "--config", str(config), env={"RUNWAY_API_KEY": "key_x"})
+    env = {"RUNWAY_API_KEY": RUNWAY_KEY, "DISCORD_TOKEN": DISCORD_TOKEN}
+    result = run_cli("check-config", "--config", str(config), env=env)
     assert result.returncode == 0, result.stderr
     assert f"{config}: OK" in result.stdout
     assert "catalog: the file's [[models]] (in place of the packaged one)" in result.stdout
@@ -251,3 +256,141 @@ def test_operator_commands_never_print_secrets(
         captured = capsys.readouterr()
         assert secret not in captured.out + captured.err
         assert token not in captured.out + captured.err
+
+
+# -- configuration that cannot lie: every problem at once, the same checks for run ------------
+
+
+def _check(
+    capsys: pytest.CaptureFixture[str], config: Path, monkeypatch: pytest.MonkeyPatch, **env: str
+) -> tuple[int, str, str]:
+    from bot.cli import main
+
+    for name in ("DISCORD_TOKEN", "RUNWAY_API_KEY", "DISCORD_TOKEN_FILE", "RUNWAY_API_KEY_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("RUNWAY_BOT_DATABASE", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    code = main(["check-config", "--config", str(config)])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_three_problems_in_three_sections_print_three_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", encoding="utf-8")
+    secret = "not-a-runway-key-" + "9" * 20
+    config = tmp_path / "bad.toml"
+    config.write_text(
+        f'[runway]\nprovider = "runway"\napi_key = "{secret}"\n'
+        f'[quota]\nperiod = "year"\n[storage]\npath = "{blocker}/db.sqlite3"\n',
+        encoding="utf-8",
+    )
+    code, out, err = _check(capsys, config, monkeypatch, DISCORD_TOKEN=DISCORD_TOKEN)
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert lines[0] == f"invalid configuration in {config}:"
+    assert len(lines) == 4, err
+    assert lines[1].strip().startswith("quota.period: Input should be")
+    assert lines[2].strip().startswith("runway.api_key: a Runway key is key_ followed by 128 hex")
+    assert lines[3].strip() == f"storage.path: {blocker} is not a directory: " + (
+        "cannot create the database in it"
+    )
+    assert secret not in err and "Traceback" not in err
+
+
+def test_checks_after_a_field_error_come_out_in_the_same_round(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # RunwaySettings' own check (the key) and the catalog's (duplicate ids) used to wait for
+    # every field to be valid: they now come out with the field errors
+    config = tmp_path / "bad.toml"
+    config.write_text(
+        '[runway]\nprovider = "runway"\nmax_retries = 99\n'
+        "concurrency_overrides = { nope = 2 }\n"
+        "[metrics]\nport = -1\n"
+        + MODEL.format(id="a", endpoint="image_to_video", extra="")
+        + MODEL.format(id="a", endpoint="image_to_video", extra=""),
+        encoding="utf-8",
+    )
+    code, _, err = _check(capsys, config, monkeypatch)
+    assert code == 2
+    problems = [line.strip() for line in err.strip().splitlines()[1:]]
+    assert [p.split(":")[0] for p in problems] == [
+        "runway.max_retries",
+        "metrics.port",
+        "runway",
+        "(top level)",
+        "runway.concurrency_overrides.nope",
+    ], problems
+    assert "needs an api key" in problems[2]
+    assert "model id 'a' appears twice" in problems[3]
+    assert "unknown model 'nope'" in problems[4]
+
+
+def test_missing_discord_token_is_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "ok.toml"
+    config.write_text(f'[storage]\npath = "{tmp_path}/db/bot.sqlite3"\n', encoding="utf-8")
+    code, out, err = _check(capsys, config, monkeypatch)
+    assert code == 0 and f"{config}: OK" in out
+    assert "warning: discord.token is not set: run will refuse to start" in err
+    code, _, err = _check(capsys, config, monkeypatch, DISCORD_TOKEN="no dots here")
+    assert code == 0 and "discord.token does not look like a bot token" in err
+    assert "no dots here" not in err
+    assert not (tmp_path / "db").exists()  # checked, not created
+
+
+def test_secret_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[runway]\nprovider = "runway"\n[storage]\npath = "{tmp_path}/bot.sqlite3"\n',
+        encoding="utf-8",
+    )
+    key_file = tmp_path / "key"
+    key_file.write_text(RUNWAY_KEY + "\n", encoding="utf-8")
+    token_file = tmp_path / "token"
+    token_file.write_text(DISCORD_TOKEN + "\n", encoding="utf-8")
+    code, out, err = _check(
+        capsys,
+        config,
+        monkeypatch,
+        RUNWAY_API_KEY_FILE=str(key_file),
+        DISCORD_TOKEN_FILE=str(token_file),
+    )
+    assert code == 0, err
+    assert "token set" in out and "api key set" in out and err == ""
+    missing = tmp_path / "nope"
+    code, _, err = _check(capsys, config, monkeypatch, RUNWAY_API_KEY_FILE=str(missing))
+    assert code == 2
+    assert err.strip().splitlines()[1:] == [
+        f"  RUNWAY_API_KEY_FILE: cannot read {missing} (No such file or directory)"
+    ]
+
+
+def test_run_refuses_an_unusable_storage_path_before_connecting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.cli import main
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", encoding="utf-8")
+    config = tmp_path / "c.toml"
+    config.write_text(f'[storage]\npath = "{blocker}/sub/db.sqlite3"\n', encoding="utf-8")
+    monkeypatch.setenv("DISCORD_TOKEN", DISCORD_TOKEN)
+    assert main(["run", "--config", str(config)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"invalid configuration in {config}:",
+        f"  storage.path: {blocker} is not a directory: cannot create the database in it",
+    ]
+    result = run_cli(
+        "run", "--config", str(config), env={"RUNWAY_BOT_DATABASE": "", "DISCORD_TOKEN": "a.b.c"}
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 2

@@ -18,6 +18,7 @@ from bot.config import (
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config.example.toml"
+RUNWAY_KEY = "key_" + "0" * 128
 
 MINIMAL_MODEL = """
 [[models]]
@@ -127,7 +128,7 @@ def test_duplicate_and_empty_models(tmp_path: Path) -> None:
 @pytest.mark.parametrize("provider", ["runway", "cometapi", "simulator"])
 def test_a_file_without_models_gets_the_packaged_catalog(tmp_path: Path, provider: str) -> None:
     text = f'[runway]\nprovider = "{provider}"\n'
-    settings = load_settings(write(tmp_path, text), environ={"RUNWAY_API_KEY": "k"})
+    settings = load_settings(write(tmp_path, text), environ={"RUNWAY_API_KEY": RUNWAY_KEY})
     assert settings.uses_packaged_catalog
     assert settings.catalog == default_catalog()
     assert settings.models == default_catalog(provider)
@@ -197,7 +198,7 @@ def _spec(model_id: str, **fields: object) -> dict[str, object]:
 def _settings(provider: str, *models: dict[str, object]) -> Settings:
     runway: dict[str, object] = {"provider": provider}
     if provider != "simulator":
-        runway["api_key"] = "k"
+        runway["api_key"] = RUNWAY_KEY
     return parse_settings({"runway": runway, "models": list(models)}, environ={})
 
 
@@ -397,7 +398,7 @@ def test_the_example_enables_both_commands_for_every_provider(provider: str) -> 
     text = EXAMPLE.read_text(encoding="utf-8").replace(
         'provider = "simulator"', f'provider = "{provider}"', 1
     )
-    settings = parse_settings(tomllib.loads(text), environ={"RUNWAY_API_KEY": "k"})
+    settings = parse_settings(tomllib.loads(text), environ={"RUNWAY_API_KEY": RUNWAY_KEY})
     assert settings.runway.provider == provider
     assert settings.warnings() == []
     animate = settings.default_model(Endpoint.IMAGE_TO_VIDEO)
@@ -409,3 +410,23 @@ def test_the_example_enables_both_commands_for_every_provider(provider: str) -> 
         "simulator": ("gen4_turbo", "gen4_aleph"),
     }[provider]
     assert len(settings.catalog) == 7
+
+
+def test_a_model_label_too_long_for_discord_is_refused(tmp_path: Path) -> None:
+    long_label = "A very long marketing name for a video model, far too long for Discord"
+    text = MINIMAL_MODEL.replace('id = "gen4_turbo"', f'id = "gen4_turbo"\nlabel = "{long_label}"')
+    (problem,) = problems_of(write(tmp_path, text))
+    assert problem.startswith("models[gen4_turbo]") and "at most 60" in problem, problem
+
+
+def test_concurrency_overrides_name_known_models_with_at_least_one_slot(tmp_path: Path) -> None:
+    text = '[runway]\nconcurrency_overrides = { "gen9" = 2, "gen4_turbo" = 0 }\n' + MINIMAL_MODEL
+    problems = problems_of(write(tmp_path, text))
+    assert any("unknown model 'gen9'" in p for p in problems), problems
+    assert any("gen4_turbo" in p and "concurrency_overrides" in p for p in problems), problems
+
+
+def test_models_written_as_a_table_get_a_clear_message(tmp_path: Path) -> None:
+    text = '[models]\nid = "gen4_turbo"\n'
+    (problem,) = problems_of(write(tmp_path, text))
+    assert "[[models]]" in problem, problem

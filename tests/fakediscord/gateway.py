@@ -33,6 +33,7 @@ CLOSE_DECODE_ERROR = 4002
 CLOSE_NOT_AUTHENTICATED = 4003
 CLOSE_AUTHENTICATION_FAILED = 4004
 CLOSE_ALREADY_AUTHENTICATED = 4005
+CLOSE_INVALID_SHARD = 4010
 
 
 class Connection:
@@ -67,13 +68,22 @@ class Connection:
 class Session:
     """An identified gateway session; survives a dropped connection so it can be RESUMEd."""
 
-    def __init__(self, fake: FakeDiscord, intents: int) -> None:
+    def __init__(self, fake: FakeDiscord, intents: int, shard: tuple[int, int] = (0, 1)) -> None:
         self.fake = fake
         self.id = secrets.token_hex(16)
         self.intents = intents
+        self.shard = shard  # IDENTIFY's [shard_id, shard_count]; (0, 1) when absent
         self.seq = 0
         self.buffer: list[dict[str, Any]] = []
         self.conn: Connection | None = None
+
+    def serves(self, guild_id: int | None) -> bool:
+        """Whether this shard gets a guild's events, as Discord routes them: guild events to
+        shard ``(guild_id >> 22) % shard_count``, events with no guild (DMs) to shard 0."""
+        shard_id, count = self.shard
+        if guild_id is None:
+            return shard_id == 0
+        return (guild_id >> 22) % count == shard_id
 
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:
         self.seq += 1
@@ -150,7 +160,11 @@ async def _serve(request: web.Request, fake: FakeDiscord) -> web.StreamResponse:
                         code=CLOSE_AUTHENTICATION_FAILED, message=b"Authentication failed."
                     )
                     break
-                session = Session(fake, int(data.get("intents", 0)))
+                shard = _shard(data.get("shard"))
+                if shard is None:
+                    await ws.close(code=CLOSE_INVALID_SHARD, message=b"Invalid shard.")
+                    break
+                session = Session(fake, int(data.get("intents", 0)), shard)
                 fake.sessions[session.id] = session
                 session.conn = conn
                 await _ready(fake, session)
@@ -188,11 +202,29 @@ def _token_ok(fake: FakeDiscord, data: Any) -> bool:
     return not fake.settings.check_bot_token or token == fake.token
 
 
+def _shard(value: Any) -> tuple[int, int] | None:
+    """IDENTIFY's optional ``shard: [shard_id, shard_count]``; None when it is invalid."""
+    if value is None:
+        return (0, 1)
+    if (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        and 0 <= value[0] < value[1]
+    ):
+        return (value[0], value[1])
+    return None
+
+
 async def _ready(fake: FakeDiscord, session: Session) -> None:
     world = fake.world
     bot = world.bot_user.to_json()
     bot.update({"verified": True, "mfa_enabled": False, "email": None, "bot": True})
-    guild_ids = [g.id for g in world.guilds.values() if world.bot_user.id in g.members]
+    guild_ids = [
+        g.id
+        for g in world.guilds.values()
+        if world.bot_user.id in g.members and session.serves(g.id)
+    ]
     await session.dispatch(
         "READY",
         {
@@ -210,6 +242,7 @@ async def _ready(fake: FakeDiscord, session: Session) -> None:
             "guild_join_requests": [],
             "auth": {},
             "application": {"id": str(fake.application_id), "flags": 0},
+            "shard": list(session.shard),
         },
     )
     for gid in guild_ids:

@@ -79,6 +79,14 @@ class LoggedCall:
     at: float = field(default_factory=time.time)
 
 
+def _guild_of(event: str, data: dict[str, Any]) -> int | None:
+    """The guild an event belongs to, for shard routing (None: a DM or no guild)."""
+    raw = data.get("guild_id")
+    if raw is None and event in ("GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE"):
+        raw = data.get("id")
+    return int(raw) if raw else None
+
+
 class FakeDiscord:
     """Owns the world and its rules; `start()` serves it on 127.0.0.1."""
 
@@ -188,8 +196,12 @@ class FakeDiscord:
     async def dispatch(
         self, event: str, data: dict[str, Any], *, guild_id: int | None = None
     ) -> None:
-        """Send a DISPATCH to every identified gateway session whose intents allow it."""
+        """Send a DISPATCH to every identified gateway session whose intents allow it, on the
+        shard that serves the event's guild (``guild_id``, else the payload's)."""
+        routed = guild_id if guild_id else _guild_of(event, data)
         for session in list(self.sessions.values()):
+            if not session.serves(routed):
+                continue
             if (
                 event in GUILD_MESSAGE_EVENTS
                 and guild_id
