@@ -24,8 +24,10 @@ from discord.ext import commands
 
 from bot.config import DiscordSettings, Settings
 from bot.instance import InstanceBusy, acquire_instance
+from bot.operator.doctor import Check
 from bot.ui.context import Services
 from bot.ui.delivery import DiscordDelivery
+from bot.ui.doctor import check_discord
 from bot.ui.errors import handle_app_command_error
 from bot.ui.views import DYNAMIC_ITEMS
 
@@ -370,3 +372,8 @@ def main_sync(settings: Settings, guild_id: int | None, dry_run: bool) -> int:
         return 2
     apply_discord_overrides(settings.discord)
     return asyncio.run(_sync(settings, settings.discord.token.get_secret_value(), guild_id))
+
+
+async def doctor_discord(settings: Settings) -> list[Check]:
+    """``runway-bot doctor``'s Discord checks (the token, each guild's permissions)."""
+    return await check_discord(settings)

@@ -1,5 +1,5 @@
-"""The ``runway-bot`` command line: run, simulate, check-config, sync-commands, and the operator
-commands (jobs, quota, backup) that work on the database beside a running bot."""
+"""The ``runway-bot`` command line: run, simulate, check-config, sync-commands, doctor, and the
+operator commands (jobs, quota, backup) that work on the database beside a running bot."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from .domain import UserError
 from .logs import setup_from_cli
 from .operator import OperatorError, Outcome, Services, open_services
 from .operator import backup as op_backup
+from .operator import doctor as op_doctor
 from .operator import jobs as op_jobs
 from .operator import quota as op_quota
 
@@ -179,6 +180,17 @@ def _cmd_backup(args: argparse.Namespace) -> int:
         return op_backup.run_backup(settings, Path(args.path), force=args.force, stderr=sys.stderr)
 
     return _operate(args, produce)
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    try:
+        from .app import doctor_discord  # the Discord layer, loaded only for this command
+
+        outcome = asyncio.run(op_doctor.run_doctor(args.config, doctor_discord))
+    except Exception as exc:  # never a traceback for the operator; --log-level DEBUG has it
+        log.debug("doctor failed", exc_info=True)
+        return _refuse(args, f"failed: {type(exc).__name__}", "internal", 1)
+    return _emit(args, outcome)
 
 
 # -- the parser --------------------------------------------------------------------------------
@@ -369,6 +381,15 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("path", metavar="PATH", help="the backup file to write")
     backup.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
     backup.set_defaults(func=_cmd_backup)
+
+    doctor = sub.add_parser(
+        "doctor",
+        help="check the configuration, database, Runway key and Discord token and permissions",
+        description="One line per check (OK, WARN or FAIL); exit 0 without a FAIL, 1 with one, "
+        "2 when the configuration does not load. Never prints a secret.",
+        parents=operator,
+    )
+    doctor.set_defaults(func=_cmd_doctor)
 
     sim = sub.add_parser(
         "simulate", help="serve the Runway simulator over HTTP", parents=[_common(None)]

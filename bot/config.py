@@ -460,7 +460,7 @@ def _validate_all(data: dict[str, Any], reported: list[Problem]) -> Settings | N
         return None
 
 
-def _storage_problem(path: Path) -> str | None:
+def storage_problem(path: Path) -> str | None:
     """Why the bot could not create or write its database at ``path`` (None when it can).
     Creates and removes a temporary file; never the database or its directory."""
     if path.is_dir():
@@ -519,7 +519,7 @@ def _checks(settings: Settings, data: Mapping[str, Any], check_paths: bool) -> l
                 )
             )
     if check_paths:
-        problem = _storage_problem(settings.storage.path)
+        problem = storage_problem(settings.storage.path)
         if problem is not None:
             out.append((("storage", "path"), problem))
     return out

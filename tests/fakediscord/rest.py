@@ -450,6 +450,46 @@ async def get_me(fake: FakeDiscord, call: Call) -> Result:
     return 200, me
 
 
+@route("GET", "/users/@me/guilds", "list_my_guilds")
+async def list_my_guilds(fake: FakeDiscord, call: Call) -> Result:
+    """The bot's guilds as partial guilds, by id, paged with ``before``/``after``/``limit``."""
+    query = call.request.query
+    try:
+        limit = int(query.get("limit", "200"))
+        before = int(query["before"]) if "before" in query else None
+        after = int(query["after"]) if "after" in query else None
+    except ValueError:
+        raise rules.form_error(["limit"], "NUMBER_TYPE_COERCE", "Value is not int.") from None
+    if not 1 <= limit <= 200:
+        raise rules.form_error(["limit"], "NUMBER_TYPE_MAX", "Must be between 1 and 200.")
+    bot_id = fake.world.bot_user.id
+    ids = sorted(g.id for g in fake.world.guilds.values() if bot_id in g.members)
+    if after is not None:
+        ids = [i for i in ids if i > after]
+    if before is not None:
+        ids = [i for i in ids if i < before]
+        ids = ids[-limit:]
+    else:
+        ids = ids[:limit]
+    out = []
+    for gid in ids:
+        guild = fake.world.guild(gid)
+        entry: dict[str, Any] = {
+            "id": str(gid),
+            "name": guild.name,
+            "icon": None,
+            "banner": None,
+            "owner": guild.owner_id == bot_id,
+            "permissions": str(fake.world.permissions(None, gid, bot_id)),
+            "features": [],
+        }
+        if call.flag("with_counts"):
+            entry["approximate_member_count"] = len(guild.members)
+            entry["approximate_presence_count"] = 0
+        out.append(entry)
+    return 200, out
+
+
 @route("GET", "/users/{user_id}", "get_user")
 async def get_user(fake: FakeDiscord, call: Call) -> Result:
     return 200, fake.world.user(call.int("user_id")).to_json()
