@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from importlib import resources
 
 import aiosqlite
+
+log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -65,9 +68,16 @@ async def migrate(conn: aiosqlite.Connection, target: int | None = None) -> int:
             f"the database is at schema version {version}, newer than this code "
             f"({len(migrations)}); upgrade the bot"
         )
-    for migration in migrations:
-        if migration.version <= version or migration.version > target:
-            continue
+    pending = [m for m in migrations if version < m.version <= target]
+    for step, migration in enumerate(pending, start=1):
+        # A migration can take a while on a large database: say where it stands.
+        log.info(
+            "migrating the database: step %d of %d (%s, to schema version %d)",
+            step,
+            len(pending),
+            migration.name,
+            migration.version,
+        )
         script = (
             f"BEGIN IMMEDIATE;\n{migration.sql}\n"
             f"PRAGMA user_version = {migration.version};\nCOMMIT;"
@@ -79,4 +89,6 @@ async def migrate(conn: aiosqlite.Connection, target: int | None = None) -> int:
                 await conn.rollback()
             raise MigrationError(f"migration {migration.name} failed: {exc}") from exc
         version = migration.version
+    if pending:
+        log.info("the database is at schema version %d", version)
     return version

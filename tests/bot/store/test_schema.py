@@ -94,3 +94,20 @@ async def test_a_failing_migration_leaves_the_previous_version(tmp_path: Path) -
         async with conn.execute("PRAGMA table_info(jobs)") as cur:
             cols = [r[1] for r in await cur.fetchall()]
         assert "inputs_purged_at" not in cols
+
+
+async def test_each_migration_step_is_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="bot.store.schema")
+    async with aiosqlite.connect(tmp_path / "fresh.sqlite3") as conn:
+        await migrate(conn)
+    steps = [r.getMessage() for r in caplog.records if "migrating the database" in r.getMessage()]
+    total = len(load_migrations())
+    assert len(steps) == total
+    assert steps[0].startswith(f"migrating the database: step 1 of {total} (0001_")
+    assert any(f"schema version {total}" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    async with aiosqlite.connect(tmp_path / "fresh.sqlite3") as conn:
+        await migrate(conn)  # already current: nothing to say
+    assert not [r for r in caplog.records if "migrating" in r.getMessage()]
