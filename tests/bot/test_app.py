@@ -29,8 +29,8 @@ from bot.config import (
     SimulatorSettings,
     load_settings,
 )
+from bot.fakediscord import FakeDiscord, FakeDiscordClient
 from bot.ui.views import DYNAMIC_ITEMS
-from tests.fakediscord import FakeDiscord, FakeDiscordClient
 
 NAME = re.compile(r"^[-_\w]{1,32}$")
 MANAGE_GUILD = discord.Permissions(manage_guild=True).value

@@ -17,6 +17,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
+from bot.fakediscord import FakeDiscordClient
 from bot.simulator import RunwaySimulator, SimulatorOptions
 from tests.e2e.harness import (
     RUNWAY_KEY,
@@ -29,7 +30,6 @@ from tests.e2e.harness import (
     command_payloads,
     write_config,
 )
-from tests.fakediscord import FakeDiscordClient
 
 
 @dataclass

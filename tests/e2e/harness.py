@@ -27,9 +27,9 @@ from PIL import Image
 
 from bot.catalog import ModelSpec, default_catalog_text
 from bot.config import load_settings
+from bot.fakediscord import FakeDiscord, FakeDiscordClient
+from bot.fakediscord.server import DEFAULT_TOKEN
 from bot.simulator import RunwaySimulator
-from tests.fakediscord import FakeDiscord, FakeDiscordClient
-from tests.fakediscord.server import DEFAULT_TOKEN
 
 REPO = Path(__file__).resolve().parents[2]
 RUNWAY_KEY = "key_" + "0" * 128

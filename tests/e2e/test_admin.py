@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from bot.fakediscord.client import ControlError
 from bot.simulator import Fault
 from tests.e2e.harness import (
     Env,
@@ -20,7 +21,6 @@ from tests.e2e.harness import (
     thread_of,
     wait_for,
 )
-from tests.fakediscord.client import ControlError
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.fakediscord import FakeDiscordClient
+from bot.fakediscord import FakeDiscordClient
 
 
 def _text(message: dict[str, Any]) -> str:

@@ -12,12 +12,12 @@ import pytest
 
 from bot.app import doctor_discord
 from bot.cli import main
+from bot.fakediscord import FakeDiscord, FakeDiscordClient
+from bot.fakediscord import rules as perms
 from bot.operator.doctor import Status, check_database, check_runway, run_doctor
 from bot.simulator import RunwaySimulator, SimulatorOptions
 from bot.store.db import Store
 from bot.store.schema import latest_version
-from tests.fakediscord import FakeDiscord, FakeDiscordClient
-from tests.fakediscord import rules as perms
 
 KEY = "key_" + "ab" * 64
 OTHER_KEY = "key_" + "cd" * 64

@@ -9,8 +9,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.fakediscord import FakeDiscord, FakeDiscordClient
-from tests.test_fakediscord.conftest import Seed
+from bot.fakediscord import FakeDiscord, FakeDiscordClient
+from tests.bot.fakediscord.conftest import Seed
 
 Z_SYNC_SUFFIX = b"\x00\x00\xff\xff"
 

@@ -13,9 +13,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from tests.fakediscord import FakeDiscord, FakeDiscordClient, rules
-from tests.fakediscord.client import ControlError
-from tests.test_fakediscord.conftest import Seed
+from bot.fakediscord import FakeDiscord, FakeDiscordClient, rules
+from bot.fakediscord.client import ControlError
+from tests.bot.fakediscord.conftest import Seed
 
 Json = Any
 MODAL = {

@@ -13,7 +13,7 @@ import discord.http
 import pytest
 from discord.ext import commands
 
-from tests.fakediscord import FakeDiscord, FakeDiscordClient, point_discord_py_at
+from bot.fakediscord import FakeDiscord, FakeDiscordClient, point_discord_py_at
 
 
 @pytest.fixture

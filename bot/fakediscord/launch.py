@@ -1,6 +1,6 @@
 """Run the bot's CLI with discord.py pointed at a running fake.
 
-    python -m tests.fakediscord.launch --fake http://127.0.0.1:PORT -- run --config cfg.toml
+    python -m bot.fakediscord.launch --fake http://127.0.0.1:PORT -- run --config cfg.toml
 
 Everything after ``--`` goes to ``bot.cli.main`` unchanged.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tests.fakediscord.client import point_discord_py_at
+from bot.fakediscord.client import point_discord_py_at
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     if "--" in args:
         cut = args.index("--")
         args, rest = args[:cut], args[cut + 1 :]
-    parser = argparse.ArgumentParser(prog="python -m tests.fakediscord.launch")
+    parser = argparse.ArgumentParser(prog="python -m bot.fakediscord.launch")
     parser.add_argument("--fake", required=True, help="the fake's base URL, http://127.0.0.1:PORT")
     options = parser.parse_args(args)
     point_discord_py_at(options.fake.rstrip("/"))

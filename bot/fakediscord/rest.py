@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import BodyPartReader, web
 
-from tests.fakediscord import bodies, rules
-from tests.fakediscord.server import LoggedCall, after_sent
-from tests.fakediscord.state import (
+from bot.fakediscord import bodies, rules
+from bot.fakediscord.server import LoggedCall, after_sent
+from bot.fakediscord.state import (
     DEFAULT_AUTO_ARCHIVE_MINUTES,
     EPHEMERAL,
     LOADING,
@@ -25,7 +25,7 @@ from tests.fakediscord.state import (
 )
 
 if TYPE_CHECKING:
-    from tests.fakediscord.server import FakeDiscord
+    from bot.fakediscord.server import FakeDiscord
 
 API = "/api/v10"
 HAS_THREAD = 1 << 5

@@ -1,6 +1,6 @@
 """Extract the operations the fake serves from Discord's full OpenAPI spec.
 
-Usage: python tests/fakediscord/vendor/extract.py /path/to/discord-openapi.json
+Usage: python bot/fakediscord/vendor/extract.py /path/to/discord-openapi.json
 
 Writes discord-openapi-subset.json next to this script: only the listed operations and the
 component schemas they reference (transitively).

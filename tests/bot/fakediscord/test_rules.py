@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.fakediscord import rules
+from bot.fakediscord import rules
 
 
 def test_clock_scale_and_advance() -> None:

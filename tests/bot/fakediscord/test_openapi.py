@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakediscord import rules
-from tests.fakediscord.openapi import SUBSET_PATH, BodyValidator
-from tests.fakediscord.vendor import extract
+from bot.fakediscord import rules
+from bot.fakediscord.openapi import SUBSET_PATH, BodyValidator
+from bot.fakediscord.vendor import extract
 
 FULL_SPEC = Path("/work/shared/reference/discord-openapi.json")
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSMsgType, web
 
 if TYPE_CHECKING:
-    from tests.fakediscord.server import FakeDiscord
+    from bot.fakediscord.server import FakeDiscord
 
 OP_DISPATCH = 0
 OP_HEARTBEAT = 1

@@ -11,9 +11,9 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakediscord import rules
-from tests.fakediscord.openapi import BodyValidator
-from tests.fakediscord.state import Channel, User, World
+from bot.fakediscord import rules
+from bot.fakediscord.openapi import BodyValidator
+from bot.fakediscord.state import Channel, User, World
 
 DEFAULT_TOKEN = "fake.discord.token"
 DEFAULT_APPLICATION_ID = 1100000000000000001
@@ -121,7 +121,7 @@ class FakeDiscord:
     # -- lifecycle ----------------------------------------------------------------------------
 
     def make_app(self) -> web.Application:
-        from tests.fakediscord import control, gateway, rest
+        from bot.fakediscord import control, gateway, rest
 
         # Outermost, so middlewares a subclass appends (e.g. to hold answers) run inside it.
         app = web.Application(client_max_size=1024**3, middlewares=[self._answer_first])

@@ -11,7 +11,7 @@ from typing import Any
 import jsonschema  # type: ignore[import-untyped]
 from jsonschema.exceptions import ValidationError, best_match  # type: ignore[import-untyped]
 
-from tests.fakediscord import rules
+from bot.fakediscord import rules
 
 SUBSET_PATH = Path(__file__).resolve().parent / "vendor" / "discord-openapi-subset.json"
 

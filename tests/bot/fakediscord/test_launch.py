@@ -6,7 +6,7 @@ import discord.gateway
 import discord.http
 import pytest
 
-from tests.fakediscord import launch
+from bot.fakediscord import launch
 
 
 def test_launch_points_discord_py_then_runs_the_cli(capsys: pytest.CaptureFixture[str]) -> None:

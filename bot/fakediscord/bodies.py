@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from tests.fakediscord import rules
-from tests.fakediscord.rules import FormProblem
+from bot.fakediscord import rules
+from bot.fakediscord.rules import FormProblem
 
 IS_COMPONENTS_V2 = 1 << 15
 ACTION_ROW = 1

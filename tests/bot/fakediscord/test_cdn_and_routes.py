@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import aiohttp
 
-from tests.fakediscord import FakeDiscord, FakeDiscordClient, rules
-from tests.test_fakediscord.conftest import Seed
+from bot.fakediscord import FakeDiscord, FakeDiscordClient, rules
+from tests.bot.fakediscord.conftest import Seed
 
 
 async def test_attachment_urls_are_signed_expire_and_are_refreshed_on_fetch(

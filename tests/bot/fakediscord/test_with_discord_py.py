@@ -12,9 +12,9 @@ import pytest
 from discord import app_commands
 from discord.ext import commands
 
-from tests.fakediscord import FakeDiscord, FakeDiscordClient, rules
-from tests.fakediscord.client import ControlError, InvalidRequestsError
-from tests.test_fakediscord.conftest import Seed, running
+from bot.fakediscord import FakeDiscord, FakeDiscordClient, rules
+from bot.fakediscord.client import ControlError, InvalidRequestsError
+from tests.bot.fakediscord.conftest import Seed, running
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 

@@ -1,4 +1,4 @@
-"""`python -m tests.fakediscord` runs the fake alone; the control client drives it over HTTP."""
+"""`python -m bot.fakediscord` runs the fake alone; the control client drives it over HTTP."""
 
 from __future__ import annotations
 
@@ -9,16 +9,16 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.fakediscord import FakeDiscordClient
+from bot.fakediscord import FakeDiscordClient
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 async def test_standalone_server_with_control_client() -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "tests.fakediscord",
+        "bot.fakediscord",
         "--port",
         "0",
         cwd=ROOT,

@@ -7,11 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tests.fakediscord import rules
-from tests.fakediscord.state import Interaction, StoredFile
+from bot.fakediscord import rules
+from bot.fakediscord.state import Interaction, StoredFile
 
 if TYPE_CHECKING:
-    from tests.fakediscord.server import FakeDiscord
+    from bot.fakediscord.server import FakeDiscord
 
 SUB_COMMAND = 1
 SUB_COMMAND_GROUP = 2

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from tests.fakediscord import gateway, interactions, rules
-from tests.fakediscord.interactions import AttachmentInput, ControlError
-from tests.fakediscord.state import Interaction, StoredFile
+from bot.fakediscord import gateway, interactions, rules
+from bot.fakediscord.interactions import AttachmentInput, ControlError
+from bot.fakediscord.state import Interaction, StoredFile
 
 if TYPE_CHECKING:
-    from tests.fakediscord.server import FakeDiscord
+    from bot.fakediscord.server import FakeDiscord
 
 PREFIX = "/_control"
 JsonHandler = Callable[["FakeDiscord", web.Request, dict[str, Any]], Awaitable[Any]]
@@ -402,7 +402,7 @@ async def rate_limit(fake: FakeDiscord, request: web.Request, body: dict[str, An
 
 async def register_commands(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
     """Store commands as if the bot had synced them (e.g. from its dry-run JSON)."""
-    from tests.fakediscord.rest import _command_json
+    from bot.fakediscord.rest import _command_json
 
     commands = body["commands"]
     fake.validator.validate("bulk_set_application_commands", commands)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.fakediscord import rules
+from bot.fakediscord import rules
 
 DISCORD_EPOCH_MS = 1420070400000
 

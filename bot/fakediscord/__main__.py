@@ -1,4 +1,4 @@
-"""Run the fake standalone: python -m tests.fakediscord --port N [--token T] [--seed]."""
+"""Run the fake standalone: python -m bot.fakediscord --port N [--token T] [--seed]."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import json
 import signal
 
-from tests.fakediscord.server import DEFAULT_APPLICATION_ID, DEFAULT_TOKEN, FakeDiscord
+from bot.fakediscord.server import DEFAULT_APPLICATION_ID, DEFAULT_TOKEN, FakeDiscord
 
 
 async def _run(args: argparse.Namespace) -> None:
@@ -34,7 +34,7 @@ async def _run(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m tests.fakediscord")
+    parser = argparse.ArgumentParser(prog="python -m bot.fakediscord")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (printed)")
     parser.add_argument("--token", default=DEFAULT_TOKEN)
