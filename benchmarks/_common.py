@@ -14,7 +14,6 @@ import os
 import platform
 import resource
 import sys
-import time
 from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,10 +21,11 @@ from typing import Any, TypeVar
 
 from PIL import Image
 
+from bot import clock
 from bot.catalog import default_catalog
 from bot.config import QuotaSettings, RunwaySettings, Settings
 from bot.domain import InputRole, Job, JobInput, JobKind, JobParams, NewJob
-from bot.ports import DeliveryFailed, DeliveryReceipt, StatusUpdate
+from bot.ports import DeliveryFailed, DeliveryReceipt, Published, StatusUpdate
 
 T = TypeVar("T")
 
@@ -171,7 +171,7 @@ class CountingPort:
         self.status_updates = 0
         self.clips: dict[int, int] = {}  # job id -> clip size in bytes
         self.failures: dict[int, str] = {}  # job id -> error code
-        self.delivered_at: dict[int, float] = {}  # job id -> time.time() of delivery
+        self.delivered_at: dict[int, float] = {}  # job id -> clock.now() at delivery
         self._messages: dict[str, int] = {}
         self._next_id = 1
 
@@ -181,6 +181,9 @@ class CountingPort:
         self.failures.clear()
         self.delivered_at.clear()
         self._messages.clear()
+
+    async def publish(self, job: Job, *, orphan: bool) -> Published | None:
+        return Published(None)  # no status messages here: results go "to the channel"
 
     async def status_changed(self, update: StatusUpdate) -> None:
         self.status_updates += 1
@@ -196,10 +199,10 @@ class CountingPort:
         if size == 0:
             raise DeliveryFailed("empty clip", permanent=True)
         self.clips[job.id] = size
-        self.delivered_at.setdefault(job.id, time.time())
+        self.delivered_at.setdefault(job.id, clock.now())
         return self._post(nonce)
 
     async def deliver_failure(self, job: Job, nonce: str) -> DeliveryReceipt:
         self.failures[job.id] = job.error_code or "?"
-        self.delivered_at.setdefault(job.id, time.time())
+        self.delivered_at.setdefault(job.id, clock.now())
         return self._post(nonce)

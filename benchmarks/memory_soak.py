@@ -1,12 +1,14 @@
 """Does the bot's memory grow per job? The real Worker runs K jobs in batches.
 
-The simulator runs in a child process (``python -m bot simulate`` on 127.0.0.1, at a high
-time scale), so this process holds only what the bot itself holds: the worker, the store,
-the job service and the Runway client. After each batch is delivered the script runs
-gc.collect() and samples this process's RSS (/proc) and the number of live Python
-objects. Reported: the least-squares slope per job after the first (warm-up) batch, and
-the first and last samples; the simulator's RSS is reported separately (it keeps every
-task it has seen, as a task store would). Bounded by K and by a wall-time limit.
+The simulator runs in a child process (``python -m bot simulate`` on 127.0.0.1, at a time
+scale of ``SCALE``), so this process holds only what the bot itself holds: the worker, the
+store, the job service and the Runway client, on a virtual clock running at the same
+``SCALE`` (``bot.clock.VirtualClock``), so the worker's production schedule is used
+unchanged. After each batch is delivered the script runs gc.collect() and samples this
+process's RSS (/proc) and the number of live Python objects. Reported: the least-squares
+slope per job after the first (warm-up) batch, and the first and last samples; the
+simulator's RSS is reported separately (it keeps every task it has seen, as a task store
+would). Bounded by K and by a wall-time limit.
 """
 
 from __future__ import annotations
@@ -24,14 +26,14 @@ from typing import Any
 
 import _common as c
 
+from bot import clock
 from bot.jobs import JobService
 from bot.quota import QuotaService
 from bot.runway.client import RunwayClient
 from bot.store.db import Store
 from bot.worker import Worker
-from bot.worker.scheduling import MIN_POLL_SECONDS
 
-SCALE = 100.0
+SCALE = 100.0  # simulated seconds per real second, for the simulator and the bot
 IN_FLIGHT = 4
 USERS = 10
 
@@ -70,7 +72,7 @@ async def _wait_delivered(store: Store, total: int, deadline: float) -> bool:
         row = await store.fetchone("SELECT COUNT(*) FROM jobs WHERE delivered_at IS NOT NULL")
         if row is not None and row[0] >= total:
             return True
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(2.0)  # virtual: 20 ms of real time
     return False
 
 
@@ -95,7 +97,7 @@ async def main(quick: bool) -> int:
             quota = QuotaService(store, settings.quota, settings.models)
             worker = Worker(
                 settings, store, client, port, owner="soak", workdir=Path(tmp) / "work",
-                quota=quota, poll_floor_seconds=MIN_POLL_SECONDS / SCALE, max_parallel=8,
+                quota=quota, max_parallel=8,
             )  # fmt: skip
             jobs = JobService(settings, store, quota, wake=worker.wake)
             try:
@@ -183,4 +185,4 @@ async def main(quick: bool) -> int:
 
 if __name__ == "__main__":
     args = c.parse_args(__doc__ or "")
-    sys.exit(asyncio.run(main(args.quick)))
+    sys.exit(clock.run(main(args.quick), clock.VirtualClock(SCALE)))

@@ -1,12 +1,14 @@
 """The real Worker driving jobs of several users from queued to delivered.
 
 A real SQLite store, the real JobService, the real RunwayClient and the in-process
-simulator on 127.0.0.1 at a high time scale; the worker's poll floor is scaled by the
-same factor, so its whole schedule runs that much faster while staying correct in
-simulated time. One heavy user queues many jobs, then a few light users queue one
-each. Reported: jobs/min (real time), GETs per task, the shortest interval between two
-GETs of one task in simulated seconds (must be >= the 5 s floor), and fairness: the
-longest queue wait of a light user against the heavy user's.
+simulator on 127.0.0.1, all on one virtual clock (``bot.clock.VirtualClock``) running
+``SCALE`` times faster than real time: the worker uses its production schedule unchanged
+(5 s poll floor, progress-based polls, 60 s idle sleep) and the simulator's tasks take their
+simulated time on the same clock. One heavy user queues many jobs, then a few light users
+queue one each. Reported: jobs/min (real time), GETs per task, the shortest interval between
+two GETs of one task in simulated seconds (must be >= the 5 s floor), and fairness: the
+longest queue wait of a light user against the heavy user's (waits and turnarounds in
+simulated seconds).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 import _common as c
 
+from bot import clock
 from bot.jobs import JobService
 from bot.quota import QuotaService
 from bot.runway.client import RunwayClient
@@ -31,7 +34,7 @@ from bot.store.db import Store
 from bot.worker import Worker
 from bot.worker.scheduling import MIN_POLL_SECONDS
 
-SCALE = 100.0  # simulated seconds per real second
+SCALE = 100.0  # virtual (simulated) seconds per real second
 IN_FLIGHT = 4  # per model, in the bot and at the simulator
 HEAVY = 1
 
@@ -61,7 +64,7 @@ async def _wait_delivered(store: Store, total: int, limit_s: float) -> bool:
         row = await store.fetchone("SELECT COUNT(*) FROM jobs WHERE delivered_at IS NOT NULL")
         if row is not None and row[0] >= total:
             return True
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(1.0)  # virtual: 10 ms of real time
     return False
 
 
@@ -72,10 +75,8 @@ async def main(quick: bool) -> int:
         quota={"default_limit": 1_000_000, "max_active_jobs_per_user": 1000},
         max_concurrent_per_model=IN_FLIGHT,
     )
-    options = SimulatorOptions(
-        task_seconds=20.0, pending_seconds=1.0, time_scale=SCALE, concurrency=IN_FLIGHT
-    )
-    floor_real = MIN_POLL_SECONDS / SCALE
+    # On the process clock (the virtual one ``clock.run`` installed): no time scale of its own.
+    options = SimulatorOptions(task_seconds=20.0, pending_seconds=1.0, concurrency=IN_FLIGHT)
     item = c.image_input(640, 360)
     with tempfile.TemporaryDirectory(prefix="bench-worker-") as tmp:
         async with RunwaySimulator(options) as sim:
@@ -87,19 +88,21 @@ async def main(quick: bool) -> int:
             quota = QuotaService(store, settings.quota, settings.models)
             worker = Worker(
                 settings, store, client, port, owner="bench", workdir=Path(tmp) / "work",
-                quota=quota, poll_floor_seconds=floor_real, max_parallel=8,
+                quota=quota, max_parallel=8,
             )  # fmt: skip
             jobs = JobService(settings, store, quota, wake=worker.wake)
             try:
-                started = time.perf_counter()
+                started, sim_started = time.perf_counter(), clock.now()
                 heavy = [await jobs.create(c.animate(HEAVY, item)) for _ in range(heavy_jobs)]
                 await worker.start()
-                await asyncio.sleep(0.2)  # the heavy user's first jobs are already at Runway
+                while sim.created_count < min(IN_FLIGHT, heavy_jobs):  # noqa: ASYNC110
+                    await asyncio.sleep(1.0)  # the heavy user's first jobs reach Runway
                 light = [await jobs.create(c.animate(100 + u, item)) for u in range(light_users)]
                 light_positions = [await jobs.queue_position(j.id) for j in light]
                 heavy_last_position = await jobs.queue_position(heavy[-1].id)
                 done = await _wait_delivered(store, total, limit_s)
                 elapsed = time.perf_counter() - started
+                sim_elapsed = clock.now() - sim_started
                 await worker.stop()
                 rows = await store.fetchall(
                     "SELECT id, user_id, state, created_at, submitted_at, delivered_at FROM jobs"
@@ -127,7 +130,7 @@ async def main(quick: bool) -> int:
     polls = [len(v) for v in client.gets.values()]
     min_interval = min(intervals) if intervals else None
     floor_ok = min_interval is None or min_interval >= MIN_POLL_SECONDS * 0.999
-    per_sim_min = total / (elapsed * SCALE) * 60
+    per_sim_min = total / sim_elapsed * 60
     # Runway's slots, each busy pending + running seconds per task: the most the bot can get.
     ideal_per_sim_min = IN_FLIGHT * 60 / (options.task_seconds + options.pending_seconds)
     heavy_max = max(waits["heavy"], default=0.0)
@@ -145,6 +148,7 @@ async def main(quick: bool) -> int:
             "states": states,
             "tasks_created_at_simulator": created_count,
             "sim_time_scale": SCALE,
+            "simulated_s": c.rounded(sim_elapsed),
             "in_flight_per_model": IN_FLIGHT,
             "elapsed_s": c.rounded(elapsed),
             "jobs_per_min": c.rounded(total / elapsed * 60, 1),
@@ -179,4 +183,4 @@ async def main(quick: bool) -> int:
 
 if __name__ == "__main__":
     args = c.parse_args(__doc__ or "")
-    sys.exit(asyncio.run(main(args.quick)))
+    sys.exit(clock.run(main(args.quick), clock.VirtualClock(SCALE)))

@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import signal
-import socket
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Literal
@@ -22,13 +20,16 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
+from bot import clock as clocks
 from bot.config import DiscordSettings, Settings
-from bot.instance import InstanceBusy, acquire_instance
+from bot.instance import InstanceBusy, InstanceLock, acquire_instance, process_owner
 from bot.operator.doctor import Check
+from bot.ui.channels import channel_gate
 from bot.ui.context import Services
 from bot.ui.delivery import DiscordDelivery
 from bot.ui.doctor import check_discord
 from bot.ui.errors import handle_app_command_error
+from bot.ui.translator import RunwayTranslator
 from bot.ui.views import DYNAMIC_ITEMS
 
 if TYPE_CHECKING:
@@ -47,7 +48,13 @@ log = logging.getLogger(__name__)
 discord.VoiceClient.warn_nacl = False
 discord.VoiceClient.warn_dave = False
 
-COG_EXTENSIONS: tuple[str, ...] = ("cogs.generate", "cogs.jobs", "cogs.quota_admin", "cogs.owner")
+COG_EXTENSIONS: tuple[str, ...] = (
+    "cogs.generate",
+    "cogs.jobs",
+    "cogs.quota_admin",
+    "cogs.owner",
+    "cogs.help",
+)
 
 
 def apply_discord_overrides(discord_settings: DiscordSettings) -> None:
@@ -64,6 +71,10 @@ def apply_discord_overrides(discord_settings: DiscordSettings) -> None:
 
 class RunwayTree(app_commands.CommandTree["RunwayBot"]):
     """The command tree with one error handler for every application command."""
+
+    async def interaction_check(self, interaction: discord.Interaction[RunwayBot], /) -> bool:
+        """A server's channel allow-list (``/runway channels``) applies to every command."""
+        return await channel_gate(interaction)
 
     async def on_error(
         self, interaction: discord.Interaction[RunwayBot], error: app_commands.AppCommandError
@@ -109,7 +120,7 @@ class RunwayBot(commands.AutoShardedBot):
         self.settings = settings
         self.mode = mode
         # Names the worker's leases; stable across restarts when it comes from bot.instance.
-        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
+        self.owner = owner or process_owner()
         self.services: Services | None = None
         self._store: Store | None = None
         self._runway: RunwayClient | None = None
@@ -123,6 +134,7 @@ class RunwayBot(commands.AutoShardedBot):
 
     async def load_cogs(self) -> None:
         """Load every feature cog (their commands need no services to be defined)."""
+        await self.tree.set_translator(RunwayTranslator())  # localised names and descriptions
         for name in COG_EXTENSIONS:
             await self.load_extension(name)
 
@@ -138,8 +150,9 @@ class RunwayBot(commands.AutoShardedBot):
         from bot.jobs import JobService
         from bot.ops.metrics import Metrics
         from bot.quota import QuotaService
-        from bot.store.db import Store
+        from bot.store.connect import open_store
         from bot.worker import Worker
+        from bot.worker.loop import LEASE_SECONDS
 
         settings = self.settings
         data_dir = settings.storage.path.parent
@@ -147,10 +160,18 @@ class RunwayBot(commands.AutoShardedBot):
         workdir = data_dir / "work"
         workdir.mkdir(parents=True, exist_ok=True)
 
-        self._store = store = await Store.open(settings.storage.path)
+        self._store = store = await open_store(settings.storage)
         self._metrics = metrics = Metrics()
         quota = QuotaService(store, settings.quota, settings.models, metrics=metrics)
-        jobs = JobService(settings, store, quota, wake=self._wake_worker)
+        # The worker's owner id marks the jobs this process's commands post (bot.worker.loop).
+        jobs = JobService(
+            settings,
+            store,
+            quota,
+            wake=self._wake_worker,
+            publisher=self.owner,
+            publish_lease=LEASE_SECONDS,
+        )
         self._runway = client = await self._open_runway()
         self._delivery = delivery = DiscordDelivery(self, settings, workdir)
         self.services = Services(
@@ -171,6 +192,9 @@ class RunwayBot(commands.AutoShardedBot):
             metrics=metrics,
         )
         await self._worker.start()
+        if store.backend == "postgresql":
+            # Jobs created or cancelled by another process wake this worker (LISTEN/NOTIFY).
+            await store.listen(self._wake_worker)
         if settings.metrics.enabled:
             await self._start_ops(jobs, quota)
         log.info(
@@ -316,26 +340,37 @@ def main_run(settings: Settings) -> int:
     if settings.discord.token is None:
         print("no Discord token: set DISCORD_TOKEN or discord.token", file=sys.stderr)
         return 2
-    try:
-        instance = acquire_instance(settings.storage.path.parent)
-    except InstanceBusy as exc:
-        print(str(exc), file=sys.stderr)
-        return 2
+    instance: InstanceLock | None = None
+    if settings.storage.url is None:
+        try:
+            instance = acquire_instance(settings.storage.path.parent)
+        except InstanceBusy as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+    # PostgreSQL is shared by several processes: no lock, and leases named per process.
+    owner = instance.owner if instance is not None else process_owner()
     apply_discord_overrides(settings.discord)
     for warning in settings.warnings():
         log.warning("configuration: %s", warning)
     try:
         token = settings.discord.token.get_secret_value()
-        return asyncio.run(_serve(settings, token, instance.owner))
+        # On the process clock: the system one, or a virtual one a harness installed.
+        return clocks.run(_serve(settings, token, owner))
     finally:
-        instance.release()
+        if instance is not None:
+            instance.release()
 
 
 async def command_payloads(settings: Settings) -> list[dict[str, Any]]:
     """The application commands exactly as they would be sent to Discord, built offline."""
     bot = RunwayBot(settings, mode="sync")
     await bot.load_cogs()
-    return [command.to_dict(bot.tree) for command in bot.tree.get_commands()]
+    translator = bot.tree.translator
+    assert translator is not None
+    return [
+        await command.get_translated_payload(bot.tree, translator)
+        for command in bot.tree.get_commands()
+    ]
 
 
 async def _sync(settings: Settings, token: str, guild_id: int | None) -> int:

@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from importlib import metadata
@@ -20,6 +21,7 @@ from .operator import OperatorError, Outcome, Services, open_services
 from .operator import backup as op_backup
 from .operator import doctor as op_doctor
 from .operator import jobs as op_jobs
+from .operator import migrate_store as op_migrate
 from .operator import quota as op_quota
 
 DEFAULT_CONFIG = "config.toml"
@@ -71,6 +73,12 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     if guild_id is None and not args.global_:
         guild_id = settings.discord.dev_guild_id
     return main_sync(settings, guild_id=guild_id, dry_run=args.dry_run)
+
+
+def _cmd_playground(args: argparse.Namespace) -> int:
+    from .playground.cli import main_playground  # imports discord: only for the playground
+
+    return main_playground(port=args.port, open_browser=args.open, data=args.data)
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
@@ -180,6 +188,20 @@ def _cmd_backup(args: argparse.Namespace) -> int:
         return op_backup.run_backup(settings, Path(args.path), force=args.force, stderr=sys.stderr)
 
     return _operate(args, produce)
+
+
+def _cmd_migrate_store(args: argparse.Namespace) -> int:
+    target = args.to or os.environ.get("RUNWAY_BOT_DATABASE_URL", "")
+    try:
+        outcome = op_migrate.migrate_store(
+            args.source, target, replace=args.replace, stderr=sys.stderr
+        )
+    except OperatorError as exc:
+        return _refuse(args, exc.message, exc.code, exc.exit_code)
+    except Exception as exc:  # never a traceback for the operator; --log-level DEBUG has it
+        log.debug("migrate-store failed", exc_info=True)
+        return _refuse(args, f"failed: {type(exc).__name__}: {exc}", "internal", 1)
+    return _emit(args, outcome)
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
@@ -382,6 +404,28 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
     backup.set_defaults(func=_cmd_backup)
 
+    migrate = sub.add_parser(
+        "migrate-store",
+        help="copy a stopped bot's SQLite database into PostgreSQL and check the copy",
+        description="Copies every table (jobs and their inputs, limits, usage, ledger, server "
+        "settings, audit), then compares row counts and credit totals; exit 0 when they match, "
+        "1 when not, 2 when refused (a bot holds the source, the target holds data).",
+        parents=operator,
+    )
+    migrate.add_argument(
+        "--from", dest="source", required=True, metavar="sqlite:PATH", help="the SQLite file"
+    )
+    migrate.add_argument(
+        "--to",
+        metavar="URL",
+        help="postgresql://user:password@host/database (default: RUNWAY_BOT_DATABASE_URL, "
+        "which keeps the password out of the process list)",
+    )
+    migrate.add_argument(
+        "--replace", action="store_true", help="delete what the target database holds first"
+    )
+    migrate.set_defaults(func=_cmd_migrate_store)
+
     doctor = sub.add_parser(
         "doctor",
         help="check the configuration, database, Runway key and Discord token and permissions",
@@ -390,6 +434,25 @@ def build_parser() -> argparse.ArgumentParser:
         parents=operator,
     )
     doctor.set_defaults(func=_cmd_doctor)
+
+    play = sub.add_parser(
+        "playground",
+        help="try the bot in a browser: a local Discord, the Runway simulator and the bot, "
+        "no token or account needed",
+    )
+    play.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        default=argparse.SUPPRESS,
+        help="how much to log on stderr (default: INFO)",
+    )
+    play.add_argument("--port", type=int, default=8080, help="the page's port on 127.0.0.1")
+    play.add_argument("--open", action="store_true", help="open the page in a browser")
+    play.add_argument(
+        "--data", metavar="DIR", default=None, help="keep the database here (default: throwaway)"
+    )
+    play.set_defaults(func=_cmd_playground, config_default=None)
 
     sim = sub.add_parser(
         "simulate", help="serve the Runway simulator over HTTP", parents=[_common(None)]

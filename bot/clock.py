@@ -10,9 +10,10 @@ floor, 120 s lease, 60 s idle sleep) are used unchanged and only run faster.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import selectors
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
@@ -49,18 +50,33 @@ SYSTEM = SystemClock()
 
 
 class VirtualClock:
-    """A clock that runs ``factor`` times faster than real time from the moment it is made.
+    """A clock that runs ``factor`` times faster than real time from its start.
 
-    ``time()`` starts at the real epoch time (or ``epoch``), so stored timestamps stay
-    plausible; ``monotonic()`` starts at the real monotonic time. Both only ever move forward.
+    ``start`` is the real ``time.monotonic()`` reading at which the clock stands at
+    ``epoch`` (default: now, and the real epoch time). ``time.monotonic()`` is one clock for
+    every process on a machine, so a process restarted with the same ``start`` and ``epoch``
+    carries on the same virtual time (what a harness that kills and restarts the bot needs).
+    Both ``time()`` and ``monotonic()`` only ever move forward.
     """
 
-    def __init__(self, factor: float, *, epoch: float | None = None) -> None:
-        if factor <= 0:
-            raise ValueError("factor must be positive")
+    def __init__(
+        self, factor: float, *, epoch: float | None = None, start: float | None = None
+    ) -> None:
+        if not factor > 0 or factor == float("inf"):
+            raise ValueError("factor must be a positive finite number")
         self.factor = float(factor)
-        self._real_start = time.monotonic()
+        self._real_start = time.monotonic() if start is None else start
         self._epoch = time.time() if epoch is None else epoch
+
+    @property
+    def start(self) -> float:
+        """The real monotonic time at which the clock stood at its epoch."""
+        return self._real_start
+
+    @property
+    def epoch(self) -> float:
+        """Virtual epoch seconds at ``start``."""
+        return self._epoch
 
     def elapsed(self) -> float:
         """Virtual seconds since the clock was made."""
@@ -122,21 +138,36 @@ def now() -> float:
     return _current.time()
 
 
+def monotonic() -> float:
+    """The current clock's monotonic seconds (the loop's time on a virtual-time loop)."""
+    return _current.monotonic()
+
+
 def utcnow() -> datetime:
     """The current clock's time as an aware UTC datetime."""
     return datetime.fromtimestamp(_current.time(), UTC)
 
 
-def run(main: Coroutine[Any, Any, T], clock: Clock | None = None) -> T:
-    """``asyncio.run(main)``, on a virtual-time loop when ``clock`` is a VirtualClock.
-
-    The clock is installed for the process first, so ``now()`` and the loop agree.
-    """
-    if clock is None or not isinstance(clock, VirtualClock):
-        if clock is not None:
-            install(clock)
-        return asyncio.run(main)
+@contextlib.contextmanager
+def installed(clock: Clock) -> Iterator[Clock]:
+    """Make ``clock`` the process's clock for the ``with`` block, then restore the previous."""
+    previous = _current
     install(clock)
-    virtual = clock
-    with asyncio.Runner(loop_factory=lambda: VirtualTimeLoop(virtual)) as runner:
-        return runner.run(main)
+    try:
+        yield clock
+    finally:
+        install(previous)
+
+
+def run(main: Coroutine[Any, Any, T], clock: Clock | None = None) -> T:
+    """``asyncio.run(main)`` with ``clock`` as the process's clock while it runs, on a
+    virtual-time loop when ``clock`` is a :class:`VirtualClock` (so ``now()`` and the loop
+    agree). The previous clock is back when it returns. Without ``clock``: the current one.
+    """
+    chosen = current() if clock is None else clock
+    with installed(chosen):
+        if not isinstance(chosen, VirtualClock):
+            return asyncio.run(main)
+        virtual = chosen
+        with asyncio.Runner(loop_factory=lambda: VirtualTimeLoop(virtual)) as runner:
+            return runner.run(main)

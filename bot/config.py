@@ -5,9 +5,11 @@ Environment variables (they override the file):
 - ``DISCORD_TOKEN``: the bot token (``discord.token``).
 - ``RUNWAY_API_KEY``: the Runway or CometAPI key (``runway.api_key``).
 - ``RUNWAY_BOT_DATABASE``: the SQLite path (``storage.path``).
+- ``RUNWAY_BOT_DATABASE_URL``: the PostgreSQL URL (``storage.url``; it holds a password).
 
-``DISCORD_TOKEN_FILE`` and ``RUNWAY_API_KEY_FILE`` name a file (a Docker secret) whose stripped
-content is the secret; the direct variable wins when both are set.
+``DISCORD_TOKEN_FILE``, ``RUNWAY_API_KEY_FILE`` and ``RUNWAY_BOT_DATABASE_URL_FILE`` name a file
+(a Docker secret) whose stripped content is the secret; the direct variable wins when both are
+set.
 
 The model catalog is the packaged one (``bot.catalog``, ``bot/catalog/default.toml``) unless
 the file has its own ``[[models]]`` entries, which then replace it whole.
@@ -24,6 +26,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -50,9 +53,10 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "DISCORD_TOKEN": ("discord", "token"),
     "RUNWAY_API_KEY": ("runway", "api_key"),
     "RUNWAY_BOT_DATABASE": ("storage", "path"),
+    "RUNWAY_BOT_DATABASE_URL": ("storage", "url"),
 }
 
-SECRET_FILES: tuple[str, ...] = ("DISCORD_TOKEN", "RUNWAY_API_KEY")
+SECRET_FILES: tuple[str, ...] = ("DISCORD_TOKEN", "RUNWAY_API_KEY", "RUNWAY_BOT_DATABASE_URL")
 """Secrets that may also come from ``<NAME>_FILE`` (a file holding the secret)."""
 
 RUNWAY_KEY_PATTERN = re.compile(r"key_[0-9a-fA-F]{128}")
@@ -134,6 +138,9 @@ class RunwaySettings(_Strict):
     max_retries: int = Field(default=4, ge=0, le=10)
     max_concurrent_per_model: int = Field(default=1, ge=1)
     concurrency_overrides: dict[str, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
+    # Tasks per model sent beyond its slots: they wait THROTTLED at Runway, so a freed slot
+    # starts the next job at once (cancelling one of them there costs nothing).
+    standby_per_model: int = Field(default=0, ge=0, le=4)
     task_deadline_minutes: float = Field(default=30.0, gt=0)
     task_not_exist_grace_seconds: float = Field(default=60.0, ge=0)
     max_output_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
@@ -167,9 +174,13 @@ class RunwaySettings(_Strict):
 
 
 class StorageSettings(_Strict):
-    """Where the SQLite database lives."""
+    """Where the database lives: the SQLite file at ``path`` (the default), or the PostgreSQL
+    server at ``url`` (several bot processes sharing it); ``path``'s directory stays the data
+    directory either way."""
 
     path: Path = Path("data/runway-bot.sqlite3")
+    url: SecretStr | None = None  # postgresql://user:password@host:5432/database
+    pool_size: int = Field(default=10, ge=1, le=100)  # PostgreSQL connections per process
 
     @field_validator("path", mode="before")
     @classmethod
@@ -177,6 +188,50 @@ class StorageSettings(_Strict):
         if isinstance(value, str) and not value.strip():
             raise ValueError("must not be empty (the SQLite database file's path)")
         return value
+
+    @field_validator("url", mode="before")
+    @classmethod
+    def _postgres_url(cls, value: Any) -> Any:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if not isinstance(text, str):
+            return value
+        if not text.strip():
+            return None
+        problem = postgres_url_problem(text.strip())
+        if problem is not None:
+            raise ValueError(problem)
+        return text.strip()
+
+    def describe(self) -> str:
+        """The database in one line, without a password."""
+        if self.url is None:
+            return f"SQLite {self.path}"
+        parts = urlsplit(self.url.get_secret_value())
+        where = parts.hostname or "(local socket)"
+        port = f":{parts.port}" if parts.port else ""
+        database = parts.path.lstrip("/")
+        return f"PostgreSQL {where}{port}/{database} (data directory {self.path.parent})"
+
+
+def postgres_url_problem(url: str) -> str | None:
+    """Why ``url`` is not a usable PostgreSQL URL (never repeating its password), or None."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "is not a valid URL (expected postgresql://user:password@host:5432/database)"
+    if parts.scheme not in ("postgresql", "postgres"):
+        return (
+            "must start with postgresql:// (only PostgreSQL is supported; leave it out to use "
+            "the SQLite file at storage.path)"
+        )
+    if not parts.hostname and "host=" not in parts.query:
+        return "names no server (postgresql://user:password@host:5432/database)"
+    if not parts.path.strip("/"):
+        return "names no database (add /database after the server)"
+    if port == 0:
+        return "has port 0"
+    return None
 
 
 class QuotaUnit(StrEnum):
@@ -593,7 +648,7 @@ def summarize(settings: Settings) -> list[str]:
         f"runway: provider {rw.provider}, base URL {rw.resolved_base_url() or '(in-process)'}, "
         f"api key {'set' if rw.api_key else 'not set'}, version {rw.api_version}, "
         f"{rw.max_concurrent_per_model} in flight per model",
-        f"storage: {settings.storage.path}",
+        f"storage: {settings.storage.describe()}",
         f"quota: {limit} {q.unit.value} per user per {q.period.value}"
         + (f", bot-wide cap {q.daily_credit_cap} credits/day" if q.daily_credit_cap else ""),
         "catalog: "

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Literal
+
+from .i18n import t
 
 
 class JobKind(StrEnum):
@@ -35,6 +38,16 @@ class JobState(StrEnum):
     def finished(self) -> bool:
         """True once nothing more will happen at Runway."""
         return not self.active
+
+
+class Origin(StrEnum):
+    """How a job derives from the job it iterates on (``Job.rerun_of``)."""
+
+    RERUN = "rerun"  # the same inputs and options, a new seed (the Vary button)
+    RETRY = "retry"  # the same seed, after a failure
+    EDIT = "edit"  # the same inputs and options with an edited prompt
+    CONTINUE = "continue"  # the clip's last frame as the image of a new animate job
+    RESTYLE = "restyle"  # the clip as the video of a restyle job
 
 
 class InputRole(StrEnum):
@@ -82,6 +95,10 @@ class NewJob:
     params: JobParams
     inputs: tuple[JobInput, ...]
     user_role_ids: tuple[int, ...] = ()
+    parent_id: int | None = None  # the job this one iterates on (rerun, vary, continue...)
+    origin: str | None = None  # how it derives from ``parent_id``: an ``Origin`` value
+    source_seconds: float | None = None  # the input video's length before it was trimmed
+    quota_left: float | None = None  # what the member had left after this job, when asked
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +132,12 @@ class Job:
     delivered_message_id: int | None = None
     rerun_of: int | None = None
     delivered_at: datetime | None = None
+    origin: str | None = None
+    source_seconds: float | None = None
+    ratio_auto: bool = False  # the ratio was chosen by "auto" (closest to the input image)
+    quota_left: float | None = None  # what the member had left after its reservation
+    input_seconds: float | None = None  # the input video's billed length (restyle)
+    thumbnail: bool = False  # its status message carries the input's preview image
 
     @property
     def delivered(self) -> bool:
@@ -144,6 +167,7 @@ class QuotaStatus:
     source: str  # "user override", "role <id>", "guild default", "config default"
     period: str
     resets_at: datetime
+    source_role: int | None = None  # the role the limit comes from, if it does
 
     @property
     def remaining(self) -> float | None:
@@ -180,17 +204,37 @@ class UserError(Exception):
     """An error whose ``message`` is written for the Discord user and safe to show as is
     (no secrets, no operator detail); what the user sees is the subclass's business."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(
+        self, message: str, *, key: str | None = None, fmt: Mapping[str, object] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
+        self.key = key  # the message's i18n catalogue key (None: English only)
+        self.fmt: dict[str, object] = dict(fmt or {})
+
+    def text(self, locale: object) -> str:
+        """The message in ``locale`` (a Discord locale code; English without a key)."""
+        return self.message if self.key is None else t(self.key, locale, **self.fmt)
 
 
 class JobError(UserError):
     """A request the job service refuses; ``message`` is safe to show to the user."""
 
-    def __init__(self, message: str, *, code: str = "invalid") -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str = "invalid",
+        key: str | None = None,
+        fmt: Mapping[str, object] | None = None,
+    ) -> None:
+        super().__init__(message, key=key, fmt=fmt)
         self.code = code
+
+    @classmethod
+    def of(cls, key: str, /, code: str = "invalid", **fmt: object) -> JobError:
+        """The error whose text is catalogue entry ``key`` (English ``message``)."""
+        return cls(t(key, None, **fmt), code=code, key=key, fmt=fmt)
 
 
 class QuotaExceeded(JobError):
@@ -202,23 +246,34 @@ class QuotaExceeded(JobError):
         *,
         status: QuotaStatus | None,
         needed: float,
-        scope: Literal["user", "bot"] = "user",
+        scope: Literal["user", "guild", "bot"] = "user",
+        key: str | None = None,
+        fmt: Mapping[str, object] | None = None,
     ) -> None:
-        super().__init__(message, code="quota")
+        super().__init__(message, code="quota", key=key, fmt=fmt)
         self.status = status
         self.needed = needed
-        self.scope = scope  # "bot": the bot-wide daily credit cap, not the user's own quota
+        # "guild": the server's daily budget; "bot": the bot-wide daily credit cap
+        self.scope = scope
 
 
 class JobNotFound(JobError):
     """No such job (or not visible to this user)."""
 
-    def __init__(self, message: str = "That job does not exist.") -> None:
-        super().__init__(message, code="not_found")
+    def __init__(self, message: str | None = None) -> None:
+        key = "job.not_found" if message is None else None
+        super().__init__(message or t("job.not_found", None), code="not_found", key=key)
 
 
 class NotAllowed(JobError):
     """The actor may not do this to this job."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, code="forbidden")
+    def __init__(
+        self, message: str, *, key: str | None = None, fmt: Mapping[str, object] | None = None
+    ) -> None:
+        super().__init__(message, code="forbidden", key=key, fmt=fmt)
+
+    @classmethod
+    def about(cls, key: str, /, **fmt: object) -> NotAllowed:
+        """The refusal whose text is catalogue entry ``key``."""
+        return cls(t(key, None, **fmt), key=key, fmt=fmt)

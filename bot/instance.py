@@ -3,12 +3,16 @@
 The worker names its leases after this id. Because the id survives restarts, a bot
 that was killed reclaims its own leases at once on the next start instead of waiting
 for them to expire; the file lock stops a second process from using the same database.
+
+On PostgreSQL several processes share the database: each names its leases with
+:func:`process_owner` (unique per process) and takes no lock.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import socket
 import uuid
 from pathlib import Path
 from typing import IO
@@ -58,3 +62,9 @@ def acquire_instance(data_dir: Path) -> InstanceLock:
         handle.flush()
         os.fsync(handle.fileno())
     return InstanceLock(owner, handle)
+
+
+def process_owner() -> str:
+    """A lease owner id unique to this process (host, pid and a random part, so a pid reused
+    after a crash never inherits a dead process's leases)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

@@ -26,6 +26,15 @@ class DeliveryReceipt:
     message_id: int
 
 
+@dataclass(frozen=True, slots=True)
+class Published:
+    """Where a job's status message and thread are (``None``: there is none; the channel
+    refused the status message and the requester was told in their reply)."""
+
+    status_message_id: int | None
+    thread_id: int | None = None
+
+
 class DeliveryFailed(Exception):
     """The port could not deliver; ``permanent`` means retrying will not help."""
 
@@ -40,6 +49,17 @@ class DeliveryPort(Protocol):
     Implementations must be idempotent per ``nonce``: a second call for the same
     job must not produce a second visible message.
     """
+
+    async def publish(self, job: Job, *, orphan: bool) -> Published | None:
+        """Make sure the status message (and thread) of a job with none recorded exist: adopt
+        the bot's own message for the job if Discord already has it, else post it.
+
+        ``orphan``: nobody in this process is posting them (a job from before a restart, or
+        one the worker stopped waiting for). Otherwise ``None`` means the command that
+        created the job is still posting them: ask again later. Raises
+        :class:`DeliveryFailed` when it cannot look or post (``permanent`` when retrying
+        will not help).
+        """
 
     async def status_changed(self, update: StatusUpdate) -> None:
         """The job's state, queue position or progress changed (best effort)."""

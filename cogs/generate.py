@@ -15,15 +15,19 @@ from discord.ext import commands
 from bot.catalog import SEED_MAX, Endpoint, ModelSpec
 from bot.config import Settings
 from bot.domain import InputRole, JobInput, JobKind, JobParams, NewJob, UserError
-from bot.media import prepare_image, prepare_video
-from bot.ui.actions import submit
+from bot.i18n import Text, t
+from bot.i18n import text as later
+from bot.media import prepare_image
+from bot.prompts import clean_prompt, removal_note
+from bot.ui.actions import prepare_video_input, submit
 from bot.ui.context import services_of
 from bot.ui.errors import answer as reply
 from bot.ui.errors import guarded
+from bot.ui.fallback import answer_unhandled_component, answer_unhandled_modal
 from bot.ui.permissions import missing, missing_permission_text, role_ids
 from bot.ui.text import amount, safe, truncate
-from bot.ui.views import job_view
-from bot.worker.submission import video_budget
+from bot.ui.translator import member_locale, tr
+from bot.ui.views import ask_to_confirm, iterate_modal_submitted, job_view
 
 if TYPE_CHECKING:
     from bot.app import RunwayBot
@@ -41,6 +45,16 @@ VIDEO_EXTENSIONS = {".mp4", ".mov", ".webm", ".mkv", ".m4v", ".avi"}
 class CheckFailed(UserError):
     """A cheap check failed; ``message`` is shown to the user as is."""
 
+    @classmethod
+    def about(cls, key: str, /, **fmt: object) -> CheckFailed:
+        """The refusal whose text is catalogue entry ``key`` (read in the member's language)."""
+        return cls(t(key, None, **fmt), key=key, fmt=fmt)
+
+
+def _label(label: str) -> Text:
+    """An attachment's name (``image``, ``last frame``) to read in the member's language."""
+    return later("gen.label." + label.replace(" ", "_"))
+
 
 def _looks_like(attachment: discord.Attachment, kind: str, extensions: set[str]) -> bool:
     if attachment.content_type:
@@ -48,29 +62,56 @@ def _looks_like(attachment: discord.Attachment, kind: str, extensions: set[str])
     return os.path.splitext(attachment.filename)[1].lower() in extensions
 
 
+# Declared types that say nothing about the content (it is sniffed after reading).
+_UNDECLARED_TYPES = {"", "application/octet-stream", "binary/octet-stream", "application/unknown"}
+
+
+def _may_be_media(attachment: discord.Attachment) -> bool:
+    """Worth reading: declared as any image or video, declared as nothing in particular, or
+    named like media. The real type is decided by content (``bot.media.sniff``), so a PNG
+    sent as ``application/octet-stream`` or an animated GIF given as a video is judged there."""
+    declared = (attachment.content_type or "").split(";")[0].strip().lower()
+    if declared.startswith(("image/", "video/")) or declared in _UNDECLARED_TYPES:
+        return True
+    return os.path.splitext(attachment.filename)[1].lower() in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
+
+
+def _first_image(attachments: list[discord.Attachment]) -> discord.Attachment | None:
+    """The first attachment declared as an image, else the first that may be one."""
+    return next(
+        (a for a in attachments if _looks_like(a, "image", IMAGE_EXTENSIONS)),
+        next((a for a in attachments if _may_be_media(a)), None),
+    )
+
+
 def check_attachment(attachment: discord.Attachment, *, kind: str, label: str) -> None:
-    """Type by Discord's content type (or extension) and size; raises :class:`CheckFailed`."""
-    extensions = IMAGE_EXTENSIONS if kind == "image" else VIDEO_EXTENSIONS
+    """Refuse what is surely not media (declared e.g. text/plain and not named like media)
+    and what is too big or empty; raises :class:`CheckFailed`. The type is judged by
+    content after reading."""
     limit = MAX_IMAGE_BYTES if kind == "image" else MAX_VIDEO_BYTES
-    if not _looks_like(attachment, kind, extensions):
-        what = attachment.content_type or "an unknown type"
-        raise CheckFailed(
-            f"The {label} must be {'an image' if kind == 'image' else 'a video'}; "
-            f"{safe(truncate(attachment.filename, 80))} is {safe(what)}."
+    if not _may_be_media(attachment):
+        declared = attachment.content_type
+        raise CheckFailed.about(
+            "gen.not_image" if kind == "image" else "gen.not_video",
+            label=_label(label),
+            file=safe(truncate(attachment.filename, 80)),
+            what=safe(declared) if declared else later("gen.unknown_type"),
         )
     if attachment.size > limit:
-        raise CheckFailed(
-            f"The {label} is {attachment.size / MIB:.1f} MB; the most I accept is "
-            f"{limit // MIB} MB."
+        raise CheckFailed.about(
+            "gen.too_big",
+            label=_label(label),
+            size=f"{attachment.size / MIB:.1f}",
+            limit=limit // MIB,
         )
     if attachment.size == 0:
-        raise CheckFailed(f"The {label} is empty.")
+        raise CheckFailed.about("gen.empty", label=_label(label))
 
 
 def dm_refusal(interaction: discord.Interaction[Any], settings: Settings) -> str | None:
     """Why this interaction may not start a job here, or None."""
     if interaction.guild_id is None and not settings.discord.allow_dms:
-        return "Making videos in direct messages is turned off. Please use me in a server."
+        return tr(interaction, "gen.dms_off")
     return None
 
 
@@ -86,7 +127,7 @@ def post_permission_problem(interaction: discord.Interaction[Any]) -> str | None
         "attach_files",
     )
     lacking = missing(interaction.app_permissions, needed)
-    return missing_permission_text(lacking) if lacking else None
+    return missing_permission_text(lacking, locale=member_locale(interaction)) if lacking else None
 
 
 async def read_attachment(attachment: discord.Attachment, label: str) -> bytes:
@@ -95,9 +136,7 @@ async def read_attachment(attachment: discord.Attachment, label: str) -> bytes:
         return await attachment.read()
     except (discord.HTTPException, OSError) as exc:
         log.warning("reading attachment %s failed: %s", attachment.id, exc)
-        raise CheckFailed(
-            f"I could not download your {label} from Discord. Please upload it again."
-        ) from exc
+        raise CheckFailed.about("gen.download_failed", label=_label(label)) from exc
 
 
 def _model_choices(settings: Settings, endpoint: Endpoint, current: str) -> list[ModelSpec]:
@@ -117,10 +156,10 @@ def _selected_model(settings: Settings, endpoint: Endpoint, value: Any) -> Model
     return settings.default_model(endpoint)
 
 
-def _ratio_label(ratio: str) -> str:
+def _ratio_label(ratio: str, locale: str = "en") -> str:
     w, h = (int(x) for x in ratio.split(":"))
     shape = "landscape" if w > h else "portrait" if h > w else "square"
-    return f"{w}×{h} ({shape})"
+    return t(f"auto.ratio_{shape}", locale, width=w, height=h)
 
 
 @dataclass(frozen=True)
@@ -139,10 +178,16 @@ class GenerateCog(commands.Cog):
 
     def __init__(self, bot: RunwayBot) -> None:
         self.bot = bot
+        # Servers only, so the commands do not show in DMs, unless the bot allows DMs.
+        contexts = app_commands.AppCommandContext(
+            guild=True, dm_channel=bot.settings.discord.allow_dms
+        )
+        self.animate.allowed_contexts = contexts
+        self.restyle.allowed_contexts = contexts
         self.menu = app_commands.ContextMenu(
             name="Animate this image",
             callback=self.animate_message,
-            allowed_contexts=app_commands.AppCommandContext(guild=True, dm_channel=True),
+            allowed_contexts=contexts,
             allowed_installs=app_commands.AppInstallationType(guild=True, user=False),
         )
         bot.tree.add_command(self.menu, override=True)
@@ -156,10 +201,18 @@ class GenerateCog(commands.Cog):
 
     # -- autocomplete ---------------------------------------------------------------------
 
-    def _model_options(self, endpoint: Endpoint, current: str) -> list[app_commands.Choice[str]]:
+    def _model_options(
+        self, endpoint: Endpoint, current: str, locale: str = "en"
+    ) -> list[app_commands.Choice[str]]:
         return [
             app_commands.Choice(
-                name=f"{m.display_name} ({amount(m.credits_per_second)} credits/s)", value=m.id
+                name=t(
+                    "auto.model",
+                    locale,
+                    model=m.display_name,
+                    credits=amount(m.credits_per_second),
+                ),
+                value=m.id,
             )
             for m in _model_choices(self.settings, endpoint, current)
         ]
@@ -168,13 +221,13 @@ class GenerateCog(commands.Cog):
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
         """Enabled image-to-video models."""
-        return self._model_options(Endpoint.IMAGE_TO_VIDEO, current)
+        return self._model_options(Endpoint.IMAGE_TO_VIDEO, current, member_locale(interaction))
 
     async def restyle_model_autocomplete(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
         """Enabled video-to-video models."""
-        return self._model_options(Endpoint.VIDEO_TO_VIDEO, current)
+        return self._model_options(Endpoint.VIDEO_TO_VIDEO, current, member_locale(interaction))
 
     async def ratio_autocomplete(
         self, interaction: discord.Interaction[Any], current: str
@@ -183,9 +236,12 @@ class GenerateCog(commands.Cog):
         spec = _selected_model(
             self.settings, Endpoint.IMAGE_TO_VIDEO, getattr(interaction.namespace, "model", None)
         )
-        choices = [app_commands.Choice(name="auto (closest to your image)", value="auto")]
+        locale = member_locale(interaction)
+        choices = [app_commands.Choice(name=t("auto.ratio_auto", locale), value="auto")]
         if spec is not None:
-            choices += [app_commands.Choice(name=_ratio_label(r), value=r) for r in spec.ratios]
+            choices += [
+                app_commands.Choice(name=_ratio_label(r, locale), value=r) for r in spec.ratios
+            ]
         needle = current.strip().lower()
         return [c for c in choices if needle in c.name.lower() or needle in c.value][:25]
 
@@ -200,7 +256,13 @@ class GenerateCog(commands.Cog):
             return []
         return [
             app_commands.Choice(
-                name=f"{d} s (about {amount(d * spec.credits_per_second)} credits)", value=d
+                name=t(
+                    "auto.duration",
+                    member_locale(interaction),
+                    seconds=d,
+                    credits=amount(d * spec.credits_per_second),
+                ),
+                value=d,
             )
             for d in spec.durations
             if not current.strip() or current.strip() in str(d)
@@ -223,7 +285,7 @@ class GenerateCog(commands.Cog):
         seed="Fixed seed, to repeat a result",
         last_frame="An image the clip should end on (some models only)",
     )
-    @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=False)
+    @app_commands.allowed_contexts(guilds=True, dms=False, private_channels=False)
     @app_commands.allowed_installs(guilds=True, users=False)
     @app_commands.autocomplete(model=animate_model_autocomplete, ratio=ratio_autocomplete)
     @app_commands.autocomplete(duration=duration_autocomplete)
@@ -241,7 +303,7 @@ class GenerateCog(commands.Cog):
         """/animate: image to video."""
         chosen = model or self.default_model_id(Endpoint.IMAGE_TO_VIDEO)
         if not chosen:
-            await reply(interaction, "No image-to-video model is enabled on this bot.")
+            await reply(interaction, tr(interaction, "action.no_model_image"))
             return
         params = JobParams(model=chosen, ratio=ratio, duration=duration, seed=seed)
         await self.start(interaction, Request(JobKind.ANIMATE, prompt, params, image, last_frame))
@@ -254,7 +316,7 @@ class GenerateCog(commands.Cog):
         model="Which Runway model to use",
         seed="Fixed seed, to repeat a result",
     )
-    @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=False)
+    @app_commands.allowed_contexts(guilds=True, dms=False, private_channels=False)
     @app_commands.allowed_installs(guilds=True, users=False)
     @app_commands.autocomplete(model=restyle_model_autocomplete)
     async def restyle(
@@ -269,7 +331,7 @@ class GenerateCog(commands.Cog):
         """/restyle: video to video."""
         chosen = model or self.default_model_id(Endpoint.VIDEO_TO_VIDEO)
         if not chosen:
-            await reply(interaction, "No video-to-video model is enabled on this bot.")
+            await reply(interaction, tr(interaction, "action.no_model_video"))
             return
         params = JobParams(model=chosen, seed=seed)
         await self.start(interaction, Request(JobKind.RESTYLE, prompt, params, video, reference))
@@ -282,17 +344,20 @@ class GenerateCog(commands.Cog):
         if refusal:
             await reply(interaction, refusal)
             return
-        image = next(
-            (a for a in message.attachments if _looks_like(a, "image", IMAGE_EXTENSIONS)), None
-        )
+        image = _first_image(list(message.attachments))
         if image is None:
-            await reply(interaction, "That message has no image attached.")
+            await reply(interaction, tr(interaction, "gen.no_image"))
             return
-        modal = PromptModal(message.id)
+        modal = PromptModal(message.id, member_locale(interaction))
         # Not kept in memory: the submission is handled from the custom id alone (on_interaction),
         # so a modal opened before a restart, or answered before discord.py stored it, still works.
         modal.stop()
         await interaction.response.send_modal(modal)
+
+    @commands.Cog.listener("on_interaction")
+    async def answer_unknown_buttons(self, interaction: discord.Interaction[Any]) -> None:
+        """Buttons no handler takes (crafted or outdated ``rw:`` ids) get a short answer."""
+        await answer_unhandled_component(interaction)
 
     @commands.Cog.listener()
     async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
@@ -300,10 +365,14 @@ class GenerateCog(commands.Cog):
         if interaction.type is not discord.InteractionType.modal_submit:
             return
         data: dict[str, Any] = dict(interaction.data or {})
-        message_id = PromptModal.message_id_in(str(data.get("custom_id", "")))
-        if message_id is None:
-            return
+        custom_id = str(data.get("custom_id", ""))
         prompt = text_inputs(data.get("components") or []).get(PromptModal.PROMPT_ID, "")
+        if await iterate_modal_submitted(interaction, custom_id, prompt):
+            return
+        message_id = PromptModal.message_id_in(custom_id)
+        if message_id is None:
+            await answer_unhandled_modal(interaction)  # a crafted or outdated rw: form
+            return
         await guarded(
             interaction, "the prompt modal", self._animate_from(interaction, message_id, prompt)
         )
@@ -313,21 +382,24 @@ class GenerateCog(commands.Cog):
     ) -> None:
         channel = interaction.channel
         if not isinstance(channel, discord.abc.Messageable):
-            await reply(interaction, "I cannot read messages in this kind of channel.")
+            await reply(interaction, tr(interaction, "gen.cannot_read"))
             return
         try:
             message = await channel.fetch_message(message_id)
         except discord.NotFound:
-            await reply(interaction, "That message was deleted, so there is no image to animate.")
+            await reply(interaction, tr(interaction, "gen.deleted"))
             return
         except discord.Forbidden:
-            await reply(interaction, missing_permission_text(["Read Message History"]))
+            await reply(
+                interaction,
+                missing_permission_text(
+                    ["Read Message History"], locale=member_locale(interaction)
+                ),
+            )
             return
-        image = next(
-            (a for a in message.attachments if _looks_like(a, "image", IMAGE_EXTENSIONS)), None
-        )
+        image = _first_image(list(message.attachments))
         if image is None:
-            await reply(interaction, "That message no longer has an image attached.")
+            await reply(interaction, tr(interaction, "gen.image_gone"))
             return
         params = JobParams(model=self.default_model_id(Endpoint.IMAGE_TO_VIDEO))
         await self.start(interaction, Request(JobKind.ANIMATE, prompt, params, image))
@@ -340,12 +412,14 @@ class GenerateCog(commands.Cog):
         channel = interaction.channel
         problem = dm_refusal(interaction, self.settings) or post_permission_problem(interaction)
         if problem or not isinstance(channel, discord.abc.Messageable):
-            await reply(interaction, problem or "I cannot post in this kind of channel.")
+            await reply(interaction, problem or tr(interaction, "gen.cannot_post_here"))
             return
         main_kind, main_label = (
             ("image", "image") if request.kind is JobKind.ANIMATE else ("video", "video")
         )
         extra_label = "last frame" if request.kind is JobKind.ANIMATE else "reference image"
+        cleaned = clean_prompt(request.prompt)
+        note = removal_note(cleaned, interaction.locale)
         try:
             params = services.jobs.validate(
                 request.kind,
@@ -358,55 +432,57 @@ class GenerateCog(commands.Cog):
             if request.extra is not None:
                 check_attachment(request.extra, kind="image", label=extra_label)
         except UserError as exc:  # JobError from validate, CheckFailed
-            await reply(interaction, exc.message)
+            refusal = exc.text(interaction.locale)
+            await reply(interaction, f"{refusal}\n{note}" if note else refusal)
             return
 
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            inputs = await self._inputs(request, params)
+            inputs, source_seconds = await self._inputs(request, params)
         except UserError as exc:  # CheckFailed, MediaError
-            await reply(interaction, exc.message)
+            await reply(interaction, exc.text(interaction.locale))
             return
         new = NewJob(
             kind=request.kind,
             user_id=interaction.user.id,
             guild_id=interaction.guild_id,
             channel_id=interaction.channel_id or 0,
-            prompt=request.prompt.strip(),
+            prompt=cleaned.text,
             params=params,
             inputs=inputs,
             user_role_ids=role_ids(interaction.user),
+            source_seconds=source_seconds,
         )
-        await submit(interaction, services, new, channel, status_view=job_view)
+        job = await submit(
+            interaction, services, new, channel, status_view=job_view, ask=ask_to_confirm
+        )
+        if job is not None and note:
+            await reply(interaction, note)
 
-    async def _inputs(self, request: Request, params: JobParams) -> tuple[JobInput, ...]:
-        """Read the attachments now and prepare them (media work off the event loop)."""
+    async def _inputs(
+        self, request: Request, params: JobParams
+    ) -> tuple[tuple[JobInput, ...], float | None]:
+        """Read the attachments now and prepare them (media work off the event loop); also
+        the input video's length when it was trimmed."""
         animate = request.kind is JobKind.ANIMATE
         data = await read_attachment(request.main, "image" if animate else "video")
+        source_seconds = None
         if animate:
             main = await asyncio.to_thread(
                 prepare_image, data, role=InputRole.IMAGE, filename=request.main.filename
             )
         else:
-            spec = self.settings.model(params.model)
-            main = await asyncio.to_thread(
-                prepare_video,
-                data,
-                filename=request.main.filename,
-                max_seconds=spec.max_input_seconds if spec else None,
-                keep_seconds=spec.billed_input_seconds if spec else None,
-                # Room for an upload where the provider has them; else re-encode to fit a
-                # data URI now, so a video that cannot fit is refused before any quota is held.
-                max_output_bytes=video_budget(self.settings.runway.provider),
+            main, source_seconds = await prepare_video_input(
+                self.settings, params.model, data, filename=request.main.filename
             )
         if request.extra is None:
-            return (main,)
+            return (main,), source_seconds
         extra = await read_attachment(request.extra, "image")
         role = InputRole.LAST_FRAME if animate else InputRole.REFERENCE
         second = await asyncio.to_thread(
             prepare_image, extra, role=role, filename=request.extra.filename
         )
-        return (main, second)
+        return (main, second), source_seconds
 
 
 class PromptModal(discord.ui.Modal, title="Animate this image"):
@@ -428,8 +504,14 @@ class PromptModal(discord.ui.Modal, title="Animate this image"):
         max_length=4000,
     )
 
-    def __init__(self, message_id: int) -> None:
-        super().__init__(timeout=None, custom_id=f"{self.PREFIX}{message_id}")
+    def __init__(self, message_id: int, locale: str = "en") -> None:
+        super().__init__(
+            title=t("modal.animate_title", locale),
+            timeout=None,
+            custom_id=f"{self.PREFIX}{message_id}",
+        )
+        self.prompt.label = t("modal.prompt", locale)
+        self.prompt.placeholder = t("modal.animate_placeholder", locale)
 
     @classmethod
     def message_id_in(cls, custom_id: str) -> int | None:

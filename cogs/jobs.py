@@ -8,17 +8,21 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.domain import Job
+from bot.i18n import t
 from bot.ui.actions import cancel_job
 from bot.ui.context import services_of
-from bot.ui.embeds import jobs_embed, quota_embed
 from bot.ui.errors import answer
-from bot.ui.permissions import role_ids
-from bot.ui.text import truncate
+from bot.ui.listings import jobs_page_embed, quota_status_embed, role_namer
+from bot.ui.permissions import is_admin, role_ids
+from bot.ui.text import safe, truncate
+from bot.ui.translator import member_locale
 
 if TYPE_CHECKING:
     from bot.app import RunwayBot
 
-JOBS_SHOWN = 10
+JOBS_PAGE = 10
+MAX_PAGE = 1000
 
 
 class JobsCog(commands.Cog):
@@ -28,17 +32,54 @@ class JobsCog(commands.Cog):
         self.bot = bot
 
     @app_commands.command(name="jobs", description="Your recent jobs, newest first.")
+    @app_commands.describe(
+        member="Admins: list this member's jobs instead of yours",
+        page="Page number, 1 is the newest",
+    )
     @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=False)
     @app_commands.allowed_installs(guilds=True, users=False)
-    async def jobs(self, interaction: discord.Interaction[Any]) -> None:
-        """/jobs: the caller's jobs here (in a server) or everywhere (in DMs)."""
+    async def jobs(
+        self,
+        interaction: discord.Interaction[Any],
+        member: discord.User | None = None,
+        page: app_commands.Range[int, 1, MAX_PAGE] = 1,
+    ) -> None:
+        """/jobs: the caller's jobs here (in a server) or everywhere (in DMs), with prompts,
+        one page at a time; server admins may list another member's jobs in this server."""
         services = services_of(self.bot)
+        locale = member_locale(interaction)
+        who = member if member is not None and member.id != interaction.user.id else None
+        if who is not None and (
+            interaction.guild_id is None
+            or not is_admin(interaction, self.bot.settings.discord.owner_ids)
+        ):
+            await answer(interaction, t("jobs.member_admin_only", locale))
+            return
         await interaction.response.defer(ephemeral=True)  # before any database read
+        target = who.id if who is not None else interaction.user.id
         listed = await services.jobs.list_user_jobs(
-            interaction.user.id, guild_id=interaction.guild_id, limit=JOBS_SHOWN
+            target,
+            guild_id=interaction.guild_id,
+            limit=JOBS_PAGE + 1,
+            offset=(page - 1) * JOBS_PAGE,
         )
-        title = "Your jobs in this server" if interaction.guild_id else "Your jobs"
-        await answer(interaction, embed=jobs_embed(listed, title=title))
+        if who is not None:
+            title = t("jobs.title_member", locale, user=safe(who.display_name))
+            empty = "jobs.empty_member"
+        elif interaction.guild_id:
+            title, empty = t("jobs.title_guild", locale), "jobs.empty"
+        else:
+            title, empty = t("jobs.title", locale), "jobs.empty"
+        embed = jobs_page_embed(
+            listed[:JOBS_PAGE],
+            locale,
+            title=title,
+            page=page,
+            more=len(listed) > JOBS_PAGE,
+            settings=self.bot.settings,
+            empty_key=empty,
+        )
+        await answer(interaction, embed=embed)
 
     async def active_job_autocomplete(
         self, interaction: discord.Interaction[Any], current: str
@@ -47,15 +88,19 @@ class JobsCog(commands.Cog):
         services = services_of(self.bot)
         active = await services.jobs.active_jobs(interaction.user.id)
         needle = current.strip().lstrip("#")
-        return [
-            app_commands.Choice(
-                name=truncate(
-                    f"#{job.id} {job.kind.value} · {job.params.model} · {job.state.value}"
-                    + (f" · {job.prompt}" if job.prompt else ""),
-                    100,
-                ),
-                value=job.id,
+        locale = member_locale(interaction)
+
+        def label(job: Job) -> str:
+            spec = self.bot.settings.model(job.params.model)
+            model = (spec.label or spec.id) if spec is not None else job.params.model
+            head = (
+                f"#{job.id} {t(f'kind.{job.kind.value}', locale)} · {model} · "
+                f"{t(f'state.{job.state.value}', locale)}"
             )
+            return truncate(head + (f" · {job.prompt}" if job.prompt else ""), 100)
+
+        return [
+            app_commands.Choice(name=label(job), value=job.id)
             for job in active
             if not needle or needle in str(job.id)
         ][:25]
@@ -81,8 +126,14 @@ class JobsCog(commands.Cog):
         status = await services.quota.status(
             interaction.guild_id, interaction.user.id, role_ids(interaction.user)
         )
-        title = "Your quota in this server" if interaction.guild_id else "Your quota in DMs"
-        await answer(interaction, embed=quota_embed(status, title=title))
+        locale = member_locale(interaction)
+        title = t(
+            "quota.usage_title_guild" if interaction.guild_id else "quota.usage_title_dm", locale
+        )
+        embed = quota_status_embed(
+            status, locale, title=title, role_name=role_namer(interaction.guild)
+        )
+        await answer(interaction, embed=embed)
 
 
 async def setup(bot: RunwayBot) -> None:

@@ -1,20 +1,30 @@
-"""The /quota group: per-server limits for users, roles and the default (admins only)."""
+"""The /quota group: per-server limits for users, roles and the default, their audit log
+(admins only). Every reply is in the admin's own language."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.domain import UserError
+from bot.i18n import t, text
 from bot.ui.context import services_of
-from bot.ui.embeds import quota_embed
 from bot.ui.errors import NotAdmin
 from bot.ui.errors import answer as reply
+from bot.ui.listings import (
+    audit_embed,
+    limit_phrase,
+    limits_embed,
+    quota_status_embed,
+    role_label,
+    role_namer,
+)
 from bot.ui.permissions import is_admin, role_ids
 from bot.ui.text import amount as fmt_amount
+from bot.ui.translator import member_locale, tr
 
 if TYPE_CHECKING:
     from bot.app import RunwayBot
@@ -22,35 +32,34 @@ if TYPE_CHECKING:
 
 CLEAR_WORDS = {"clear", "none", "default", "inherit"}
 MAX_LIMIT = 1_000_000_000
+LOG_PAGE = 10
+MAX_PAGE = 1000
 
 
 class BadLimit(UserError, ValueError):
     """The limit text is not a number, ``unlimited`` or ``blocked``; ``message`` says so."""
 
 
-def parse_limit(text: str, *, allow_clear: bool) -> LimitValue | None:
+def parse_limit(value_text: str, *, allow_clear: bool) -> LimitValue | None:
     """``"250"`` -> 250, ``"unlimited"``, ``"blocked"``; ``"clear"`` -> None when allowed."""
-    value = text.strip().lower()
+    value = value_text.strip().lower()
     if value in ("unlimited", "blocked"):
         return "unlimited" if value == "unlimited" else "blocked"
     if allow_clear and value in CLEAR_WORDS:
         return None
     if value.isdigit() and int(value) <= MAX_LIMIT:
         return int(value)
-    hint = ", or `clear`" if allow_clear else ""
-    raise BadLimit(
-        f"`{discord.utils.escape_markdown(text[:40])}` is not a limit: use a whole number "
-        f"(0 or more), `unlimited`, `blocked`{hint}."
-    )
+    key = "quota.not_a_limit_or_clear" if allow_clear else "quota.not_a_limit"
+    fmt = {"value": discord.utils.escape_markdown(value_text[:40])}
+    raise BadLimit(t(key, None, **fmt), key=key, fmt=fmt)
 
 
-def limit_text(limit: LimitValue | None, unit: str) -> str:
+def limit_text(limit: LimitValue | None, unit: str, locale: str | None = None) -> str:
     """How a limit reads in a confirmation."""
+    where = locale or "en"
     if limit is None:
-        return "no override (falls back to the next rule)"
-    if isinstance(limit, int):
-        return f"{limit} {unit}"
-    return limit
+        return t("quota.no_override", where)
+    return limit_phrase(str(limit), unit, where)
 
 
 LIMIT_HELP = "A whole number, 'unlimited' or 'blocked'"
@@ -85,14 +94,17 @@ class QuotaAdminCog(
         assert interaction.guild_id is not None  # interaction_check guarantees it
         return interaction.guild_id
 
-    async def _set_with(
-        self, interaction: discord.Interaction[Any], text: str, *, allow_clear: bool
+    async def _parsed(
+        self, interaction: discord.Interaction[Any], value: str, *, allow_clear: bool
     ) -> tuple[bool, LimitValue | None]:
         try:
-            return True, parse_limit(text, allow_clear=allow_clear)
+            return True, parse_limit(value, allow_clear=allow_clear)
         except BadLimit as exc:
-            await reply(interaction, exc.message)
+            await reply(interaction, exc.text(interaction.locale))
             return False, None
+
+    def _limit(self, interaction: discord.Interaction[Any], value: LimitValue | None) -> str:
+        return limit_text(value, self.unit, member_locale(interaction))
 
     @app_commands.command(name="set", description="Set one member's limit per period.")
     @app_commands.describe(user="The member", limit=LIMIT_HELP)
@@ -100,20 +112,30 @@ class QuotaAdminCog(
         self, interaction: discord.Interaction[Any], user: discord.User, limit: str
     ) -> None:
         """/quota set."""
-        ok, value = await self._set_with(interaction, limit, allow_clear=False)
+        ok, value = await self._parsed(interaction, limit, allow_clear=False)
         if not ok or value is None:
             return
-        await services_of(self.bot).quota.set_user_limit(self._guild(interaction), user.id, value)
+        await services_of(self.bot).quota.set_user_limit(
+            self._guild(interaction), user.id, value, actor_id=interaction.user.id
+        )
         await reply(
-            interaction, f"{user.mention} now has a limit of {limit_text(value, self.unit)}."
+            interaction,
+            tr(
+                interaction,
+                "quota.set_done",
+                user=user.mention,
+                limit=self._limit(interaction, value),
+            ),
         )
 
     @app_commands.command(name="clear", description="Remove a member's own limit.")
     @app_commands.describe(user="The member")
     async def clear_user(self, interaction: discord.Interaction[Any], user: discord.User) -> None:
         """/quota clear."""
-        await services_of(self.bot).quota.clear_user_limit(self._guild(interaction), user.id)
-        await reply(interaction, f"{user.mention} follows the role and server limits again.")
+        await services_of(self.bot).quota.clear_user_limit(
+            self._guild(interaction), user.id, actor_id=interaction.user.id
+        )
+        await reply(interaction, tr(interaction, "quota.clear_done", user=user.mention))
 
     @app_commands.command(name="role", description="Set or clear the limit for a role.")
     @app_commands.describe(role="The role", limit=LIMIT_HELP + ", or 'clear'")
@@ -122,33 +144,94 @@ class QuotaAdminCog(
     ) -> None:
         """/quota role."""
         if role.is_default():
-            await reply(
-                interaction,
-                "@everyone is every member: use `/quota default` to set this server's limit.",
-            )
+            await reply(interaction, tr(interaction, "quota.role_everyone"))
             return
-        ok, value = await self._set_with(interaction, limit, allow_clear=True)
+        ok, value = await self._parsed(interaction, limit, allow_clear=True)
         if not ok:
             return
-        await services_of(self.bot).quota.set_role_limit(self._guild(interaction), role.id, value)
-        await reply(interaction, f"Role {role.mention}: {limit_text(value, self.unit)}.")
+        await services_of(self.bot).quota.set_role_limit(
+            self._guild(interaction), role.id, value, actor_id=interaction.user.id
+        )
+        await reply(
+            interaction,
+            tr(
+                interaction,
+                "quota.role_done",
+                role=role.mention,
+                limit=self._limit(interaction, value),
+            ),
+        )
 
     @app_commands.command(name="default", description="Set or clear this server's default limit.")
     @app_commands.describe(limit=LIMIT_HELP + ", or 'clear' for the bot's default")
     async def default_limit(self, interaction: discord.Interaction[Any], limit: str) -> None:
         """/quota default."""
-        ok, value = await self._set_with(interaction, limit, allow_clear=True)
+        ok, value = await self._parsed(interaction, limit, allow_clear=True)
         if not ok:
             return
-        await services_of(self.bot).quota.set_guild_default(self._guild(interaction), value)
-        await reply(interaction, f"Server default: {limit_text(value, self.unit)}.")
+        await services_of(self.bot).quota.set_guild_default(
+            self._guild(interaction), value, actor_id=interaction.user.id
+        )
+        await reply(
+            interaction,
+            tr(interaction, "quota.default_done", limit=self._limit(interaction, value)),
+        )
 
     @app_commands.command(name="reset", description="Reset a member's usage for this period.")
-    @app_commands.describe(user="The member")
-    async def reset_user(self, interaction: discord.Interaction[Any], user: discord.User) -> None:
-        """/quota reset."""
-        await services_of(self.bot).quota.reset_usage(self._guild(interaction), user.id)
-        await reply(interaction, f"{user.mention}'s usage for this period is reset to 0.")
+    @app_commands.describe(
+        user="The member", bonus="Keep (default) or also clear the bonus given with /quota grant"
+    )
+    async def reset_user(
+        self,
+        interaction: discord.Interaction[Any],
+        user: discord.User,
+        bonus: Literal["keep", "clear"] = "keep",
+    ) -> None:
+        """/quota reset: says what it cleared, and keeps a granted bonus unless told."""
+        done = await services_of(self.bot).quota.reset_usage(
+            self._guild(interaction),
+            user.id,
+            clear_bonus=bonus == "clear",
+            actor_id=interaction.user.id,
+        )
+        unit = text(f"unit.{self.unit}")
+        lines = [
+            tr(
+                interaction,
+                "quota.reset_done",
+                user=user.mention,
+                used=fmt_amount(done.used),
+                unit=unit,
+            )
+        ]
+        if done.bonus_cleared:
+            lines.append(
+                tr(
+                    interaction,
+                    "quota.reset_bonus_cleared",
+                    bonus=fmt_amount(done.bonus_cleared),
+                    unit=unit,
+                )
+            )
+        elif done.bonus_kept:
+            lines.append(
+                tr(
+                    interaction,
+                    "quota.reset_bonus_kept",
+                    bonus=fmt_amount(done.bonus_kept),
+                    unit=unit,
+                )
+            )
+        if done.reserved:
+            lines.append(
+                tr(
+                    interaction,
+                    "quota.reset_reserved",
+                    reserved=fmt_amount(done.reserved),
+                    unit=unit,
+                )
+            )
+        await reply(interaction, "\n".join(lines))
 
     @app_commands.command(name="grant", description="Give a member extra quota for this period.")
     @app_commands.describe(user="The member", amount="How much extra, in the quota's unit")
@@ -159,37 +242,126 @@ class QuotaAdminCog(
         amount: app_commands.Range[float, 0.01, 1_000_000.0],
     ) -> None:
         """/quota grant."""
-        await services_of(self.bot).quota.grant(self._guild(interaction), user.id, amount)
-        await reply(interaction, f"{user.mention} got {fmt_amount(amount)} extra {self.unit}.")
+        await services_of(self.bot).quota.grant(
+            self._guild(interaction), user.id, amount, actor_id=interaction.user.id
+        )
+        await reply(
+            interaction,
+            tr(
+                interaction,
+                "quota.grant_done",
+                user=user.mention,
+                amount=fmt_amount(amount),
+                unit=text(f"unit.{self.unit}"),
+            ),
+        )
 
     @app_commands.command(name="show", description="Show a member's quota (or your own).")
     @app_commands.describe(user="The member (default: you)")
     async def show(
         self, interaction: discord.Interaction[Any], user: discord.User | None = None
     ) -> None:
-        """/quota show."""
+        """/quota show: the limit's source names the role, not its id."""
         who = user or interaction.user
         status = await services_of(self.bot).quota.status(
             self._guild(interaction), who.id, role_ids(who)
         )
-        embed = quota_embed(status, title="Quota")
-        embed.description = f"For {who.mention}"
+        locale = member_locale(interaction)
+        embed = quota_status_embed(
+            status,
+            locale,
+            title=t("quota.show_title", locale),
+            role_name=role_namer(interaction.guild),
+        )
+        embed.description = t("quota.show_for", locale, user=who.mention)
         await reply(interaction, embed=embed)
 
     @app_commands.command(name="top", description="Who used the most this period.")
     async def top(self, interaction: discord.Interaction[Any]) -> None:
         """/quota top."""
         rows = await services_of(self.bot).quota.top(self._guild(interaction), limit=10)
+        unit = text(f"unit.{self.unit}")
         if not rows:
-            text = "Nobody has used anything this period."
+            body = tr(interaction, "quota.top_empty")
         else:
-            text = "\n".join(
-                f"{rank}. <@{user_id}>: {fmt_amount(used)} {self.unit}"
+            body = "\n".join(
+                tr(
+                    interaction,
+                    "quota.top_line",
+                    rank=rank,
+                    user=f"<@{user_id}>",
+                    used=fmt_amount(used),
+                    unit=unit,
+                )
                 for rank, (user_id, used) in enumerate(rows, start=1)
             )
         await reply(
-            interaction, embed=discord.Embed(title="Top usage this period", description=text)
+            interaction,
+            embed=discord.Embed(title=tr(interaction, "quota.top_title"), description=body),
         )
+
+    @app_commands.command(
+        name="list", description="Every limit in this server: default, roles, members, budget."
+    )
+    async def list_limits(self, interaction: discord.Interaction[Any]) -> None:
+        """/quota list: the default, role limits (by name), member overrides and settings."""
+        services = services_of(self.bot)
+        guild_id = self._guild(interaction)
+        limits = await services.quota.limits(guild_id)
+        settings = await services.quota.guilds.get(guild_id)
+        spent = await services.quota.guild_usage_today(guild_id)
+        embed = limits_embed(
+            limits,
+            settings,
+            spent,
+            member_locale(interaction),
+            unit=self.unit,
+            config_default=self.bot.settings.quota.default_limit,
+            role_name=role_namer(interaction.guild),
+        )
+        await reply(interaction, embed=embed)
+
+    @app_commands.command(
+        name="log", description="Recent quota and setting changes: who, what, when."
+    )
+    @app_commands.describe(
+        member="Only changes about this member",
+        role="Only changes about this role",
+        page="Page number, 1 is the newest",
+    )
+    async def log(
+        self,
+        interaction: discord.Interaction[Any],
+        member: discord.User | None = None,
+        role: discord.Role | None = None,
+        page: app_commands.Range[int, 1, MAX_PAGE] = 1,
+    ) -> None:
+        """/quota log: the audit log, newest first, one page at a time."""
+        if member is not None and role is not None:
+            await reply(interaction, tr(interaction, "audit.one_filter"))
+            return
+        subject = member or role
+        rows = await services_of(self.bot).quota.audit_log(
+            self._guild(interaction),
+            limit=LOG_PAGE + 1,
+            offset=(page - 1) * LOG_PAGE,
+            subject_id=subject.id if subject is not None else None,
+        )
+        about = None
+        if member is not None:
+            about = member.mention
+        elif role is not None:
+            about = role_label(interaction.guild, role.id)
+        embed = audit_embed(
+            rows[:LOG_PAGE],
+            member_locale(interaction),
+            page=page,
+            more=len(rows) > LOG_PAGE,
+            unit=self.unit,
+            role_name=role_namer(interaction.guild),
+            about=about,
+        )
+        await reply(interaction, embed=embed)
 
 
 async def setup(bot: RunwayBot) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from math import ceil
 
 from ..domain import InputRole, JobError, JobInput, JobKind, JobParams
+from ..i18n import Text, text
 from .spec import COMMANDS, Endpoint, ModelSpec
 
 ENDPOINTS: dict[JobKind, Endpoint] = {
@@ -38,6 +39,16 @@ def durations_text(durations: Sequence[int]) -> str:
     return ", ".join(map(str, ds[:-1])) + f" or {ds[-1]} s"
 
 
+def durations_phrase(durations: Sequence[int]) -> Text:
+    """:func:`durations_text` to translate in the reader's language."""
+    ds = sorted(durations)
+    if len(ds) > 2 and ds == list(range(ds[0], ds[-1] + 1)):
+        return text("rules.durations.range", low=ds[0], high=ds[-1])
+    if len(ds) == 1:
+        return text("rules.durations.only", seconds=ds[0])
+    return text("rules.durations.list", first=", ".join(map(str, ds[:-1])), last=ds[-1])
+
+
 def _aspect(ratio: str) -> float | None:
     parts = ratio.split(":")
     if len(parts) != 2 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
@@ -58,9 +69,9 @@ def pick_model(models: Iterable[ModelSpec], endpoint: Endpoint, model_id: str) -
     spec = next((m for m in catalog if m.id == model_id), None)
     if spec is None or not spec.enabled:
         names = ", ".join(m.id for m in catalog if m.enabled and m.endpoint is endpoint)
-        raise JobError(f"Model {_echo(model_id)} is not available; choose one of: {names}.")
+        raise JobError.of("rules.no_model", model=_echo(model_id), names=names)
     if spec.endpoint is not endpoint:
-        raise JobError(f"{spec.id} cannot be used here; use {COMMANDS[spec.endpoint]} with it.")
+        raise JobError.of("rules.wrong_command", model=spec.id, command=COMMANDS[spec.endpoint])
     return spec
 
 
@@ -79,30 +90,31 @@ def validate_params(
     """
     text = prompt.strip()
     if spec.prompt_required and not text:
-        raise JobError(f"{spec.id} needs a prompt.")
+        raise JobError.of("rules.needs_prompt", model=spec.id)
     length = utf16_length(text)
     if length > spec.prompt_max_utf16:
-        raise JobError(
-            f"Your prompt is {length} characters (UTF-16 units); "
-            f"{spec.id} accepts at most {spec.prompt_max_utf16}."
+        raise JobError.of(
+            "rules.prompt_too_long", length=length, model=spec.id, max=spec.prompt_max_utf16
         )
     duration = params.duration
     if spec.endpoint is Endpoint.IMAGE_TO_VIDEO:
         if duration is None:
             duration = spec.default_duration
         elif duration not in spec.durations:
-            raise JobError(
-                f"{spec.id} accepts durations {durations_text(spec.durations)}; "
-                f"you asked for {duration} s."
+            raise JobError.of(
+                "rules.bad_duration",
+                model=spec.id,
+                durations=durations_phrase(spec.durations),
+                duration=duration,
             )
     elif duration is not None:
-        raise JobError(f"{spec.id} follows the length of your video; leave duration empty.")
+        raise JobError.of("rules.duration_from_video", model=spec.id)
     ratio = params.ratio.strip() if params.ratio else None
     if ratio and ratio.lower() == "auto":
         ratio = None
     if ratio is not None:
         if not spec.ratios:
-            raise JobError(f"{spec.id} follows the shape of your video; leave ratio empty.")
+            raise JobError.of("rules.ratio_from_video", model=spec.id)
         if ratio not in spec.ratios:
             wanted = _aspect(ratio)
             match = [
@@ -110,19 +122,21 @@ def validate_params(
                 if wanted is not None and abs(a / wanted - 1) < 0.01
             ]  # fmt: skip
             if not match:
-                raise JobError(
-                    f"Ratio {_echo(ratio)} is not available for {spec.id}; "
-                    f"choose one of: {', '.join(spec.ratios)}."
+                raise JobError.of(
+                    "rules.bad_ratio",
+                    ratio=_echo(ratio),
+                    model=spec.id,
+                    ratios=", ".join(spec.ratios),
                 )
             ratio = match[0]
     if params.seed is not None and not 0 <= params.seed <= spec.seed_max:
-        raise JobError(f"Seed must be between 0 and {spec.seed_max}.")
+        raise JobError.of("rules.bad_seed", max=spec.seed_max)
     if params.audio and not spec.supports_audio:
-        raise JobError(f"{spec.id} cannot make sound.")
+        raise JobError.of("rules.no_audio", model=spec.id)
     if has_last_frame and not spec.supports_last_frame:
-        raise JobError(f"{spec.id} does not support a last frame.")
+        raise JobError.of("rules.no_last_frame", model=spec.id)
     if has_reference and not spec.supports_reference:
-        raise JobError(f"{spec.id} does not take a reference image.")
+        raise JobError.of("rules.no_reference", model=spec.id)
     return JobParams(
         model=spec.id, ratio=ratio, duration=duration, seed=params.seed, audio=params.audio
     )
@@ -135,28 +149,30 @@ def check_inputs(spec: ModelSpec, inputs: Sequence[JobInput]) -> None:
     roles = [i.role for i in inputs]
     if spec.endpoint is Endpoint.IMAGE_TO_VIDEO:
         if roles.count(InputRole.IMAGE) != 1:
-            raise JobError("Attach one image to animate.")
+            raise JobError.of("rules.one_image")
         if any(r in (InputRole.VIDEO, InputRole.REFERENCE) for r in roles):
-            raise JobError("/animate takes an image (and optionally a last frame), not a video.")
+            raise JobError.of("rules.animate_inputs")
         if roles.count(InputRole.LAST_FRAME) > 1:
-            raise JobError("Attach at most one last frame.")
+            raise JobError.of("rules.one_last_frame")
         return
     if roles.count(InputRole.VIDEO) != 1:
-        raise JobError("Attach one video to restyle.")
+        raise JobError.of("rules.one_video")
     if InputRole.IMAGE in roles or InputRole.LAST_FRAME in roles:
-        raise JobError("/restyle takes a video and optionally a reference image.")
+        raise JobError.of("rules.restyle_inputs")
     refs = roles.count(InputRole.REFERENCE)
     if refs > spec.max_references:
-        raise JobError(f"{spec.id} takes at most {spec.max_references} reference image(s).")
+        raise JobError.of("rules.too_many_references", model=spec.id, max=spec.max_references)
     video = next(i for i in inputs if i.role is InputRole.VIDEO)
     if (
         spec.max_input_seconds is not None
         and video.duration_seconds is not None
         and video.duration_seconds > spec.max_input_seconds + 1e-6
     ):
-        raise JobError(
-            f"{spec.id} accepts videos up to {spec.max_input_seconds:g} s; "
-            f"yours is {video.duration_seconds:.1f} s."
+        raise JobError.of(
+            "rules.video_too_long",
+            model=spec.id,
+            max=f"{spec.max_input_seconds:g}",
+            seconds=f"{video.duration_seconds:.1f}",
         )
 
 
@@ -164,7 +180,7 @@ def closest_ratio(spec: ModelSpec, width: int | None, height: int | None) -> str
     """The model's ratio whose aspect is closest (in log scale) to width/height; the first
     ratio when the size is unknown."""
     if not spec.ratios:
-        raise JobError(f"{spec.id} has no ratios to choose from.")
+        raise JobError.of("rules.no_ratios", model=spec.id)
     if not width or not height:
         return spec.ratios[0]
     target = width / height

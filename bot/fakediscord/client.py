@@ -22,17 +22,6 @@ class InvalidRequestsError(AssertionError):
     """The bot sent REST bodies Discord's OpenAPI spec rejects."""
 
 
-def point_discord_py_at(base_url: str) -> None:
-    """Make discord.py (in this process) talk to the fake at `base_url` instead of Discord."""
-    import discord.gateway
-    import discord.http
-    import yarl
-
-    discord.http.Route.BASE = f"{base_url}/api/v10"
-    ws_url = base_url.replace("http://", "ws://", 1) + "/gateway"
-    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(ws_url)
-
-
 class FakeDiscordClient:
     """Talks to a running fake; every method maps to one control endpoint."""
 
@@ -81,6 +70,7 @@ class FakeDiscordClient:
         upload_limit: int | None = None,
         everyone_permissions: int | None = None,
         bot_permissions: int | None = None,
+        system_channel: str | None = None,
     ) -> Json:
         return await self._request(
             "POST",
@@ -93,6 +83,7 @@ class FakeDiscordClient:
                 "upload_limit": upload_limit,
                 "everyone_permissions": everyone_permissions,
                 "bot_permissions": bot_permissions,
+                "system_channel": system_channel,
             },
         )
 
@@ -281,6 +272,11 @@ class FakeDiscordClient:
             lambda d: len(d["followups"]) >= count,
             within=within,
         )
+
+    async def changes(self, since: int = -1, *, within: float = 0.0) -> int:
+        """The fake's change counter; waits up to `within` s for it to move past `since`."""
+        data = await self._request("GET", "/changes", since=since, wait=within or None)
+        return int(data["version"])
 
     async def update_channel(self, channel_id: int | str, **fields: Any) -> Json:
         """Rename a channel, or archive/lock a thread (fields: name, archived, locked)."""

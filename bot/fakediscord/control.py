@@ -15,13 +15,13 @@ from bot.fakediscord.interactions import AttachmentInput, ControlError
 from bot.fakediscord.state import Interaction, StoredFile
 
 if TYPE_CHECKING:
-    from bot.fakediscord.server import FakeDiscord
+    from bot.fakediscord.core import FakeCore
 
 PREFIX = "/_control"
-JsonHandler = Callable[["FakeDiscord", web.Request, dict[str, Any]], Awaitable[Any]]
+JsonHandler = Callable[["FakeCore", web.Request, dict[str, Any]], Awaitable[Any]]
 
 
-def setup(app: web.Application, fake: FakeDiscord) -> None:
+def setup(app: web.Application, fake: FakeCore) -> None:
     def add(method: str, path: str, handler: JsonHandler) -> None:
         async def serve(request: web.Request) -> web.Response:
             body: dict[str, Any] = {}
@@ -62,7 +62,7 @@ def _ids(request: web.Request, name: str) -> int:
 # -- world --------------------------------------------------------------------------------------
 
 
-async def state(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+async def state(fake: FakeCore, request: web.Request, body: dict[str, Any]) -> Any:
     world = fake.world
     return {
         "base_url": fake.base_url,
@@ -85,14 +85,14 @@ async def state(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -
     }
 
 
-async def add_user(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+async def add_user(fake: FakeCore, request: web.Request, body: dict[str, Any]) -> Any:
     user = fake.world.add_user(
         str(body["username"]), user_id=int(body["id"]) if body.get("id") else None
     )
     return user.to_json()
 
 
-async def add_guild(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+async def add_guild(fake: FakeCore, request: web.Request, body: dict[str, Any]) -> Any:
     kwargs: dict[str, Any] = {}
     for key in ("premium_tier", "upload_limit", "everyone_permissions", "bot_permissions"):
         if body.get(key) is not None:
@@ -103,11 +103,18 @@ async def add_guild(fake: FakeDiscord, request: web.Request, body: dict[str, Any
         owner_id=int(body["owner_id"]) if body.get("owner_id") else None,
         **kwargs,
     )
-    await fake.dispatch("GUILD_CREATE", fake.world.guild_create_json(guild.id, all_members=False))
+    if body.get("system_channel"):  # a text channel made with the guild, as Discord does
+        channel = fake.world.add_channel(guild.id, str(body["system_channel"]))
+        guild.system_channel_id = channel.id
+    joined = fake.world.guild_create_json(guild.id, all_members=False)
+    # Joining a server: Discord leaves out "unavailable" (false means "available again", and
+    # discord.py then reports guild_available instead of guild_join).
+    joined.pop("unavailable", None)
+    await fake.dispatch("GUILD_CREATE", joined)
     return fake.world.guild_create_json(guild.id)
 
 
-async def update_guild(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+async def update_guild(fake: FakeCore, request: web.Request, body: dict[str, Any]) -> Any:
     guild = fake.world.guild(_ids(request, "guild_id"))
     if "premium_tier" in body:
         guild.premium_tier = int(body["premium_tier"])
@@ -119,7 +126,7 @@ async def update_guild(fake: FakeDiscord, request: web.Request, body: dict[str, 
     return guild.to_json() | {"upload_limit": guild.upload_limit}
 
 
-async def add_channel(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+async def add_channel(fake: FakeCore, request: web.Request, body: dict[str, Any]) -> Any:
     gid = _ids(request, "guild_id")
     channel = fake.world.add_channel(
         gid,
@@ -136,14 +143,14 @@ async def add_channel(fake: FakeDiscord, request: web.Request, body: dict[str, A
     return channel.to_json()
 
 
-async def add_role(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+async def add_role(fake: FakeCore, request: web.Request, body: dict[str, Any]) -> Any:
     gid = _ids(request, "guild_id")
     role = fake.world.add_role(gid, str(body["name"]), int(body.get("permissions", 0)))
     await fake.dispatch("GUILD_ROLE_CREATE", {"guild_id": str(gid), "role": role.to_json()})
     return role.to_json()
 
 
-async def add_member(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+async def add_member(fake: FakeCore, request: web.Request, body: dict[str, Any]) -> Any:
     gid = _ids(request, "guild_id")
     uid = int(body["user_id"])
     new = uid not in fake.world.guild(gid).members
@@ -154,7 +161,7 @@ async def add_member(fake: FakeDiscord, request: web.Request, body: dict[str, An
     return member
 
 
-async def set_bot_permissions(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+async def set_bot_permissions(fake: FakeCore, request: web.Request, body: dict[str, Any]) -> Any:
     cid = _ids(request, "channel_id")
     channel = fake.world.channel(cid)
     fake.world.set_member_overwrite(
@@ -164,7 +171,7 @@ async def set_bot_permissions(fake: FakeDiscord, request: web.Request, body: dic
     return channel.to_json()
 
 
-async def permissions(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+async def permissions(fake: FakeCore, request: web.Request, body: dict[str, Any]) -> Any:
     channel = fake.world.channel(_ids(request, "channel_id"))
     uid = int(request.query.get("user_id", fake.world.bot_user.id))
     return {"permissions": str(fake.world.permissions(channel.id, channel.guild_id, uid))}
@@ -173,7 +180,7 @@ async def permissions(fake: FakeDiscord, request: web.Request, body: dict[str, A
 # -- users acting ---------------------------------------------------------------------------------
 
 
-async def post_message(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+async def post_message(fake: FakeCore, request: web.Request, body: dict[str, Any]) -> Any:
     channel = fake.world.channel(_ids(request, "channel_id"))
     author = fake.world.user(int(body["author_id"]))
     files = []
@@ -188,7 +195,7 @@ async def post_message(fake: FakeDiscord, request: web.Request, body: dict[str, 
     return msg
 
 
-async def invoke_command(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+async def invoke_command(fake: FakeCore, request: web.Request, body: dict[str, Any]) -> Any:
     interaction = await interactions.invoke(
         fake,
         user_id=int(body["user_id"]),
@@ -202,7 +209,7 @@ async def invoke_command(fake: FakeDiscord, request: web.Request, body: dict[str
     return _summary(fake, interaction)
 
 
-async def message_command(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+async def message_command(fake: FakeCore, request: web.Request, body: dict[str, Any]) -> Any:
     interaction = await interactions.message_command(
         fake,
         user_id=int(body["user_id"]),
@@ -212,7 +219,7 @@ async def message_command(fake: FakeDiscord, request: web.Request, body: dict[st
     return _summary(fake, interaction)
 
 
-async def press(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+async def press(fake: FakeCore, request: web.Request, body: dict[str, Any]) -> Any:
     interaction = await interactions.component(
         fake,
         user_id=int(body["user_id"]),
@@ -223,7 +230,7 @@ async def press(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -
     return _summary(fake, interaction)
 
 
-async def submit_modal(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+async def submit_modal(fake: FakeCore, request: web.Request, body: dict[str, Any]) -> Any:
     interaction = await interactions.submit_modal(
         fake,
         opened_by=int(body["opened_by"]),
@@ -233,11 +240,11 @@ async def submit_modal(fake: FakeDiscord, request: web.Request, body: dict[str, 
     return _summary(fake, interaction)
 
 
-def _summary(fake: FakeDiscord, interaction: Interaction) -> dict[str, Any]:
+def _summary(fake: FakeCore, interaction: Interaction) -> dict[str, Any]:
     return interaction.summary(fake.world)
 
 
-async def get_interaction(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+async def get_interaction(fake: FakeCore, request: web.Request, body: dict[str, Any]) -> Any:
     interaction = fake.world.interactions.get(_ids(request, "interaction_id"))
     if interaction is None:
         raise ControlError("unknown interaction")
@@ -248,10 +255,21 @@ async def get_interaction(fake: FakeDiscord, request: web.Request, body: dict[st
     return _summary(fake, interaction)
 
 
+async def changes(fake: FakeCore, request: web.Request, body: dict[str, Any]) -> Any:
+    """The change counter; with ``since=N&wait=S``, once it is past N (or after S seconds)."""
+    since = int(request.query.get("since", "-1"))
+    timeout = min(float(request.query.get("wait", "0")), 60.0)
+    if timeout > 0 and fake.version == since:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout), fake.changed:
+                await fake.changed.wait_for(lambda: fake.version != since)
+    return {"version": fake.version}
+
+
 # -- read back ----------------------------------------------------------------------------------
 
 
-async def update_channel(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+async def update_channel(fake: FakeCore, request: web.Request, body: dict[str, Any]) -> Any:
     """Archive/lock a thread or rename a channel, as a moderator would."""
     channel = fake.world.channel(_ids(request, "channel_id"))
     if "name" in body:
@@ -265,7 +283,7 @@ async def update_channel(fake: FakeDiscord, request: web.Request, body: dict[str
     return channel.to_json()
 
 
-async def delete_channel(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+async def delete_channel(fake: FakeCore, request: web.Request, body: dict[str, Any]) -> Any:
     """Delete a channel or thread (and its threads), as a moderator would."""
     world = fake.world
     channel = world.channel(_ids(request, "channel_id"))
@@ -288,7 +306,7 @@ async def delete_channel(fake: FakeDiscord, request: web.Request, body: dict[str
     return {"deleted": [str(c.id) for c in gone]}
 
 
-async def delete_message(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+async def delete_message(fake: FakeCore, request: web.Request, body: dict[str, Any]) -> Any:
     """Delete any message, as a moderator would."""
     msg = fake.world.messages.pop(_ids(request, "message_id"), None)
     if msg is None:
@@ -299,19 +317,19 @@ async def delete_message(fake: FakeDiscord, request: web.Request, body: dict[str
     return {"deleted": msg["id"]}
 
 
-async def channel_messages(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+async def channel_messages(fake: FakeCore, request: web.Request, body: dict[str, Any]) -> Any:
     cid = str(_ids(request, "channel_id"))
     return [m for m in fake.world.messages.values() if m["channel_id"] == cid]
 
 
-async def get_message(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+async def get_message(fake: FakeCore, request: web.Request, body: dict[str, Any]) -> Any:
     msg = fake.world.messages.get(_ids(request, "message_id"))
     if msg is None:
         raise ControlError("unknown message")
     return msg
 
 
-async def threads(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+async def threads(fake: FakeCore, request: web.Request, body: dict[str, Any]) -> Any:
     parent = request.query.get("parent_id")
     found = [
         c
@@ -323,7 +341,7 @@ async def threads(fake: FakeDiscord, request: web.Request, body: dict[str, Any])
     return [c.to_json() for c in found]
 
 
-async def file_bytes(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+async def file_bytes(fake: FakeCore, request: web.Request, body: dict[str, Any]) -> Any:
     f = fake.world.files.get(_ids(request, "file_id"))
     if f is None:
         raise ControlError("unknown file")
@@ -336,33 +354,33 @@ async def file_bytes(fake: FakeDiscord, request: web.Request, body: dict[str, An
     }
 
 
-async def calls(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+async def calls(fake: FakeCore, request: web.Request, body: dict[str, Any]) -> Any:
     return fake.calls_json()
 
 
-async def invalid(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+async def invalid(fake: FakeCore, request: web.Request, body: dict[str, Any]) -> Any:
     return fake.invalid
 
 
-async def clear_logs(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+async def clear_logs(fake: FakeCore, request: web.Request, body: dict[str, Any]) -> Any:
     fake.calls.clear()
     fake.invalid.clear()
     fake.gateway_log.clear()
     return {"ok": True}
 
 
-async def gateway_log(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+async def gateway_log(fake: FakeCore, request: web.Request, body: dict[str, Any]) -> Any:
     return fake.gateway_log
 
 
-async def reconnect(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+async def reconnect(fake: FakeCore, request: web.Request, body: dict[str, Any]) -> Any:
     return {"sessions": await gateway.send_reconnect(fake)}
 
 
 # -- rules ----------------------------------------------------------------------------------------
 
 
-async def clock(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+async def clock(fake: FakeCore, request: web.Request, body: dict[str, Any]) -> Any:
     if body.get("time_scale") is not None:
         fake.clock.set_scale(float(body["time_scale"]))
     if body.get("advance"):
@@ -370,12 +388,12 @@ async def clock(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -
     return {"time": fake.clock.now(), "time_scale": fake.clock.scale}
 
 
-async def settings(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+async def settings(fake: FakeCore, request: web.Request, body: dict[str, Any]) -> Any:
     fake.settings.update(body)
     return vars(fake.settings)
 
 
-async def rate_limit(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+async def rate_limit(fake: FakeCore, request: web.Request, body: dict[str, Any]) -> Any:
     if "realistic" in body:
         fake.limiter.configure(
             bool(body["realistic"]),
@@ -400,17 +418,15 @@ async def rate_limit(fake: FakeDiscord, request: web.Request, body: dict[str, An
     return {"limited": fake.limiter.limited, "pending": [vars(r) for r in fake.limiter.forced]}
 
 
-async def register_commands(fake: FakeDiscord, request: web.Request, body: dict[str, Any]) -> Any:
+async def register_commands(fake: FakeCore, request: web.Request, body: dict[str, Any]) -> Any:
     """Store commands as if the bot had synced them (e.g. from its dry-run JSON)."""
-    from bot.fakediscord.rest import _command_json
-
     commands = body["commands"]
     fake.validator.validate("bulk_set_application_commands", commands)
     gid = body.get("guild_id")
     store = (
         fake.world.guild_commands.setdefault(int(gid), {}) if gid else fake.world.global_commands
     )
-    new = [_command_json(fake, c, store, int(gid) if gid else None) for c in commands]
+    new = [fake.world.command_json(c, store, int(gid) if gid else None) for c in commands]
     store.clear()
     store.update({int(c["id"]): c for c in new})
     return new
@@ -439,6 +455,7 @@ ENDPOINTS: list[tuple[str, str, JsonHandler]] = [
     ("POST", "/interactions/component", press),
     ("POST", "/interactions/modal", submit_modal),
     ("GET", "/interactions/{interaction_id}", get_interaction),
+    ("GET", "/changes", changes),
     ("GET", "/calls", calls),
     ("GET", "/invalid", invalid),
     ("DELETE", "/logs", clear_logs),

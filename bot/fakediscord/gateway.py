@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSMsgType, web
 
 if TYPE_CHECKING:
-    from bot.fakediscord.server import FakeDiscord
+    from bot.fakediscord.core import FakeCore
 
 OP_DISPATCH = 0
 OP_HEARTBEAT = 1
@@ -68,7 +68,7 @@ class Connection:
 class Session:
     """An identified gateway session; survives a dropped connection so it can be RESUMEd."""
 
-    def __init__(self, fake: FakeDiscord, intents: int, shard: tuple[int, int] = (0, 1)) -> None:
+    def __init__(self, fake: FakeCore, intents: int, shard: tuple[int, int] = (0, 1)) -> None:
         self.fake = fake
         self.id = secrets.token_hex(16)
         self.intents = intents
@@ -99,7 +99,7 @@ class Session:
             await self.conn.ws.close(code=code)
 
 
-def setup(app: web.Application, fake: FakeDiscord) -> None:
+def setup(app: web.Application, fake: FakeCore) -> None:
     async def handle(request: web.Request) -> web.StreamResponse:
         return await _serve(request, fake)
 
@@ -107,7 +107,7 @@ def setup(app: web.Application, fake: FakeDiscord) -> None:
     app.router.add_get("/gateway/", handle)
 
 
-async def _serve(request: web.Request, fake: FakeDiscord) -> web.StreamResponse:
+async def _serve(request: web.Request, fake: FakeCore) -> web.StreamResponse:
     ws = web.WebSocketResponse(max_msg_size=0, compress=False)
     await ws.prepare(request)
     compress = request.query.get("compress")
@@ -194,7 +194,7 @@ async def _serve(request: web.Request, fake: FakeDiscord) -> web.StreamResponse:
     return ws
 
 
-def _token_ok(fake: FakeDiscord, data: Any) -> bool:
+def _token_ok(fake: FakeCore, data: Any) -> bool:
     if not isinstance(data, dict):
         return False
     token = str(data.get("token", ""))
@@ -216,7 +216,7 @@ def _shard(value: Any) -> tuple[int, int] | None:
     return None
 
 
-async def _ready(fake: FakeDiscord, session: Session) -> None:
+async def _ready(fake: FakeCore, session: Session) -> None:
     world = fake.world
     bot = world.bot_user.to_json()
     bot.update({"verified": True, "mfa_enabled": False, "email": None, "bot": True})
@@ -254,7 +254,7 @@ async def _ready(fake: FakeDiscord, session: Session) -> None:
     await fake.notify()
 
 
-async def _members_chunk(fake: FakeDiscord, session: Session, data: Any) -> None:
+async def _members_chunk(fake: FakeCore, session: Session, data: Any) -> None:
     gid = int(data.get("guild_id", 0))
     if gid not in fake.world.guilds:
         return
@@ -270,7 +270,7 @@ async def _members_chunk(fake: FakeDiscord, session: Session, data: Any) -> None
     await session.dispatch("GUILD_MEMBERS_CHUNK", chunk)
 
 
-async def send_reconnect(fake: FakeDiscord) -> int:
+async def send_reconnect(fake: FakeCore) -> int:
     """Ask every connected session to reconnect (op 7); they should RESUME."""
     count = 0
     for session in fake.sessions.values():

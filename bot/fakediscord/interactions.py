@@ -11,7 +11,7 @@ from bot.fakediscord import rules
 from bot.fakediscord.state import Interaction, StoredFile
 
 if TYPE_CHECKING:
-    from bot.fakediscord.server import FakeDiscord
+    from bot.fakediscord.core import FakeCore
 
 SUB_COMMAND = 1
 SUB_COMMAND_GROUP = 2
@@ -38,7 +38,7 @@ class AttachmentInput:
 
 
 def _find_command(
-    fake: FakeDiscord, guild_id: int | None, name: str, ctype: int
+    fake: FakeCore, guild_id: int | None, name: str, ctype: int
 ) -> dict[str, Any] | None:
     pools = []
     if guild_id is not None:
@@ -62,7 +62,7 @@ def _infer_type(value: Any) -> int:
 
 
 def _base(
-    fake: FakeDiscord, itype: int, user_id: int, guild_id: int, channel_id: int
+    fake: FakeCore, itype: int, user_id: int, guild_id: int, channel_id: int
 ) -> tuple[Interaction, dict[str, Any]]:
     world = fake.world
     guild = world.guild(guild_id)
@@ -107,7 +107,7 @@ def _base(
 
 
 def _build_options(
-    fake: FakeDiscord,
+    fake: FakeCore,
     defs: list[dict[str, Any]] | None,
     values: dict[str, Any],
     attachments: dict[str, StoredFile],
@@ -166,7 +166,7 @@ def _build_options(
     return out
 
 
-def _check_visible(fake: FakeDiscord, cmd: dict[str, Any], user_id: int, guild_id: int) -> None:
+def _check_visible(fake: FakeCore, cmd: dict[str, Any], user_id: int, guild_id: int) -> None:
     """Discord hides commands whose default_member_permissions the member lacks."""
     needed = cmd.get("default_member_permissions")
     if needed is None:
@@ -199,7 +199,7 @@ def _name_attachments(
 
 
 async def invoke(
-    fake: FakeDiscord,
+    fake: FakeCore,
     *,
     user_id: int,
     guild_id: int,
@@ -263,7 +263,7 @@ async def invoke(
 
 
 async def message_command(
-    fake: FakeDiscord, *, user_id: int, name: str, message_id: int
+    fake: FakeCore, *, user_id: int, name: str, message_id: int
 ) -> Interaction:
     """A message context-menu command on `message_id`."""
     msg = fake.world.messages.get(message_id)
@@ -290,7 +290,7 @@ async def message_command(
     return interaction
 
 
-async def _until_answered(fake: FakeDiscord, ready: Callable[[], bool], what: str) -> None:
+async def _until_answered(fake: FakeCore, ready: Callable[[], bool], what: str) -> None:
     """Wait (at most settings.answer_wait_seconds) until the bot has received the answer
     that shows `what`: a user can only use what Discord has shown them."""
     seconds = fake.settings.answer_wait_seconds
@@ -320,7 +320,7 @@ def _find_component(components: list[dict[str, Any]], custom_id: str) -> dict[st
 
 
 async def component(
-    fake: FakeDiscord,
+    fake: FakeCore,
     *,
     user_id: int,
     message_id: int,
@@ -385,7 +385,7 @@ def _fill(
 
 
 async def submit_modal(
-    fake: FakeDiscord, *, opened_by: int, values: dict[str, Any], user_id: int | None = None
+    fake: FakeCore, *, opened_by: int, values: dict[str, Any], user_id: int | None = None
 ) -> Interaction:
     """Submit the modal the bot answered interaction `opened_by` with, filling `values`."""
     source = fake.world.interactions.get(opened_by)

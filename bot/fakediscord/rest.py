@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import BodyPartReader, web
 
 from bot.fakediscord import bodies, rules
-from bot.fakediscord.server import LoggedCall, after_sent
+from bot.fakediscord.core import LoggedCall, after_sent
 from bot.fakediscord.state import (
     DEFAULT_AUTO_ARCHIVE_MINUTES,
     EPHEMERAL,
@@ -25,7 +25,7 @@ from bot.fakediscord.state import (
 )
 
 if TYPE_CHECKING:
-    from bot.fakediscord.server import FakeDiscord
+    from bot.fakediscord.core import FakeCore
 
 API = "/api/v10"
 HAS_THREAD = 1 << 5
@@ -60,7 +60,7 @@ class Call:
 
 
 Result = tuple[int, Any]
-Handler = Callable[["FakeDiscord", Call], Awaitable[Result]]
+Handler = Callable[["FakeCore", Call], Awaitable[Result]]
 
 ROUTES: list[tuple[str, str, str, bool, Handler]] = []
 
@@ -75,7 +75,7 @@ def route(
     return register
 
 
-def setup(app: web.Application, fake: FakeDiscord) -> None:
+def setup(app: web.Application, fake: FakeCore) -> None:
     for method, template, operation, auth, handler in ROUTES:
         app.router.add_route(
             method, API + template, _wrap(fake, method, template, operation, auth, handler)
@@ -84,7 +84,7 @@ def setup(app: web.Application, fake: FakeDiscord) -> None:
     app.router.add_route("*", API + "/{tail:.*}", _unsupported(fake))
 
 
-def _unsupported(fake: FakeDiscord) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def _unsupported(fake: FakeCore) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """Routes the fake does not serve: answered 404 and recorded in fake.errors, so a test
     that makes the bot call one fails instead of passing on a silent 404."""
 
@@ -160,7 +160,7 @@ def _loads(raw: bytes | bytearray) -> Any:
 
 
 def _wrap(
-    fake: FakeDiscord, method: str, template: str, operation: str, auth: bool, handler: Handler
+    fake: FakeCore, method: str, template: str, operation: str, auth: bool, handler: Handler
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def serve(request: web.Request) -> web.StreamResponse:
         path = request.path.removeprefix(API)
@@ -220,7 +220,7 @@ def _major(params: Any) -> str:
     return ""
 
 
-def _cdn(fake: FakeDiscord) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def _cdn(fake: FakeCore) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def serve(request: web.Request) -> web.StreamResponse:
         try:
             stored = fake.world.files.get(int(request.match_info["file_id"]))
@@ -245,7 +245,7 @@ def _cdn(fake: FakeDiscord) -> Callable[[web.Request], Awaitable[web.StreamRespo
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def _bot_perms(fake: FakeDiscord, channel: Channel) -> int:
+def _bot_perms(fake: FakeCore, channel: Channel) -> int:
     return fake.world.permissions(channel.id, channel.guild_id, fake.world.bot_user.id)
 
 
@@ -342,12 +342,12 @@ def _without_embed_links(
     return {**body, "embeds": []}
 
 
-def _until_answered(fake: FakeDiscord, call: Call, msg: dict[str, Any]) -> None:
+def _until_answered(fake: FakeCore, call: Call, msg: dict[str, Any]) -> None:
     """Users can use the message's components once the answer to this request was sent."""
     after_sent(call.request, fake.world.hold_until_answered(int(msg["id"])))
 
 
-async def _channel(fake: FakeDiscord, call: Call) -> Channel:
+async def _channel(fake: FakeCore, call: Call) -> Channel:
     """The route's channel; a thread idle past its auto_archive_duration archives now."""
     channel = fake.world.channel(call.int("channel_id"))
     await fake.auto_archive(channel)
@@ -355,7 +355,7 @@ async def _channel(fake: FakeDiscord, call: Call) -> Channel:
 
 
 def _store_uploads(
-    fake: FakeDiscord, channel_id: int, body: dict[str, Any], uploads: list[Upload]
+    fake: FakeCore, channel_id: int, body: dict[str, Any], uploads: list[Upload]
 ) -> list[StoredFile]:
     described = {
         str(a.get("id")): a for a in (body.get("attachments") or []) if isinstance(a, dict)
@@ -383,7 +383,7 @@ def _store_uploads(
 
 
 def _apply_edit(
-    fake: FakeDiscord, msg: dict[str, Any], body: dict[str, Any], uploads: list[Upload]
+    fake: FakeCore, msg: dict[str, Any], body: dict[str, Any], uploads: list[Upload]
 ) -> None:
     for key in MESSAGE_EDITABLE:
         if key in body and key != "allowed_mentions":
@@ -403,7 +403,7 @@ def _apply_edit(
         fake.world.apply_mentions(msg, body.get("allowed_mentions"))
 
 
-async def _dispatch_message(fake: FakeDiscord, event: str, msg: dict[str, Any]) -> None:
+async def _dispatch_message(fake: FakeCore, event: str, msg: dict[str, Any]) -> None:
     """MESSAGE_CREATE/UPDATE as the gateway sends them (with the author's member; never for
     ephemeral messages)."""
     if msg["flags"] & EPHEMERAL:
@@ -416,7 +416,7 @@ async def _dispatch_message(fake: FakeDiscord, event: str, msg: dict[str, Any]) 
     await fake.dispatch(event, data, guild_id=guild_id)
 
 
-def _interaction_by_token(fake: FakeDiscord, call: Call) -> Interaction:
+def _interaction_by_token(fake: FakeCore, call: Call) -> Interaction:
     if call.params["application_id"] != str(fake.application_id):
         raise rules.unknown("Webhook", rules.UNKNOWN_WEBHOOK)
     iid = fake.world.tokens.get(call.params["token"])
@@ -428,7 +428,7 @@ def _interaction_by_token(fake: FakeDiscord, call: Call) -> Interaction:
     return interaction
 
 
-def _guild_limit(fake: FakeDiscord, guild_id: int | None) -> int:
+def _guild_limit(fake: FakeCore, guild_id: int | None) -> int:
     if guild_id is None:
         return rules.DEFAULT_UPLOAD_LIMIT
     return fake.world.guild(guild_id).upload_limit
@@ -442,7 +442,7 @@ def _body(call: Call) -> dict[str, Any]:
 
 
 @route("GET", "/users/@me", "get_my_user")
-async def get_me(fake: FakeDiscord, call: Call) -> Result:
+async def get_me(fake: FakeCore, call: Call) -> Result:
     me = fake.world.bot_user.to_json()
     me.update(
         {"verified": True, "mfa_enabled": False, "email": None, "locale": "en-US", "bot": True}
@@ -451,7 +451,7 @@ async def get_me(fake: FakeDiscord, call: Call) -> Result:
 
 
 @route("GET", "/users/@me/guilds", "list_my_guilds")
-async def list_my_guilds(fake: FakeDiscord, call: Call) -> Result:
+async def list_my_guilds(fake: FakeCore, call: Call) -> Result:
     """The bot's guilds as partial guilds, by id, paged with ``before``/``after``/``limit``."""
     query = call.request.query
     try:
@@ -491,12 +491,12 @@ async def list_my_guilds(fake: FakeDiscord, call: Call) -> Result:
 
 
 @route("GET", "/users/{user_id}", "get_user")
-async def get_user(fake: FakeDiscord, call: Call) -> Result:
+async def get_user(fake: FakeCore, call: Call) -> Result:
     return 200, fake.world.user(call.int("user_id")).to_json()
 
 
 @route("GET", "/oauth2/applications/@me", "get_my_oauth2_application")
-async def get_application(fake: FakeDiscord, call: Call) -> Result:
+async def get_application(fake: FakeCore, call: Call) -> Result:
     owner = (
         fake.world.users.get(next(iter(fake.world.guilds.values())).owner_id)
         if fake.world.guilds
@@ -525,7 +525,7 @@ async def get_application(fake: FakeDiscord, call: Call) -> Result:
 
 
 @route("GET", "/gateway/bot", "get_bot_gateway")
-async def get_gateway_bot(fake: FakeDiscord, call: Call) -> Result:
+async def get_gateway_bot(fake: FakeCore, call: Call) -> Result:
     return 200, {
         "url": fake.gateway_url,
         "shards": 1,
@@ -539,46 +539,14 @@ async def get_gateway_bot(fake: FakeDiscord, call: Call) -> Result:
 
 
 @route("GET", "/gateway", "get_gateway", auth=False)
-async def get_gateway(fake: FakeDiscord, call: Call) -> Result:
+async def get_gateway(fake: FakeCore, call: Call) -> Result:
     return 200, {"url": fake.gateway_url}
 
 
 # -- application commands ---------------------------------------------------------------------
 
 
-def _command_json(
-    fake: FakeDiscord,
-    body: dict[str, Any],
-    existing: dict[int, dict[str, Any]],
-    guild_id: int | None,
-) -> dict[str, Any]:
-    ctype = int(body.get("type") or 1)
-    previous = next(
-        (c for c in existing.values() if c["name"] == body["name"] and c["type"] == ctype), None
-    )
-    cid = int(previous["id"]) if previous else fake.world.ids.next()
-    out = {
-        "id": str(cid),
-        "application_id": str(fake.application_id),
-        "version": str(fake.world.ids.next()),
-        "type": ctype,
-        "name": body["name"],
-        "name_localizations": body.get("name_localizations"),
-        "description": body.get("description") or "",
-        "description_localizations": body.get("description_localizations"),
-        "options": body.get("options") or [],
-        "default_member_permissions": body.get("default_member_permissions"),
-        "dm_permission": body.get("dm_permission", True),
-        "nsfw": bool(body.get("nsfw", False)),
-        "integration_types": body.get("integration_types") or [0],
-        "contexts": body.get("contexts"),
-    }
-    if guild_id is not None:
-        out["guild_id"] = str(guild_id)
-    return out
-
-
-def _commands_for(fake: FakeDiscord, call: Call) -> tuple[dict[int, dict[str, Any]], int | None]:
+def _commands_for(fake: FakeCore, call: Call) -> tuple[dict[int, dict[str, Any]], int | None]:
     if call.params["application_id"] != str(fake.application_id):
         raise rules.unknown("Application", rules.UNKNOWN_APPLICATION)
     if "guild_id" in call.params:
@@ -594,7 +562,7 @@ def _commands_for(fake: FakeDiscord, call: Call) -> tuple[dict[int, dict[str, An
     "/applications/{application_id}/guilds/{guild_id}/commands",
     "list_guild_application_commands",
 )
-async def list_commands(fake: FakeDiscord, call: Call) -> Result:
+async def list_commands(fake: FakeCore, call: Call) -> Result:
     store, _ = _commands_for(fake, call)
     return 200, list(store.values())
 
@@ -605,7 +573,7 @@ async def list_commands(fake: FakeDiscord, call: Call) -> Result:
     "/applications/{application_id}/guilds/{guild_id}/commands",
     "bulk_set_guild_application_commands",
 )
-async def put_commands(fake: FakeDiscord, call: Call) -> Result:
+async def put_commands(fake: FakeCore, call: Call) -> Result:
     store, gid = _commands_for(fake, call)
     body = call.body if isinstance(call.body, list) else []
     seen: set[tuple[str, int]] = set()
@@ -618,7 +586,7 @@ async def put_commands(fake: FakeDiscord, call: Call) -> Result:
                 f"Application command names must be unique ({cmd['name']})",
             )
         seen.add(key)
-    new = [_command_json(fake, cmd, store, gid) for cmd in body]
+    new = [fake.world.command_json(cmd, store, gid) for cmd in body]
     store.clear()
     store.update({int(c["id"]): c for c in new})
     return 200, new
@@ -630,9 +598,9 @@ async def put_commands(fake: FakeDiscord, call: Call) -> Result:
     "/applications/{application_id}/guilds/{guild_id}/commands",
     "create_guild_application_command",
 )
-async def post_command(fake: FakeDiscord, call: Call) -> Result:
+async def post_command(fake: FakeCore, call: Call) -> Result:
     store, gid = _commands_for(fake, call)
-    cmd = _command_json(fake, _body(call), store, gid)
+    cmd = fake.world.command_json(_body(call), store, gid)
     created = int(cmd["id"]) not in store
     store[int(cmd["id"])] = cmd
     return (201 if created else 200), cmd
@@ -655,7 +623,7 @@ CALLBACKS_FOR: dict[int, set[int]] = {
     "create_interaction_response",
     auth=False,
 )
-async def interaction_callback(fake: FakeDiscord, call: Call) -> Result:
+async def interaction_callback(fake: FakeCore, call: Call) -> Result:
     interaction = fake.world.interactions.get(call.int("interaction_id"))
     if interaction is None or interaction.token != call.params["token"]:
         raise rules.unknown_interaction()
@@ -668,7 +636,7 @@ async def interaction_callback(fake: FakeDiscord, call: Call) -> Result:
 
 
 async def _callback(
-    fake: FakeDiscord, call: Call, interaction: Interaction, body: dict[str, Any]
+    fake: FakeCore, call: Call, interaction: Interaction, body: dict[str, Any]
 ) -> Result:
     if interaction.acked.is_set():
         raise rules.already_acknowledged()
@@ -742,7 +710,7 @@ async def _callback(
 # -- interaction webhooks -----------------------------------------------------------------------
 
 
-def _original(fake: FakeDiscord, interaction: Interaction) -> dict[str, Any]:
+def _original(fake: FakeCore, interaction: Interaction) -> dict[str, Any]:
     if interaction.original_message_id is None:
         raise rules.unknown("Message", rules.UNKNOWN_MESSAGE)
     msg = fake.world.messages.get(interaction.original_message_id)
@@ -751,9 +719,7 @@ def _original(fake: FakeDiscord, interaction: Interaction) -> dict[str, Any]:
     return msg
 
 
-def _webhook_message(
-    fake: FakeDiscord, interaction: Interaction, message_id: str
-) -> dict[str, Any]:
+def _webhook_message(fake: FakeCore, interaction: Interaction, message_id: str) -> dict[str, Any]:
     if message_id == "@original":
         return _original(fake, interaction)
     try:
@@ -769,7 +735,7 @@ def _webhook_message(
 
 
 @route("POST", "/webhooks/{application_id}/{token}", "execute_webhook", auth=False)
-async def followup(fake: FakeDiscord, call: Call) -> Result:
+async def followup(fake: FakeCore, call: Call) -> Result:
     interaction = _interaction_by_token(fake, call)
     if not interaction.answered.is_set():
         # The webhook exists once the bot has the answer to its callback.
@@ -813,7 +779,7 @@ async def followup(fake: FakeDiscord, call: Call) -> Result:
     "get_webhook_message",
     auth=False,
 )
-async def get_webhook_message(fake: FakeDiscord, call: Call) -> Result:
+async def get_webhook_message(fake: FakeCore, call: Call) -> Result:
     interaction = _interaction_by_token(fake, call)
     return 200, _webhook_message(fake, interaction, call.params["message_id"])
 
@@ -824,7 +790,7 @@ async def get_webhook_message(fake: FakeDiscord, call: Call) -> Result:
     "update_webhook_message",
     auth=False,
 )
-async def edit_webhook_message(fake: FakeDiscord, call: Call) -> Result:
+async def edit_webhook_message(fake: FakeCore, call: Call) -> Result:
     interaction = _interaction_by_token(fake, call)
     msg = _webhook_message(fake, interaction, call.params["message_id"])
     body = _body(call)
@@ -842,7 +808,7 @@ async def edit_webhook_message(fake: FakeDiscord, call: Call) -> Result:
     "delete_webhook_message",
     auth=False,
 )
-async def delete_webhook_message(fake: FakeDiscord, call: Call) -> Result:
+async def delete_webhook_message(fake: FakeCore, call: Call) -> Result:
     interaction = _interaction_by_token(fake, call)
     msg = _webhook_message(fake, interaction, call.params["message_id"])
     del fake.world.messages[int(msg["id"])]
@@ -859,14 +825,14 @@ async def delete_webhook_message(fake: FakeDiscord, call: Call) -> Result:
 
 
 @route("GET", "/channels/{channel_id}", "get_channel")
-async def get_channel(fake: FakeDiscord, call: Call) -> Result:
+async def get_channel(fake: FakeCore, call: Call) -> Result:
     channel = await _channel(fake, call)
     _require(_bot_perms(fake, channel))
     return 200, channel.to_json()
 
 
 @route("PATCH", "/channels/{channel_id}", "update_channel")
-async def update_channel(fake: FakeDiscord, call: Call) -> Result:
+async def update_channel(fake: FakeCore, call: Call) -> Result:
     channel = await _channel(fake, call)
     body = _body(call)
     perms = _bot_perms(fake, channel)
@@ -893,14 +859,14 @@ async def update_channel(fake: FakeDiscord, call: Call) -> Result:
 
 
 @route("POST", "/channels/{channel_id}/typing", "trigger_typing_indicator")
-async def typing(fake: FakeDiscord, call: Call) -> Result:
+async def typing(fake: FakeCore, call: Call) -> Result:
     channel = await _channel(fake, call)
     _require(_bot_perms(fake, channel))
     return 204, None
 
 
 @route("POST", "/channels/{channel_id}/messages", "create_message")
-async def create_message(fake: FakeDiscord, call: Call) -> Result:
+async def create_message(fake: FakeCore, call: Call) -> Result:
     channel = await _channel(fake, call)
     body = _body(call)
     perms = _bot_perms(fake, channel)
@@ -946,7 +912,7 @@ async def create_message(fake: FakeDiscord, call: Call) -> Result:
 
 
 @route("GET", "/channels/{channel_id}/messages", "list_messages")
-async def list_messages(fake: FakeDiscord, call: Call) -> Result:
+async def list_messages(fake: FakeCore, call: Call) -> Result:
     channel = await _channel(fake, call)
     _require(_bot_perms(fake, channel), rules.READ_MESSAGE_HISTORY)
     query = call.request.query
@@ -975,7 +941,7 @@ async def list_messages(fake: FakeDiscord, call: Call) -> Result:
 
 
 @route("GET", "/channels/{channel_id}/messages/{message_id}", "get_message")
-async def get_message(fake: FakeDiscord, call: Call) -> Result:
+async def get_message(fake: FakeCore, call: Call) -> Result:
     channel = await _channel(fake, call)
     _require(_bot_perms(fake, channel), rules.READ_MESSAGE_HISTORY)
     msg = fake.world.message(channel.id, call.int("message_id"))
@@ -985,7 +951,7 @@ async def get_message(fake: FakeDiscord, call: Call) -> Result:
 
 
 @route("PATCH", "/channels/{channel_id}/messages/{message_id}", "update_message")
-async def edit_message(fake: FakeDiscord, call: Call) -> Result:
+async def edit_message(fake: FakeCore, call: Call) -> Result:
     channel = await _channel(fake, call)
     perms = _bot_perms(fake, channel)
     _require(perms)
@@ -1009,7 +975,7 @@ async def edit_message(fake: FakeDiscord, call: Call) -> Result:
 
 
 @route("DELETE", "/channels/{channel_id}/messages/{message_id}", "delete_message")
-async def delete_message(fake: FakeDiscord, call: Call) -> Result:
+async def delete_message(fake: FakeCore, call: Call) -> Result:
     channel = await _channel(fake, call)
     msg = fake.world.message(channel.id, call.int("message_id"))
     if msg["author"]["id"] != str(fake.world.bot_user.id):
@@ -1023,7 +989,7 @@ async def delete_message(fake: FakeDiscord, call: Call) -> Result:
     return 204, None
 
 
-async def _announce_thread(fake: FakeDiscord, thread: Channel) -> dict[str, Any]:
+async def _announce_thread(fake: FakeCore, thread: Channel) -> dict[str, Any]:
     data = thread.to_json()
     data["member"] = {
         "id": str(thread.id),
@@ -1050,7 +1016,7 @@ def _thread_name(body: dict[str, Any]) -> str:
 
 
 @route("POST", "/channels/{channel_id}/messages/{message_id}/threads", "create_thread_from_message")
-async def thread_from_message(fake: FakeDiscord, call: Call) -> Result:
+async def thread_from_message(fake: FakeCore, call: Call) -> Result:
     channel = fake.world.channel(call.int("channel_id"))
     if channel.is_thread:
         raise rules.DiscordError(400, 50024, "Cannot execute action on this channel type")
@@ -1076,7 +1042,7 @@ async def thread_from_message(fake: FakeDiscord, call: Call) -> Result:
 
 
 @route("POST", "/channels/{channel_id}/threads", "create_thread")
-async def thread_in_channel(fake: FakeDiscord, call: Call) -> Result:
+async def thread_in_channel(fake: FakeCore, call: Call) -> Result:
     channel = fake.world.channel(call.int("channel_id"))
     if channel.is_thread:
         raise rules.DiscordError(400, 50024, "Cannot execute action on this channel type")
@@ -1097,7 +1063,7 @@ async def thread_in_channel(fake: FakeDiscord, call: Call) -> Result:
 
 
 @route("PUT", "/channels/{channel_id}/thread-members/{user_id}", "add_thread_member")
-async def add_thread_member(fake: FakeDiscord, call: Call) -> Result:
+async def add_thread_member(fake: FakeCore, call: Call) -> Result:
     thread = await _channel(fake, call)
     if not thread.is_thread:
         raise rules.DiscordError(400, 50024, "Cannot execute action on this channel type")
@@ -1114,7 +1080,7 @@ async def add_thread_member(fake: FakeDiscord, call: Call) -> Result:
 # -- guilds ---------------------------------------------------------------------------------------
 
 
-def _member_guild(fake: FakeDiscord, call: Call) -> int:
+def _member_guild(fake: FakeCore, call: Call) -> int:
     guild = fake.world.guild(call.int("guild_id"))
     if fake.world.bot_user.id not in guild.members:
         raise rules.missing_access()
@@ -1122,7 +1088,7 @@ def _member_guild(fake: FakeDiscord, call: Call) -> int:
 
 
 @route("GET", "/guilds/{guild_id}", "get_guild")
-async def get_guild(fake: FakeDiscord, call: Call) -> Result:
+async def get_guild(fake: FakeCore, call: Call) -> Result:
     gid = _member_guild(fake, call)
     out = fake.world.guild(gid).to_json()
     if call.flag("with_counts"):
@@ -1132,18 +1098,18 @@ async def get_guild(fake: FakeDiscord, call: Call) -> Result:
 
 
 @route("GET", "/guilds/{guild_id}/members/{user_id}", "get_guild_member")
-async def get_member(fake: FakeDiscord, call: Call) -> Result:
+async def get_member(fake: FakeCore, call: Call) -> Result:
     gid = _member_guild(fake, call)
     return 200, fake.world.member_json(gid, call.int("user_id"))
 
 
 @route("GET", "/guilds/{guild_id}/channels", "list_guild_channels")
-async def get_channels(fake: FakeDiscord, call: Call) -> Result:
+async def get_channels(fake: FakeCore, call: Call) -> Result:
     gid = _member_guild(fake, call)
     return 200, [fake.world.channels[c].to_json() for c in fake.world.guild(gid).channel_ids]
 
 
 @route("GET", "/guilds/{guild_id}/roles", "list_guild_roles")
-async def get_roles(fake: FakeDiscord, call: Call) -> Result:
+async def get_roles(fake: FakeCore, call: Call) -> Result:
     gid = _member_guild(fake, call)
     return 200, [r.to_json() for r in fake.world.guild(gid).roles.values()]

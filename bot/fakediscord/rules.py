@@ -242,6 +242,11 @@ class RateLimiter:
     Realistic mode counts bot-token requests against a global limit (per second) and each
     route bucket (fixed window per major parameter); `share` answers that fraction of
     bot-token requests with a per-route 429 (seeded, so runs repeat).
+
+    `time_factor`: how many seconds pass on the bot's clock per real second (a bot on a
+    :class:`bot.clock.VirtualClock`). Windows are counted in real time; every duration the
+    bot is told (Reset-After, Retry-After, `retry_after`) is multiplied by it, so the bot's
+    wait ends when the real window does.
     """
 
     random_rate: float = 0.0
@@ -256,6 +261,7 @@ class RateLimiter:
     global_per_second: int = GLOBAL_PER_SECOND
     share: float = 0.0
     share_retry_after: float = 0.05
+    time_factor: float = 1.0
 
     def __post_init__(self) -> None:
         self._random = random.Random(self.seed)
@@ -362,12 +368,12 @@ class RateLimiter:
             "X-RateLimit-Limit": str(self.bucket_limit),
             "X-RateLimit-Remaining": str(remaining),
             "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
-            "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+            "X-RateLimit-Reset-After": f"{reset_after * self.time_factor:.3f}",
         }
 
     def limited_headers(self, method: str, template: str, rule: ForcedLimit) -> dict[str, str]:
         headers = {
-            "Retry-After": str(max(1, math.ceil(rule.retry_after))),
+            "Retry-After": str(max(1, math.ceil(rule.retry_after * self.time_factor))),
             "X-RateLimit-Scope": "global" if rule.is_global else "user",
             "Via": "1.1 google",
         }
@@ -380,16 +386,15 @@ class RateLimiter:
                     "X-RateLimit-Limit": str(self.bucket_limit),
                     "X-RateLimit-Remaining": "0",
                     "X-RateLimit-Reset": f"{time.time() + rule.retry_after:.3f}",
-                    "X-RateLimit-Reset-After": f"{rule.retry_after:.3f}",
+                    "X-RateLimit-Reset-After": f"{rule.retry_after * self.time_factor:.3f}",
                 }
             )
         return headers
 
-    @staticmethod
-    def limited_body(rule: ForcedLimit) -> dict[str, Any]:
+    def limited_body(self, rule: ForcedLimit) -> dict[str, Any]:
         return {
             "message": "You are being rate limited.",
-            "retry_after": rule.retry_after,
+            "retry_after": rule.retry_after * self.time_factor,
             "global": rule.is_global,
         }
 

@@ -2,93 +2,33 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from aiohttp import web
 
-from bot.fakediscord import rules
-from bot.fakediscord.openapi import BodyValidator
-from bot.fakediscord.state import Channel, User, World
+from bot.fakediscord import control, gateway, rest
+from bot.fakediscord.core import (
+    AFTER_SENT,
+    DEFAULT_APPLICATION_ID,
+    DEFAULT_TOKEN,
+    FakeCore,
+    LoggedCall,
+    Settings,
+)
 
-DEFAULT_TOKEN = "fake.discord.token"
-DEFAULT_APPLICATION_ID = 1100000000000000001
-INTENT_GUILDS = 1 << 0
-INTENT_GUILD_MEMBERS = 1 << 1
-INTENT_GUILD_MESSAGES = 1 << 9
-
-GUILD_MESSAGE_EVENTS = {"MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE"}
-GUILD_MEMBER_EVENTS = {"GUILD_MEMBER_ADD", "GUILD_MEMBER_UPDATE", "GUILD_MEMBER_REMOVE"}
-GUILDS_EVENTS = {
-    "GUILD_CREATE",
-    "GUILD_UPDATE",
-    "CHANNEL_CREATE",
-    "CHANNEL_UPDATE",
-    "CHANNEL_DELETE",
-    "THREAD_CREATE",
-    "THREAD_UPDATE",
-    "THREAD_DELETE",
-    "GUILD_ROLE_CREATE",
-    "GUILD_ROLE_UPDATE",
-}
-
-AFTER_SENT = web.RequestKey("after_sent", list[Callable[[], None]])
-"""Request key: callbacks to run once the HTTP answer to that request was written."""
+__all__ = [
+    "DEFAULT_APPLICATION_ID",
+    "DEFAULT_TOKEN",
+    "FakeDiscord",
+    "LoggedCall",
+    "Settings",
+]
 
 
-def after_sent(request: web.Request, callback: Callable[[], None]) -> None:
-    """Run `callback` once the answer to `request` has been sent (or its sending failed)."""
-    request.setdefault(AFTER_SENT, []).append(callback)
-
-
-@dataclass
-class Settings:
-    """Switches tests flip through the control API."""
-
-    require_registered_commands: bool = True
-    enforce_default_member_permissions: bool = True
-    ack_seconds: float = rules.INTERACTION_ACK_SECONDS
-    token_seconds: float = rules.INTERACTION_TOKEN_SECONDS
-    heartbeat_interval_ms: int = 41250
-    check_bot_token: bool = True
-    answer_wait_seconds: float = 10.0
-
-    def update(self, values: dict[str, Any]) -> None:
-        for key, value in values.items():
-            if not hasattr(self, key):
-                raise KeyError(key)
-            setattr(self, key, type(getattr(self, key))(value))
-
-
-@dataclass
-class LoggedCall:
-    """One REST request the fake received."""
-
-    method: str
-    path: str
-    route: str
-    query: dict[str, str]
-    body: Any
-    files: list[dict[str, Any]]
-    status: int = 0
-    response: Any = None
-    at: float = field(default_factory=time.time)
-
-
-def _guild_of(event: str, data: dict[str, Any]) -> int | None:
-    """The guild an event belongs to, for shard routing (None: a DM or no guild)."""
-    raw = data.get("guild_id")
-    if raw is None and event in ("GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE"):
-        raw = data.get("id")
-    return int(raw) if raw else None
-
-
-class FakeDiscord:
-    """Owns the world and its rules; `start()` serves it on 127.0.0.1."""
+class FakeDiscord(FakeCore):
+    """The world, its rules and their routes; `start()` serves them on 127.0.0.1."""
 
     def __init__(
         self,
@@ -98,31 +38,14 @@ class FakeDiscord:
         bot_name: str = "RunwayBot",
         time_scale: float = 1.0,
     ) -> None:
-        self.token = token
-        self.application_id = application_id
-        self.bot_name = bot_name
-        self.clock = rules.Clock(time_scale)
-        self.settings = Settings()
-        self.limiter = rules.RateLimiter()
-        self.nonces = rules.NonceCache()
-        self.validator = BodyValidator()
-        self.world = World(
-            application_id, User(application_id, bot_name, bot=True), clock=self.clock.now
+        super().__init__(
+            token=token, application_id=application_id, bot_name=bot_name, time_scale=time_scale
         )
-        self.calls: list[LoggedCall] = []
-        self.invalid: list[dict[str, Any]] = []
-        self.errors: list[str] = []
-        self.sessions: dict[str, Any] = {}  # session_id -> gateway.Session
-        self.gateway_log: list[dict[str, Any]] = []
-        self.changed = asyncio.Condition()
-        self.base_url = ""
         self._runner: web.AppRunner | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
 
     def make_app(self) -> web.Application:
-        from bot.fakediscord import control, gateway, rest
-
         # Outermost, so middlewares a subclass appends (e.g. to hold answers) run inside it.
         app = web.Application(client_max_size=1024**3, middlewares=[self._answer_first])
         rest.setup(app, self)
@@ -147,7 +70,7 @@ class FakeDiscord:
             callbacks = request.get(AFTER_SENT) or []
             for callback in callbacks:
                 callback()
-            if callbacks:
+            if callbacks or request.method != "GET":
                 await self.notify()
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -166,6 +89,7 @@ class FakeDiscord:
     async def stop(self) -> None:
         for session in list(self.sessions.values()):
             await session.close(1001)
+        await self.notify()  # ends the control API's long polls (GET /_control/changes)
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -176,63 +100,3 @@ class FakeDiscord:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
-
-    # -- URLs ---------------------------------------------------------------------------------
-
-    @property
-    def api_base(self) -> str:
-        return f"{self.base_url}/api/v10"
-
-    @property
-    def gateway_url(self) -> str:
-        return self.base_url.replace("http://", "ws://", 1) + "/gateway"
-
-    # -- events -------------------------------------------------------------------------------
-
-    async def notify(self) -> None:
-        async with self.changed:
-            self.changed.notify_all()
-
-    async def dispatch(
-        self, event: str, data: dict[str, Any], *, guild_id: int | None = None
-    ) -> None:
-        """Send a DISPATCH to every identified gateway session whose intents allow it, on the
-        shard that serves the event's guild (``guild_id``, else the payload's)."""
-        routed = guild_id if guild_id else _guild_of(event, data)
-        for session in list(self.sessions.values()):
-            if not session.serves(routed):
-                continue
-            if (
-                event in GUILD_MESSAGE_EVENTS
-                and guild_id
-                and not session.intents & (INTENT_GUILD_MESSAGES)
-            ):
-                continue
-            if event in GUILDS_EVENTS and not session.intents & INTENT_GUILDS:
-                continue
-            if event in GUILD_MEMBER_EVENTS and not session.intents & INTENT_GUILD_MEMBERS:
-                continue
-            await session.dispatch(event, data)
-        await self.notify()
-
-    async def auto_archive(self, channel: Channel) -> None:
-        """Archive a thread idle past its auto_archive_duration (done lazily, whenever a
-        thread is looked at or posted to) and tell the gateway."""
-        if self.world.auto_archive(channel):
-            await self.dispatch("THREAD_UPDATE", channel.to_json(), guild_id=channel.guild_id)
-
-    def record_invalid(self, call: LoggedCall, error: rules.DiscordError) -> None:
-        self.invalid.append(
-            {
-                "method": call.method,
-                "path": call.path,
-                "route": call.route,
-                "body": call.body,
-                "errors": error.errors,
-                "message": error.message,
-                "code": error.code,
-            }
-        )
-
-    def calls_json(self) -> list[dict[str, Any]]:
-        return [asdict(c) for c in self.calls]

@@ -168,6 +168,10 @@ class Channel:
         return out
 
 
+def _snowflake(value: int | None) -> str | None:
+    return None if value is None else str(value)
+
+
 @dataclass
 class Guild:
     id: int
@@ -179,6 +183,7 @@ class Guild:
     members: dict[int, Member] = field(default_factory=dict)
     channel_ids: list[int] = field(default_factory=list)
     preferred_locale: str = "en-US"
+    system_channel_id: int | None = None
 
     @property
     def upload_limit(self) -> int:
@@ -209,7 +214,7 @@ class Guild:
             "roles": [r.to_json() for r in self.roles.values()],
             "emojis": [],
             "stickers": [],
-            "system_channel_id": None,
+            "system_channel_id": _snowflake(self.system_channel_id),
             "system_channel_flags": 0,
             "rules_channel_id": None,
             "public_updates_channel_id": None,
@@ -309,6 +314,39 @@ class World:
 
     def __post_init__(self) -> None:
         self.users[self.bot_user.id] = self.bot_user
+
+    def command_json(
+        self,
+        body: dict[str, Any],
+        existing: dict[int, dict[str, Any]],
+        guild_id: int | None,
+    ) -> dict[str, Any]:
+        """The stored form of a synced command; a command of the same name and type keeps its id."""
+        ctype = int(body.get("type") or 1)
+        previous = next(
+            (c for c in existing.values() if c["name"] == body["name"] and c["type"] == ctype),
+            None,
+        )
+        cid = int(previous["id"]) if previous else self.ids.next()
+        out = {
+            "id": str(cid),
+            "application_id": str(self.application_id),
+            "version": str(self.ids.next()),
+            "type": ctype,
+            "name": body["name"],
+            "name_localizations": body.get("name_localizations"),
+            "description": body.get("description") or "",
+            "description_localizations": body.get("description_localizations"),
+            "options": body.get("options") or [],
+            "default_member_permissions": body.get("default_member_permissions"),
+            "dm_permission": body.get("dm_permission", True),
+            "nsfw": bool(body.get("nsfw", False)),
+            "integration_types": body.get("integration_types") or [0],
+            "contexts": body.get("contexts"),
+        }
+        if guild_id is not None:
+            out["guild_id"] = str(guild_id)
+        return out
 
     # -- lookups -----------------------------------------------------------------------------
 

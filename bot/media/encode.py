@@ -32,6 +32,9 @@ MIN_SHORT_SIDE = 144
 CONTAINER_MARGIN = 0.94  # share of the byte budget for the streams; the rest for MP4 overhead
 MAX_ATTEMPTS = 4
 _PRESET = "veryfast"
+# Threads per decoder and per encoder. Each frame thread holds its own frames, so "auto"
+# (one per core, and 1.5x that in x264) makes a re-encode's memory grow with the machine.
+CODEC_THREADS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +144,7 @@ def _transcode(src: Path, dest: Path, plan: EncodePlan) -> None:
     ):
         vin = inp.streams.video[0]
         vin.thread_type = "AUTO"
+        vin.codec_context.thread_count = CODEC_THREADS
         ain = inp.streams.audio[0] if plan.audio and inp.streams.audio else None
 
         vout = out.add_stream("libx264", rate=plan.fps)
@@ -152,6 +156,7 @@ def _transcode(src: Path, dest: Path, plan: EncodePlan) -> None:
             "maxrate": str(int(plan.video_bitrate * 1.25)),
             "bufsize": str(int(plan.video_bitrate * 2)),
             "profile": "high",
+            "threads": str(CODEC_THREADS),
         }
         aout: AudioStream | None = None
         if ain is not None:

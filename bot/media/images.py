@@ -2,9 +2,10 @@
 
 Choices (Runway asks for JPEG/PNG/WebP, "avoid < 640x640 or > 4K", width/height 0.5-2.36):
 - the real type comes from the content (``sniff``); Pillow may only open that one format;
-- GIF, BMP, TIFF, AVIF, animated and odd-mode images are converted (first frame) to PNG when
-  the source was lossless, else JPEG; transparency is flattened onto white;
-- EXIF orientation is applied, so phone photos arrive upright;
+- every image is decoded and re-encoded (first frame) as PNG when the source was lossless,
+  else JPEG, so trailers (a ZIP or HTML after the image) and metadata (EXIF, text chunks)
+  are never forwarded; transparency is flattened onto white; a small colour profile is kept;
+- EXIF orientation is applied, then dropped, so phone photos arrive upright;
 - below ``MIN_SIDE`` pixels on a side the image is refused; a short side under ``TARGET_SIDE``
   is upscaled to it, and anything larger than a 4K frame (3840x2160 either way) is downscaled;
 - more than ``MAX_PIXELS`` in the header is refused before decoding (decompression bombs);
@@ -17,7 +18,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from bot.domain import InputRole, JobInput
 from bot.media._text import human_size, not_a, with_extension
@@ -53,12 +54,19 @@ _PILLOW_FORMATS = {
     "image/tiff": "TIFF",
     "image/avif": "AVIF",
 }
-_PASS_THROUGH = {"image/png", "image/jpeg", "image/webp"}
 _LOSSLESS_SOURCES = {"image/png", "image/gif", "image/bmp", "image/tiff"}
 _JPEG_QUALITIES = (90, 82, 74, 65)
 _EXIF_ORIENTATION = 0x0112
 _DOWNSCALE_STEP = 0.8
 _MAX_DOWNSCALES = 8
+# An embedded colour profile up to this size is kept; a larger one is applied (converted to
+# sRGB) and dropped, or just dropped when it cannot be read.
+MAX_KEPT_ICC_BYTES = 64 * 1024
+# Pillow refuses PNG text and iCCP chunks that inflate past 1 MB (a zlib-bomb guard), so a
+# PNG with a 3 MB colour profile would read as damaged. Each chunk may inflate to 16 MB;
+# Pillow's total cap for them (MAX_TEXT_MEMORY, 64 MB) still holds.
+_PNG_CHUNK_LIMIT = 16 * 1024 * 1024
+PngImagePlugin.MAX_TEXT_CHUNK = max(PngImagePlugin.MAX_TEXT_CHUNK, _PNG_CHUNK_LIMIT)
 _DAMAGED = (
     "This image is damaged or incomplete, so it cannot be read. Try saving or exporting it again."
 )
@@ -91,45 +99,22 @@ def prepare_image(
         )
     opened = _open(data, filename=filename)
     image = opened.image
-    animated = getattr(image, "n_frames", 1) > 1
-    stored_size = image.size
     _decode(image)
-    reduced = image.size != stored_size
-    rotated = image.getexif().get(_EXIF_ORIENTATION, 1) not in (0, 1)
-    if rotated:
+    if image.getexif().get(_EXIF_ORIENTATION, 1) not in (0, 1):
         image = ImageOps.exif_transpose(image)
     width, height = image.size
     _check_shape(width, height)
 
     scale = _scale_for(width, height)
-    alpha = _has_alpha(image)
-    if (
-        opened.mime in _PASS_THROUGH
-        and not animated
-        and not reduced
-        and not rotated
-        and scale == 1.0
-        and not alpha
-        and image.mode in ("RGB", "L")
-        and len(data) <= max_raw_bytes(opened.mime)
-    ):
-        return JobInput(
-            role=role,
-            mime=opened.mime,
-            data=data,
-            filename=with_extension(filename, _EXT[opened.mime], role.value),
-            width=width,
-            height=height,
-        )
-
+    # Always re-encoded, never forwarded byte for byte: whatever follows the image (a ZIP or
+    # HTML trailer) and every metadata chunk (EXIF, text, XMP) stays behind.
     rgb = _to_rgb(image)
     if scale != 1.0:
         rgb = rgb.resize(_scaled(width, height, scale), Image.Resampling.LANCZOS, reducing_gap=3.0)
-    # Keep an RGB colour profile (e.g. Display P3 from phones) so colours do not shift.
     icc = image.info.get("icc_profile") if image.mode in ("RGB", "RGBA", "P") else None
-    mime, encoded, rgb = _encode_to_fit(
-        rgb, lossless=opened.mime in _LOSSLESS_SOURCES, icc=icc if isinstance(icc, bytes) else None
-    )
+    rgb, icc = _colour_profile(rgb, icc if isinstance(icc, bytes) else None)
+    rgb.info = {}  # Pillow's PNG writer would otherwise copy the source's profile and chunks
+    mime, encoded, rgb = _encode_to_fit(rgb, lossless=opened.mime in _LOSSLESS_SOURCES, icc=icc)
     return JobInput(
         role=role,
         mime=mime,
@@ -171,7 +156,7 @@ def _open(data: bytes, *, filename: str) -> _Opened:
             f"{MAX_PIXELS // 1_000_000} megapixels)."
         ) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise CorruptMedia(_DAMAGED) from exc
+        raise _unreadable(exc) from exc
     width, height = image.size
     if width * height > MAX_PIXELS:
         raise TooManyPixels(
@@ -199,7 +184,17 @@ def _decode(image: Image.Image) -> None:
             f"{MAX_PIXELS // 1_000_000} megapixels)."
         ) from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise CorruptMedia(_DAMAGED) from exc
+        raise _unreadable(exc) from exc
+
+
+def _unreadable(exc: BaseException) -> MediaError:
+    """Pillow's refusal to inflate an oversized metadata chunk (a zlib bomb), or damage."""
+    if isinstance(exc, ValueError) and "Decompressed data too large" in str(exc):
+        return MediaTooLarge(
+            "This image carries more hidden data than I can safely unpack (its metadata "
+            "inflates to too much). Save or export it again without metadata."
+        )
+    return CorruptMedia(_DAMAGED)
 
 
 def _check_shape(width: int, height: int) -> None:
@@ -228,6 +223,19 @@ def _scale_for(width: int, height: int) -> float:
 
 def _scaled(width: int, height: int, scale: float) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _colour_profile(image: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes | None]:
+    """``image`` and the profile to embed: a small RGB profile (e.g. Display P3 from phones)
+    is kept so colours do not shift; a huge one is converted to sRGB, or dropped if unreadable."""
+    if icc is None or len(icc) <= MAX_KEPT_ICC_BYTES:
+        return image, icc
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        converted = ImageCms.profileToProfile(image, source, ImageCms.createProfile("sRGB"))
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return image, None
+    return (converted if isinstance(converted, Image.Image) else image), None
 
 
 def _has_alpha(image: Image.Image) -> bool:

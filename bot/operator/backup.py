@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ..config import Settings
-from ..store.backup import DEFAULT_STEP_PAGES, BackupError, backup_database
+from ..store.backup import DEFAULT_STEP_PAGES, BackupError, backup_database, sqlite_path
 from .common import OperatorError, Outcome
 
 BAR_WIDTH = 30
@@ -73,7 +73,7 @@ def run_backup(
     report = ProgressReport(stderr)
     try:
         result = backup_database(
-            settings.storage.path, dest, force=force, pages=pages, progress=report
+            sqlite_path(settings.storage), dest, force=force, pages=pages, progress=report
         )
     except BackupError as exc:
         raise OperatorError(str(exc), code=exc.code) from None

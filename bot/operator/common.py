@@ -12,7 +12,8 @@ from ..config import Settings
 from ..jobs import JobService
 from ..quota import QuotaService
 from ..store.backup import BackupError, schema_version
-from ..store.db import Store
+from ..store.connect import open_store
+from ..store.db import Store, StoreError
 from ..store.schema import MigrationError, latest_version
 
 ADMIN_ACTOR = 0
@@ -56,6 +57,17 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     A missing file or a schema of another version is refused: the bot that owns the
     database migrates it when it starts, not a command run beside it.
     """
+    if settings.storage.url is not None:  # PostgreSQL: the server says what schema it has
+        try:
+            pg_store = await open_store(settings.storage, migrate_schema=False)
+        except (MigrationError, StoreError) as exc:
+            raise OperatorError(str(exc), code="database", exit_code=1) from None
+        try:
+            pg_quota = QuotaService(pg_store, settings.quota, settings.models)
+            yield Services(settings, pg_store, pg_quota, JobService(settings, pg_store, pg_quota))
+        finally:
+            await pg_store.close()
+        return
     path = settings.storage.path
     if not path.is_file():
         raise OperatorError(

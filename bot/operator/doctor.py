@@ -30,8 +30,9 @@ from ..runway.errors import (
     TaskNotVisibleYet,
 )
 from ..store.backup import BackupError, schema_version
-from ..store.db import Store
-from ..store.schema import latest_version
+from ..store.connect import open_store
+from ..store.db import Store, StoreError
+from ..store.schema import MigrationError, SchemaBehind, latest_version
 from .common import Outcome
 
 MAX_GUILDS = 25
@@ -105,6 +106,8 @@ def check_config(path: str | Path) -> tuple[Settings | None, list[Check]]:
 
 async def check_database(settings: Settings) -> Check:
     """The database exists (or can be created), has this code's schema and can be written."""
+    if settings.storage.url is not None:
+        return await check_postgres(settings)
     path = settings.storage.path
     problem = storage_problem(path)
     if problem is not None:
@@ -152,6 +155,26 @@ async def check_database(settings: Settings) -> Check:
     finally:
         await store.close()
     return Check("database", Status.OK, f"{path}: schema version {version} (this code's), writable")
+
+
+async def check_postgres(settings: Settings) -> Check:
+    """The PostgreSQL server answers, has this code's schema (never migrated here) and accepts
+    writes; the lines name the server, never the password."""
+    where = settings.storage.describe()
+    try:
+        store = await open_store(settings.storage, migrate_schema=False)
+    except SchemaBehind as exc:
+        return Check("database", Status.WARN, f"{exc} (the bot upgrades it when it starts)")
+    except (MigrationError, StoreError) as exc:
+        return Check("database", Status.FAIL, str(exc))
+    try:
+        await asyncio.wait_for(store.check_writable(), WRITE_CHECK_SECONDS)
+    except Exception as exc:  # TimeoutError, StoreError (a standby), asyncpg's errors
+        return Check("database", Status.FAIL, f"cannot write {where}: {type(exc).__name__}: {exc}")
+    finally:
+        await store.close()
+    line = f"{where}: schema version {latest_version()} (this code's), writable"
+    return Check("database", Status.OK, line)
 
 
 # -- Runway -------------------------------------------------------------------------------------

@@ -16,12 +16,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from aiohttp import web
 
+from .. import clock as clocks
 from ..config import MetricsSettings
 from ..jobs import JobService
 from ..quota import QuotaService
@@ -94,7 +94,7 @@ def worker_problem(worker: WorkerProbe | None, now: float | None = None) -> str 
         return "worker: the scheduler loop is not running"
     if worker.last_pass is None:
         return "worker: no scheduler pass yet"
-    age = (time.monotonic() if now is None else now) - worker.last_pass
+    age = (clocks.monotonic() if now is None else now) - worker.last_pass
     if age > worker.alive_within:
         return f"worker: last scheduler pass {age:.0f}s ago (limit {worker.alive_within:.0f}s)"
     return None

@@ -13,15 +13,15 @@ Output links come from Runway or a gateway and are treated as untrusted:
   port, default ports normalised), and only while every hop so far stayed on it: once a
   redirect leaves the origin, the key is never sent again, even if a later hop comes back.
 * **Reach**: redirects are followed here (never by aiohttp), up to a limit. Every hop,
-  the first included, must be ``https://`` (or ``http://`` to loopback in simulator mode)
-  and must not point to a private, loopback, link-local, multicast or otherwise
-  non-public address: literal IPs are checked directly, host names by resolving them
-  (refused if ANY answer is unsafe). The configured API origin is always allowed (the
-  simulator on 127.0.0.1, a gateway on a private host).
-
-Limitation: the host name is resolved for the check and again by aiohttp to connect, so
-a DNS answer that changes in between (rebinding) is not caught here; a connector whose
-resolver applies :func:`is_unsafe_address` would close that gap.
+  the first included, must be ``https://`` and must not point to a private, loopback,
+  link-local, multicast, unspecified or otherwise non-public address (IPv4 inside IPv6
+  judged as IPv4): literal IPs are checked directly, host names by resolving them
+  (refused if ANY answer is unsafe). The configured API origin is always allowed (a
+  gateway on a private host); in simulator mode (``allow_loopback``) so is the API's own
+  loopback host on any port, over http too, and no other loopback address.
+* **Rebinding**: a checked host name is not resolved again by aiohttp: the request goes
+  to the address that was checked, with the original ``Host`` header and, for https, the
+  original name for SNI and certificate verification.
 
 Network errors of aiohttp (connect / read timeouts, broken connections) propagate
 unchanged: the client translates them with its one mapping (``RunwayClient._translate``).
@@ -222,15 +222,16 @@ async def ensure_safe_url(
     allow_loopback: bool,
     resolve: Resolve | None = None,
     resolve_timeout: float = 10.0,
-) -> None:
-    """Raise UnsafeURLError unless a download may fetch ``url``.
+) -> IPAddress | None:
+    """Raise UnsafeURLError unless a download may fetch ``url``; return the checked address
+    to connect to (None for the trusted API host, which is connected to by name).
 
-    The configured ``api_origin`` is always allowed (not even resolved). Any other URL
-    must be ``https://`` (``http://`` too when ``allow_loopback`` and the host is a
-    loopback address or ``localhost``), carry no credentials, and neither its literal IP
-    nor any address its host name resolves to may be unsafe (see
-    :func:`is_unsafe_address`). A name that cannot be resolved raises
-    RunwayConnectionError (``request_sent=False``).
+    The configured ``api_origin`` is always allowed (not even resolved); with
+    ``allow_loopback`` (the local simulator) so is its host on any port when that host is
+    a loopback one. Any other URL must be ``https://``, carry no credentials, and neither
+    its literal IP nor any address its host name resolves to may be unsafe (see
+    :func:`is_unsafe_address`; loopback is never safe here). A name that cannot be
+    resolved raises RunwayConnectionError (``request_sent=False``).
     """
     try:
         parsed = url if isinstance(url, URL) else _parse(url)
@@ -240,43 +241,58 @@ async def ensure_safe_url(
             f"refusing to download from {display_url(url)}: not a web link"
         ) from None
     where = display_url(parsed)
-    if origin == _normalised_origin(api_origin):
-        return
+    api = _normalised_origin(api_origin)
+    if origin == api:
+        return None
     if parsed.user is not None or parsed.password is not None:
         raise UnsafeURLError(f"refusing to download from {where}: the link carries credentials")
     host = (parsed.host or "").lower()
-    literal = _literal_ip(host)
-    loopback_name = host in _LOOPBACK_NAMES or host.endswith(".localhost")
-    is_loopback = loopback_name or (literal is not None and _unwrapped(literal).is_loopback)
     scheme = parsed.scheme.lower()
-    if scheme != "https" and not (scheme == "http" and allow_loopback and is_loopback):
-        allowed = "https:// (or http:// to loopback)" if allow_loopback else "https://"
+    if allow_loopback and scheme in ("http", "https") and _is_api_loopback_host(host, api):
+        return None
+    literal = _literal_ip(host)
+    if scheme != "https":
+        allowed = "https:// (or http:// to the simulator)" if allow_loopback else "https://"
         raise UnsafeURLError(
             f"refusing to download from {where}: only {allowed} links are accepted"
         )
     shown = _shown_host(parsed)
     if literal is not None:
-        problem = _address_problem(literal, allow_loopback=allow_loopback)
+        problem = _address_problem(literal, allow_loopback=False)
         if problem is not None:
             raise UnsafeURLError(f"refusing to download from {shown}: {problem}")
-        return
-    if loopback_name and not allow_loopback:
+        return literal
+    if host in _LOOPBACK_NAMES or host.endswith(".localhost"):
         raise UnsafeURLError(f"refusing to download from {shown}: a loopback address")
     port = parsed.port
     assert port is not None  # origin_of checked it
     addresses = await _resolve(resolve or resolve_host, host, port, resolve_timeout)
+    checked: list[IPAddress] = []
     for address in addresses:
         try:
-            ip = _as_ip(address)
+            ip = _as_ip(address.split("%", 1)[0])
         except ValueError:
             raise UnsafeURLError(
                 f"refusing to download from {shown}: it resolves to an unreadable address"
             ) from None
-        problem = _address_problem(ip, allow_loopback=allow_loopback)
+        problem = _address_problem(ip, allow_loopback=False)
         if problem is not None:
             raise UnsafeURLError(
                 f"refusing to download from {shown}: it resolves to {ip}, {problem}"
             )
+        checked.append(ip)
+    return checked[0]
+
+
+def _is_api_loopback_host(host: str, api_origin: str) -> bool:
+    """``host`` is the API origin's own host and that host is a loopback one."""
+    api_host = URL(api_origin).host or ""
+    if host != api_host.lower():
+        return False
+    literal = _literal_ip(host)
+    if literal is not None:
+        return _unwrapped(literal).is_loopback
+    return host in _LOOPBACK_NAMES or host.endswith(".localhost")
 
 
 def _unwrapped(ip: IPAddress) -> IPAddress:
@@ -493,7 +509,7 @@ class _Download:
             self._check_deadline()
             self.host = _shown_host(current)
             try:
-                await ensure_safe_url(
+                pinned = await ensure_safe_url(
                     current,
                     api_origin=self.api_origin,
                     allow_loopback=self.allow_loopback,
@@ -507,11 +523,13 @@ class _Download:
             if self.authorization is not None and on_origin_so_far:
                 headers["Authorization"] = self.authorization
             where = self._scrub(display_url(current))
+            target, server_hostname = _pinned_request(current, pinned, headers)
             async with self.session.get(
-                current,
+                target,
                 headers=headers,
                 timeout=self.timeout,
                 allow_redirects=False,
+                server_hostname=server_hostname,
             ) as response:
                 if response.status in REDIRECT_STATUSES:
                     if hop == self.max_redirects:
@@ -525,6 +543,7 @@ class _Download:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _next_hop(self, current: URL, response: aiohttp.ClientResponse, where: str) -> URL:
+        """The redirect's target, resolved against ``current`` (the name, not the pinned IP)."""
         location = response.headers.get("Location")
         if not location:
             raise BadResponseError(
@@ -579,6 +598,20 @@ class _Download:
                         f"{_rate_text(self.min_bytes_per_second)}"
                     )
         return size
+
+
+def _pinned_request(
+    url: URL, pinned: IPAddress | None, headers: dict[str, str]
+) -> tuple[URL, str | None]:
+    """The URL to request and the TLS server name: ``url`` itself when nothing is pinned,
+    else ``url`` on the checked address with the original ``Host`` header (added to
+    ``headers``) and, for https, the original name for SNI and certificate checks."""
+    if pinned is None:
+        return url, None
+    name = url.raw_host or ""
+    headers["Host"] = name if url.is_default_port() else f"{_bracketed(name)}:{url.port}"
+    server_hostname = name if url.scheme.lower() == "https" and name else None
+    return url.with_host(str(pinned)), server_hostname
 
 
 async def _fallback_error(response: aiohttp.ClientResponse, label: str) -> RunwayError:

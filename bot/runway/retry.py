@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+from .. import clock as clocks
 from .errors import (
     BadResponseError,
     DailyLimitError,
@@ -71,7 +72,7 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    current = now if now is not None else datetime.now(UTC)
+    current = now if now is not None else clocks.utcnow()
     return max(0.0, (when - current).total_seconds())
 
 

@@ -50,6 +50,14 @@ Gateway error answers are ready-made faults in ``dialects`` (``no_channel_503``,
 ``delete_not_routed_404``). With ``delete_routed=False`` (cometapi) every DELETE of a
 task answers the gateway's 404 "Invalid URL" and the task runs on.
 
+Realistic mode (``SimulatorOptions.realism``, off by default): each task's pending and run
+time, failure and progress curve are drawn from a seeded :class:`~bot.simulator.tasks.Realism`
+(see ``tasks``). ``record_tasks`` keeps, per task, every GET's simulated time and answered
+status and the moment it became terminal (``observed``), for benchmarks that measure a
+client from the server's side. ``reuse_clips`` renders one clip per endpoint, ratio,
+duration and inputs (whatever the seed and prompt) and hands it to every task asking for
+the same: many tasks, little CPU. ``request_counts`` counts every request by method and route.
+
 ``created_ids`` (and ``state()["created_ids"]``) lists the tasks created, oldest first (the
 newest ``request_log_limit``), refused creates not included.
 
@@ -70,9 +78,11 @@ CometAPI) and output URLs 404. Uploads expire after ``upload_ttl_seconds``, and
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -93,11 +103,11 @@ from .dialects import (
 )
 from .gate import Fault, check_headers, fault_response, take_fault
 from .outputs import OutputSigner
-from .tasks import SimClock, SimTask, TaskBoard, parse_directives
+from .tasks import Realism, SimClock, SimTask, TaskBoard, parse_directives
 from .validation import Issue, RequestInvalid, ValidRequest, validate_create
 from .wire import COMET_STATUS, comet_task_not_exist, comet_wrap, task_body
 
-__all__ = ["Fault", "RunwaySimulator", "SimulatorOptions"]
+__all__ = ["Fault", "Observed", "Realism", "RunwaySimulator", "SimulatorOptions"]
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +131,21 @@ class SimulatorOptions:
     # cometapi only: False answers every DELETE /v1/tasks/{id} with the gateway's 404
     # "Invalid URL" and leaves the task alone (new-api does not route DELETE).
     delete_routed: bool = True
+    realism: Realism | None = None
+    record_tasks: bool = False
+    reuse_clips: bool = False
+
+
+@dataclass
+class Observed:
+    """What ``record_tasks`` keeps about one task: its GETs and when it became terminal."""
+
+    model: str
+    created: float
+    failure: str | None  # the realistic plan's "early" / "partway", else None
+    gets: list[tuple[float, str]] = field(default_factory=list)  # (sim time, status)
+    terminal_at: float | None = None  # when the status first seen terminal became so
+    final: str | None = None
 
 
 @dataclass(eq=False)
@@ -173,6 +198,10 @@ class RunwaySimulator:
         self._credit_balance = 100_000.0
         self._spent_forgotten = 0  # credits of succeeded tasks deleted or evicted
         self._last_sweep = 0.0
+        self._per_model: Counter[str] = Counter()
+        self._clip_cache: dict[str, asyncio.Future[bytes]] = {}
+        self.observed: dict[str, Observed] = {}
+        self.request_counts: Counter[str] = Counter()
         self.app = self._make_app()
 
     # ---- lifecycle -------------------------------------------------------------------
@@ -196,6 +225,8 @@ class RunwaySimulator:
                 job.clip.cancel()
         for sleeper in list(self._sleepers):
             sleeper.cancel()
+        for shared in self._clip_cache.values():
+            shared.cancel()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -272,6 +303,7 @@ class RunwaySimulator:
             resp: web.StreamResponse = await handler(request)
             return resp
         self._log_request(request.method, request.path)
+        self.request_counts[_route(request.method, request.path)] += 1
         fault = take_fault(self.faults, request.method, request.path)
         if fault is not None:
             if fault.delay > 0:
@@ -341,9 +373,17 @@ class RunwaySimulator:
             return _json(400, exc.to_wire())
         directives, clean_prompt = parse_directives(valid.prompt_text)
         task_id = str(uuid.uuid4())
+        model = valid.spec.id
+        plan = None
+        if self.options.realism is not None:
+            plan = self.options.realism.plan(model, self._per_model[model])
+            self._per_model[model] += 1
         task = self.board.add(
-            task_id, valid.spec.id, self.clock.now(), self.options.task_seconds, directives
+            task_id, model, self.clock.now(), self.options.task_seconds, directives, plan
         )
+        if self.options.record_tasks:
+            failure = plan.failure if plan is not None else None
+            self.observed[task_id] = Observed(model, task.created, failure)
         job = _Job(task, endpoint, self._estimate(valid, input_seconds))
         created_wall = self.clock.wall(task.created)
         job.first_inner = task_body(
@@ -355,7 +395,8 @@ class RunwaySimulator:
             output_url=None,
         )
         job.flicker_left = directives.flicker
-        if not directives.fail_code and not directives.cancel and not directives.sweep:
+        fails = directives.fail_code or (plan is not None and plan.fail_code is not None)
+        if not fails and not directives.cancel and not directives.sweep:
             job.clip = asyncio.create_task(
                 self._render(job, valid, assets, clean_prompt, input_seconds)
             )
@@ -412,7 +453,14 @@ class RunwaySimulator:
         input_seconds: float | None,
     ) -> bytes:
         try:
-            return await self._encode(valid, assets, prompt)
+            if not self.options.reuse_clips:
+                return await self._encode(valid, assets, prompt)
+            key = _clip_key(valid, assets)
+            shared = self._clip_cache.get(key)
+            if shared is None:
+                shared = asyncio.ensure_future(self._encode(valid, assets, prompt))
+                self._clip_cache[key] = shared
+            return await asyncio.shield(shared)
         finally:
             job.rendered_at = self.clock.now()
 
@@ -527,6 +575,7 @@ class RunwaySimulator:
             job.flicker_left -= 1
             return _json(400, comet_task_not_exist())
         status = self._status(job)
+        self._note_get(task_id, job, status)
         raw = self._task_body(job, status, request)
         if not comet:
             return _json(200, raw)
@@ -551,6 +600,15 @@ class RunwaySimulator:
             gateway_url=origin + gateway_content_path(task_id),
         )
         return _json(200, wrapped)
+
+    def _note_get(self, task_id: str, job: _Job, status: TaskStatus) -> None:
+        seen = self.observed.get(task_id)
+        if seen is None:
+            return
+        seen.gets.append((self.clock.now(), status.value))
+        if status.terminal and seen.terminal_at is None:
+            seen.terminal_at = self._finished_at(job, status)
+            seen.final = status.value
 
     async def _delete_task(self, request: web.Request) -> web.Response:
         task_id = request.match_info["id"]
@@ -641,3 +699,21 @@ class RunwaySimulator:
             "tasks": {tid: str(self._status(job)) for tid, job in self._jobs.items()},
             "requests": [list(r) for r in self.request_log],
         }
+
+
+def _route(method: str, path: str) -> str:
+    """``GET /v1/tasks`` for ``GET /v1/tasks/<id>``: a request's kind, for counting."""
+    parts = path.split("/")
+    return f"{method} {'/'.join(parts[: 3 if parts[1:2] == ['v1'] else 2])}"
+
+
+def _clip_key(valid: ValidRequest, assets: dict[str, bytes]) -> str:
+    """Requests with this key get the same clip (``reuse_clips``): same endpoint, ratio,
+    duration and input files, whatever the seed and prompt."""
+    digest = hashlib.sha256()
+    for part in (valid.endpoint.value, valid.ratio, valid.duration):
+        digest.update(repr(part).encode())
+    for role in sorted(assets):
+        digest.update(role.encode())
+        digest.update(hashlib.sha256(assets[role]).digest())
+    return digest.hexdigest()

@@ -13,8 +13,12 @@ from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .db import BUSY_TIMEOUT_MS
+
+if TYPE_CHECKING:
+    from ..config import StorageSettings
 
 DEFAULT_STEP_PAGES = 256
 """Pages copied per backup step (4096-byte pages: 1 MiB)."""
@@ -41,6 +45,19 @@ class BackupResult:
     bytes: int
     pages: int
     check: str  # "ok", or the first problem ``PRAGMA quick_check`` reported
+
+
+def sqlite_path(storage: StorageSettings) -> Path:
+    """The SQLite file the settings name; refuses (``code`` ``postgresql``) when the database
+    is PostgreSQL, whose backups are PostgreSQL's own tools' job."""
+    if storage.url is not None:
+        raise BackupError(
+            "the database is PostgreSQL (storage.url): back it up with PostgreSQL's tools, "
+            "e.g. pg_dump --format=custom --file=runway-bot.dump with the same URL "
+            "(this command copies SQLite files only)",
+            code="postgresql",
+        )
+    return storage.path
 
 
 def _connect(path: Path) -> sqlite3.Connection:

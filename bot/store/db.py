@@ -1,32 +1,100 @@
-"""The SQLite connection: WAL mode, migrations on open, one writer transaction at a time."""
+"""The store: one database behind one interface, SQLite (one file, the default) or
+PostgreSQL (``storage.url``, shared by several bot processes).
+
+Writes go through :meth:`Store.transaction`, reads through :meth:`Store.read`; both yield a
+:data:`Conn` that ``jobs_repo`` / ``quota_repo`` operations take, whichever backend it is.
+``connect.open_store`` opens the one the settings name.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import aiosqlite
 
+from .backend import Conn
+from .postgres.conn import Row
 from .schema import migrate
+
+__all__ = ["BUSY_TIMEOUT_MS", "Conn", "Row", "SqliteStore", "Store", "StoreError"]
 
 BUSY_TIMEOUT_MS = 10_000
 
-Row = aiosqlite.Row
+Wakeup = Callable[[], None]
+"""Called when another process (or this one) says there is new work."""
 
 
-class Store:
-    """An open database. Writes go through :meth:`transaction` (``BEGIN IMMEDIATE``)."""
+class StoreError(Exception):
+    """The store cannot do what was asked; the message says why, for the operator."""
+
+
+class Store(ABC):
+    """An open database of either backend."""
+
+    backend: ClassVar[str]
+    """``sqlite`` or ``postgresql``."""
+
+    @staticmethod
+    async def open(path: Path, *, target_version: int | None = None) -> SqliteStore:
+        """Open (creating if needed) the SQLite database at ``path``, schema brought up to date."""
+        return await SqliteStore.open_file(path, target_version=target_version)
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Close the connections (waits for running transactions)."""
+
+    @abstractmethod
+    def transaction(self) -> AbstractAsyncContextManager[Conn]:
+        """One atomic write transaction; rolled back if the block raises."""
+
+    @abstractmethod
+    def read(self) -> AbstractAsyncContextManager[Conn]:
+        """A connection for reads outside a write transaction."""
+
+    @abstractmethod
+    async def check_writable(self) -> None:
+        """Raise when the database cannot be written now (for the health check)."""
+
+    @abstractmethod
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
+        """Run an ad-hoc read query (``?`` placeholders on both backends); every row."""
+
+    @abstractmethod
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
+        """Run an ad-hoc read query (``?`` placeholders); its first row, or None."""
+
+    @abstractmethod
+    async def user_version(self) -> int:
+        """The schema version."""
+
+    @abstractmethod
+    async def notify_wakeup(self) -> None:
+        """Tell every listener (in every process on this database) that there is new work."""
+
+    @abstractmethod
+    async def listen(self, callback: Wakeup) -> None:
+        """Call ``callback`` on every :meth:`notify_wakeup`, until the store is closed."""
+
+
+class SqliteStore(Store):
+    """The SQLite file: WAL mode, migrations on open, one writer transaction at a time
+    (``BEGIN IMMEDIATE``)."""
+
+    backend = "sqlite"
 
     def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
         self._conn = conn
         self._lock = asyncio.Lock()
+        self._listeners: list[Wakeup] = []
         self.path = path
 
     @classmethod
-    async def open(cls, path: Path, *, target_version: int | None = None) -> Store:
+    async def open_file(cls, path: Path, *, target_version: int | None = None) -> SqliteStore:
         """Open (creating if needed) the database at ``path`` and bring its schema up to date."""
         path = Path(path)
         if str(path) != ":memory:":
@@ -46,6 +114,7 @@ class Store:
 
     async def close(self) -> None:
         """Close the connection (waits for a running transaction)."""
+        self._listeners.clear()
         async with self._lock:
             await self._conn.close()
 
@@ -65,9 +134,8 @@ class Store:
                 await self._conn.commit()
 
     async def check_writable(self) -> None:
-        """Take the write lock for a moment (``BEGIN IMMEDIATE``, then roll back), for the
-        health check; raises (``sqlite3.Error``, ``ValueError`` once closed) when the database
-        cannot be written now."""
+        """Take the write lock for a moment (``BEGIN IMMEDIATE``, then roll back); raises
+        (``sqlite3.Error``, ``ValueError`` once closed) when the database cannot be written."""
         async with self._lock:
             try:
                 await self._conn.execute("BEGIN IMMEDIATE")
@@ -88,7 +156,7 @@ class Store:
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
         """Run a read query and return its first row, or None."""
         async with self._lock, self._conn.execute(sql, tuple(params)) as cur:
-            row: Row | None = await cur.fetchone()
+            row: aiosqlite.Row | None = await cur.fetchone()
             return row
 
     async def user_version(self) -> int:
@@ -96,3 +164,12 @@ class Store:
         row = await self.fetchone("PRAGMA user_version")
         assert row is not None
         return int(row[0])
+
+    async def notify_wakeup(self) -> None:
+        """Call this store's listeners (a SQLite file has one bot process)."""
+        for callback in list(self._listeners):
+            callback()
+
+    async def listen(self, callback: Wakeup) -> None:
+        """Call ``callback`` on every :meth:`notify_wakeup` of this store."""
+        self._listeners.append(callback)

@@ -1,9 +1,12 @@
-"""What the engine asks of a job store: the crash-safety transitions and the queries.
+"""What the engine asks of a job store: the crash-safety transitions and the queries; and of
+the quota tables.
 
-``bot.store.jobs_repo`` implements it over SQLite (checked by mypy in ``bot/store/__init__``);
-a second backend (PostgreSQL, several bot processes) implements the same operations with its
-own connection type ``C``. Every operation runs inside the caller's transaction; each one that
-ends a step also drops the lease in the same statement.
+``bot.store.jobs_repo`` / ``quota_repo`` implement them over SQLite and
+``bot.store.postgres.jobs`` / ``quota`` over PostgreSQL, each with its own connection type
+``C`` (checked by mypy in ``bot/store/__init__``); the SQLite modules route a PostgreSQL
+connection to their twin, so they also implement them for ``Conn``, either backend's. Every
+operation runs inside the caller's transaction; each one that ends a step also drops the lease
+in the same statement.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol, TypeVar
 
 from ..domain import Job, JobInput, JobState, QueueStats
-from .records import JobRecord
+from .records import JobRecord, LimitRow, Usage
 
 C = TypeVar("C", contravariant=True)
 
@@ -43,6 +46,7 @@ class JobStore(Protocol[C]):
         self, conn: C, model: str, now: float, limit: int, /
     ) -> list[int]: ...
     async def in_flight_by_model(self, conn: C, /) -> dict[str, int]: ...
+    async def nudge_throttled(self, conn: C, model: str, at: float, min_gap: float, /) -> int: ...
     async def due_ids(self, conn: C, now: float, limit: int, /) -> list[int]: ...
     async def earliest_due(self, conn: C, /) -> float | None: ...
     async def earliest_submit_after(self, conn: C, /) -> float | None: ...
@@ -56,6 +60,15 @@ class JobStore(Protocol[C]):
     ) -> bool: ...
     async def renew_leases(
         self, conn: C, owner: str, job_ids: Sequence[int], expires: float, /
+    ) -> None: ...
+    async def unpublished_ids(
+        self, conn: C, owner: str, now: float, at_start: bool, /
+    ) -> list[int]: ...
+    async def take_publication(
+        self, conn: C, job_id: int, owner: str, now: float, expires: float, at_start: bool, /
+    ) -> bool: ...
+    async def renew_publications(
+        self, conn: C, owner: str, before: float, expires: float, /
     ) -> None: ...
     async def release(self, conn: C, job_id: int, owner: str, /) -> None: ...
     async def release_all(self, conn: C, owner: str, /) -> None: ...
@@ -86,3 +99,45 @@ class JobStore(Protocol[C]):
         self, conn: C, job_id: int, state: str, charged_credits: float, /
     ) -> None: ...
     async def purge_inputs(self, conn: C, cutoff: float, now: float, /) -> int: ...
+
+
+class QuotaStore(Protocol[C]):
+    """The quota tables' operations: limits, per-period counters, the usage ledger."""
+
+    async def limits_for(
+        self, conn: C, guild_id: int, user_id: int, role_ids: Sequence[int], /
+    ) -> list[LimitRow]: ...
+    async def put_limit(
+        self,
+        conn: C,
+        guild_id: int,
+        scope: str,
+        subject_id: int,
+        mode: str,
+        amount: int | None,
+        now: float,
+        /,
+    ) -> None: ...
+    async def delete_limit(
+        self, conn: C, guild_id: int, scope: str, subject_id: int, /
+    ) -> None: ...
+    async def usage(self, conn: C, guild_id: int, user_id: int, key: str, /) -> Usage: ...
+    async def add(
+        self,
+        conn: C,
+        guild_id: int,
+        user_id: int,
+        key: str,
+        /,
+        *,
+        entry: str,
+        now: float,
+        used: float = ...,
+        reserved: float = ...,
+        bonus: float = ...,
+        ledger_amount: float,
+        job_id: int | None = ...,
+    ) -> None: ...
+    async def top(
+        self, conn: C, guild_id: int, key: str, limit: int, /
+    ) -> list[tuple[int, float]]: ...

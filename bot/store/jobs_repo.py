@@ -1,9 +1,10 @@
-"""SQL for the jobs and job_inputs tables. Functions take an open connection (or the Store)."""
+"""SQL for the jobs and job_inputs tables (SQLite). Functions take an open connection; each
+operation hands a PostgreSQL connection to its twin in ``postgres/jobs.py`` (``@on_postgres``),
+so a new operation needs both. Rows become records in ``rows.py``, shared by both backends."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import aiosqlite
@@ -13,93 +14,26 @@ from ..domain import (
     InputRole,
     Job,
     JobInput,
-    JobKind,
-    JobParams,
     JobState,
     QueueStats,
 )
+from .backend import on_postgres
+from .postgres import jobs as pg
 from .records import JobRecord
+from .rows import row_to_job, row_to_record, ts
 
 ACTIVE_STATES = (JobState.QUEUED, JobState.SUBMITTING, JobState.RUNNING)
 _ACTIVE_SQL = "('queued', 'submitting', 'running')"
 
 
-def ts(value: float | None) -> datetime | None:
-    """An epoch column as an aware UTC datetime."""
-    return None if value is None else datetime.fromtimestamp(value, UTC)
-
-
-def row_to_job(row: aiosqlite.Row) -> Job:
-    """Build the domain Job from a ``jobs`` row."""
-    created = ts(row["created_at"])
-    updated = ts(row["updated_at"])
-    assert created is not None and updated is not None
-    return Job(
-        id=row["id"],
-        kind=JobKind(row["kind"]),
-        state=JobState(row["state"]),
-        user_id=row["user_id"],
-        guild_id=row["guild_id"],
-        channel_id=row["channel_id"],
-        prompt=row["prompt"],
-        params=JobParams(
-            model=row["model"],
-            ratio=row["ratio"],
-            duration=row["duration"],
-            seed=row["seed"],
-            audio=bool(row["audio"]),
-        ),
-        created_at=created,
-        updated_at=updated,
-        thread_id=row["thread_id"],
-        status_message_id=row["status_message_id"],
-        provider_task_id=row["provider_task_id"],
-        provider_status=row["provider_status"],
-        progress=row["progress"],
-        estimated_credits=row["estimated_credits"],
-        charged_credits=row["charged_credits"],
-        quota_amount=row["quota_amount"],
-        attempts=row["attempts"],
-        submitted_at=ts(row["submitted_at"]),
-        finished_at=ts(row["finished_at"]),
-        error_code=row["error_code"],
-        error_text=row["error_text"],
-        refunded=row["quota_state"] == "refunded",
-        delivered_message_id=row["delivered_message_id"],
-        rerun_of=row["rerun_of"],
-        delivered_at=ts(row["delivered_at"]),
-    )
-
-
-def row_to_record(row: aiosqlite.Row) -> JobRecord:
-    """Build the engine's :class:`JobRecord` from a ``jobs`` row."""
-    return JobRecord(
-        job=row_to_job(row),
-        created_ts=float(row["created_at"]),
-        submitted_ts=row["submitted_at"],
-        next_poll_at=row["next_poll_at"],
-        last_polled_at=row["last_polled_at"],
-        submit_after=row["submit_after"],
-        lease_owner=row["lease_owner"],
-        lease_expires_at=row["lease_expires_at"],
-        poll_errors=int(row["poll_errors"]),
-        delivery_attempts=int(row["delivery_attempts"]),
-        remote_cancel=bool(row["remote_cancel"]),
-        output_url=row["output_url"],
-        fair_seq=int(row["fair_seq"]),
-        quota_state=str(row["quota_state"]),
-        quota_key=row["quota_key"],
-        quota_guild=int(row["quota_guild"]),
-        cap_key=row["cap_key"],
-    )
-
-
+@on_postgres(pg.get)
 async def get(conn: aiosqlite.Connection, job_id: int) -> JobRecord | None:
     """The job's record, or None when it does not exist."""
     row = await get_row(conn, job_id)
     return None if row is None else row_to_record(row)
 
 
+@on_postgres(pg.next_fair_seq)
 async def next_fair_seq(conn: aiosqlite.Connection, user_id: int, model: str) -> int:
     """The fair-queue sequence for a new job of this user.
 
@@ -120,6 +54,7 @@ async def next_fair_seq(conn: aiosqlite.Connection, user_id: int, model: str) ->
     return max(floor, mine)
 
 
+@on_postgres(pg.insert_job)
 async def insert_job(conn: aiosqlite.Connection, values: dict[str, Any]) -> int:
     """Insert a jobs row from column values; return its id."""
     cols = ", ".join(values)
@@ -129,6 +64,7 @@ async def insert_job(conn: aiosqlite.Connection, values: dict[str, Any]) -> int:
     return cur.lastrowid
 
 
+@on_postgres(pg.insert_inputs)
 async def insert_inputs(
     conn: aiosqlite.Connection, job_id: int, inputs: Sequence[JobInput]
 ) -> None:
@@ -153,6 +89,7 @@ async def insert_inputs(
     )
 
 
+@on_postgres(pg.load_inputs)
 async def load_inputs(conn: aiosqlite.Connection, job_id: int) -> list[JobInput]:
     """The job's stored input files, in order (empty once purged)."""
     async with conn.execute(
@@ -180,6 +117,7 @@ async def get_row(conn: aiosqlite.Connection, job_id: int) -> aiosqlite.Row | No
     return row
 
 
+@on_postgres(pg.update)
 async def update(
     conn: aiosqlite.Connection,
     job_id: int,
@@ -200,6 +138,7 @@ async def update(
     return cur.rowcount == 1
 
 
+@on_postgres(pg.count_active)
 async def count_active(conn: aiosqlite.Connection, user_id: int) -> int:
     """How many of the user's jobs are queued, submitting or running."""
     async with conn.execute(
@@ -209,6 +148,7 @@ async def count_active(conn: aiosqlite.Connection, user_id: int) -> int:
     return int(row[0]) if row else 0
 
 
+@on_postgres(pg.queue_position)
 async def queue_position(conn: aiosqlite.Connection, job_id: int) -> int | None:
     """1-based position among queued jobs of the same model, in submission order."""
     row = await get_row(conn, job_id)
@@ -223,6 +163,7 @@ async def queue_position(conn: aiosqlite.Connection, job_id: int) -> int | None:
     return (int(ahead[0]) if ahead else 0) + 1
 
 
+@on_postgres(pg.queued_in_order)
 async def queued_in_order(
     conn: aiosqlite.Connection, model: str, now: float, limit: int
 ) -> list[int]:
@@ -236,12 +177,14 @@ async def queued_in_order(
         return [int(r[0]) for r in await cur.fetchall()]
 
 
+@on_postgres(pg.queued_models)
 async def queued_models(conn: aiosqlite.Connection) -> list[str]:
     """Models that have queued jobs."""
     async with conn.execute("SELECT DISTINCT model FROM jobs WHERE state = 'queued'") as cur:
         return [str(r[0]) for r in await cur.fetchall()]
 
 
+@on_postgres(pg.in_flight_by_model)
 async def in_flight_by_model(conn: aiosqlite.Connection) -> dict[str, int]:
     """Jobs holding a Runway concurrency slot, per model.
 
@@ -263,6 +206,22 @@ async def in_flight_by_model(conn: aiosqlite.Connection) -> dict[str, int]:
     return counts
 
 
+@on_postgres(pg.nudge_throttled)
+async def nudge_throttled(conn: aiosqlite.Connection, model: str, at: float, min_gap: float) -> int:
+    """Bring the next poll of ``model``'s running jobs that Runway last reported THROTTLED
+    forward to ``at`` (never within ``min_gap`` of their last poll, never later than already
+    due; leased or cancelling jobs are left alone). Returns how many moved."""
+    cur = await conn.execute(
+        "UPDATE jobs SET next_poll_at = MAX(?, COALESCE(last_polled_at, 0) + ?)"
+        " WHERE state = 'running' AND model = ? AND provider_status = 'THROTTLED'"
+        " AND remote_cancel = 0 AND lease_owner IS NULL AND next_poll_at IS NOT NULL"
+        " AND next_poll_at > MAX(?, COALESCE(last_polled_at, 0) + ?)",
+        (at, min_gap, model, at, min_gap),
+    )
+    return cur.rowcount
+
+
+@on_postgres(pg.due_ids)
 async def due_ids(conn: aiosqlite.Connection, now: float, limit: int) -> list[int]:
     """Jobs whose next step is due and that nobody holds a live lease on, earliest first."""
     async with conn.execute(
@@ -274,6 +233,7 @@ async def due_ids(conn: aiosqlite.Connection, now: float, limit: int) -> list[in
         return [int(r[0]) for r in await cur.fetchall()]
 
 
+@on_postgres(pg.earliest_due)
 async def earliest_due(conn: aiosqlite.Connection) -> float | None:
     """When the next step may start: next_poll_at, or the lease expiry if leased (None: idle)."""
     async with conn.execute(
@@ -284,6 +244,7 @@ async def earliest_due(conn: aiosqlite.Connection) -> float | None:
     return None if row is None or row[0] is None else float(row[0])
 
 
+@on_postgres(pg.earliest_submit_after)
 async def earliest_submit_after(conn: aiosqlite.Connection) -> float | None:
     """The earliest time a backed-off queued job may be submitted again."""
     async with conn.execute(
@@ -293,6 +254,7 @@ async def earliest_submit_after(conn: aiosqlite.Connection) -> float | None:
     return None if row is None or row[0] is None else float(row[0])
 
 
+@on_postgres(pg.claim)
 async def claim(
     conn: aiosqlite.Connection, job_id: int, owner: str, now: float, expires: float
 ) -> bool:
@@ -306,18 +268,21 @@ async def claim(
 
 
 ACCOUNT_ERROR_CODES = ("auth", "balance")
+# Written out (not bound) so the planner can use the partial index jobs_account_errors.
+_ACCOUNT_SQL = "(" + ", ".join(f"'{code}'" for code in ACCOUNT_ERROR_CODES) + ")"
 
 
+@on_postgres(pg.latest_account_problem)
 async def latest_account_problem(conn: aiosqlite.Connection, since: float) -> AccountProblem | None:
     """The newest job failed since ``since`` because the provider refused the bot's key or
     balance, unless a job succeeded at Runway after it (the problem is then fixed)."""
     async with conn.execute(
         "SELECT id, error_code, finished_at FROM jobs AS failed"
-        " WHERE error_code IN (?, ?) AND finished_at >= ?"
+        f" WHERE error_code IN {_ACCOUNT_SQL} AND finished_at >= ?"
         " AND NOT EXISTS (SELECT 1 FROM jobs AS later WHERE later.state = 'succeeded'"
         " AND later.finished_at > failed.finished_at)"
         " ORDER BY finished_at DESC LIMIT 1",
-        (*ACCOUNT_ERROR_CODES, since),
+        (since,),
     ) as cur:
         row = await cur.fetchone()
     if row is None:
@@ -332,6 +297,7 @@ async def latest_account_problem(conn: aiosqlite.Connection, since: float) -> Ac
 _RELEASE = "lease_owner = NULL, lease_expires_at = NULL"
 
 
+@on_postgres(pg.update_released)
 async def update_released(
     conn: aiosqlite.Connection,
     job_id: int,
@@ -349,6 +315,7 @@ async def update_released(
     )
 
 
+@on_postgres(pg.release)
 async def release(conn: aiosqlite.Connection, job_id: int, owner: str) -> None:
     """Drop ``owner``'s lease on the job (if it still holds it)."""
     await conn.execute(
@@ -356,11 +323,13 @@ async def release(conn: aiosqlite.Connection, job_id: int, owner: str) -> None:
     )
 
 
+@on_postgres(pg.release_all)
 async def release_all(conn: aiosqlite.Connection, owner: str) -> None:
     """Drop every lease ``owner`` holds (a worker stopping, or restarting under its id)."""
     await conn.execute(f"UPDATE jobs SET {_RELEASE} WHERE lease_owner = ?", (owner,))
 
 
+@on_postgres(pg.release_after_bug)
 async def release_after_bug(
     conn: aiosqlite.Connection, job_id: int, owner: str, retry_at: float
 ) -> None:
@@ -373,6 +342,7 @@ async def release_after_bug(
     )
 
 
+@on_postgres(pg.renew_leases)
 async def renew_leases(
     conn: aiosqlite.Connection, owner: str, job_ids: Sequence[int], expires: float
 ) -> None:
@@ -386,6 +356,7 @@ async def renew_leases(
     )
 
 
+@on_postgres(pg.claim_for_submit)
 async def claim_for_submit(
     conn: aiosqlite.Connection, job_id: int, owner: str, now: float, expires: float
 ) -> bool:
@@ -399,6 +370,7 @@ async def claim_for_submit(
     return cur.rowcount == 1
 
 
+@on_postgres(pg.stale_submitting)
 async def stale_submitting(conn: aiosqlite.Connection, owner: str, now: float) -> list[JobRecord]:
     """Jobs left ``submitting`` by a dead worker (lease expired or gone) or by ``owner``'s
     previous run: their create may or may not have reached Runway."""
@@ -410,6 +382,7 @@ async def stale_submitting(conn: aiosqlite.Connection, owner: str, now: float) -
         return [row_to_record(r) for r in await cur.fetchall()]
 
 
+@on_postgres(pg.unleased_submitting_ids)
 async def unleased_submitting_ids(conn: aiosqlite.Connection, now: float) -> list[int]:
     """Ids of ``submitting`` jobs whose lease has expired (a crashed worker's)."""
     async with conn.execute(
@@ -420,6 +393,7 @@ async def unleased_submitting_ids(conn: aiosqlite.Connection, now: float) -> lis
         return [int(r[0]) for r in await cur.fetchall()]
 
 
+@on_postgres(pg.purge_inputs)
 async def purge_inputs(conn: aiosqlite.Connection, cutoff: float, now: float) -> int:
     """Delete the stored inputs of jobs finished before ``cutoff``; returns how many jobs."""
     async with conn.execute(
@@ -436,6 +410,7 @@ async def purge_inputs(conn: aiosqlite.Connection, cutoff: float, now: float) ->
     return len(ids)
 
 
+@on_postgres(pg.set_quota_state)
 async def set_quota_state(
     conn: aiosqlite.Connection, job_id: int, state: str, charged_credits: float
 ) -> None:
@@ -449,21 +424,24 @@ async def set_quota_state(
 # -- reads for the job service and the status command ----------------------------------------
 
 
+@on_postgres(pg.list_for_user)
 async def list_for_user(
-    conn: aiosqlite.Connection, user_id: int, guild_id: int | None, limit: int
+    conn: aiosqlite.Connection, user_id: int, guild_id: int | None, limit: int, offset: int = 0
 ) -> list[Job]:
-    """The user's most recent jobs, newest first (optionally in one guild)."""
+    """The user's most recent jobs, newest first (optionally in one guild), skipping
+    ``offset``."""
     sql = "SELECT * FROM jobs WHERE user_id = ?"
     params: list[object] = [user_id]
     if guild_id is not None:
         sql += " AND guild_id = ?"
         params.append(guild_id)
-    sql += " ORDER BY id DESC LIMIT ?"
-    params.append(limit)
+    sql += " ORDER BY id DESC LIMIT ? OFFSET ?"
+    params += [limit, offset]
     async with conn.execute(sql, params) as cur:
         return [row_to_job(r) for r in await cur.fetchall()]
 
 
+@on_postgres(pg.active_for_user)
 async def active_for_user(conn: aiosqlite.Connection, user_id: int) -> list[Job]:
     """The user's queued, submitting and running jobs, oldest first."""
     async with conn.execute(
@@ -473,6 +451,7 @@ async def active_for_user(conn: aiosqlite.Connection, user_id: int) -> list[Job]
         return [row_to_job(r) for r in await cur.fetchall()]
 
 
+@on_postgres(pg.first_queued)
 async def first_queued(conn: aiosqlite.Connection, limit: int) -> list[int]:
     """Ids of the first queued jobs across models, in fair order."""
     async with conn.execute(
@@ -481,6 +460,7 @@ async def first_queued(conn: aiosqlite.Connection, limit: int) -> list[int]:
         return [int(r[0]) for r in await cur.fetchall()]
 
 
+@on_postgres(pg.stats)
 async def stats(conn: aiosqlite.Connection, since: float) -> QueueStats:
     """Counts per state, in flight and queued per model, finished but not yet posted, and a
     provider account problem since ``since``."""
@@ -511,6 +491,7 @@ async def stats(conn: aiosqlite.Connection, since: float) -> QueueStats:
 # -- reads for the operator command line (``runway-bot jobs``) --------------------------------
 
 
+@on_postgres(pg.list_jobs)
 async def list_jobs(
     conn: aiosqlite.Connection,
     *,
@@ -533,6 +514,7 @@ async def list_jobs(
         return [row_to_job(r) for r in await cur.fetchall()]
 
 
+@on_postgres(pg.input_summaries)
 async def input_summaries(conn: aiosqlite.Connection, job_id: int) -> list[dict[str, Any]]:
     """The job's stored input files without their bytes: role, mime, filename, size (in
     ``bytes``), width, height, duration_seconds; empty once purged."""
@@ -556,8 +538,82 @@ async def input_summaries(conn: aiosqlite.Connection, job_id: int) -> list[dict[
     ]
 
 
+@on_postgres(pg.inputs_purged_at)
 async def inputs_purged_at(conn: aiosqlite.Connection, job_id: int) -> float | None:
     """When the job's input files were deleted by the retention sweep (None: still kept)."""
     async with conn.execute("SELECT inputs_purged_at FROM jobs WHERE id = ?", (job_id,)) as cur:
         row = await cur.fetchone()
     return None if row is None or row[0] is None else float(row[0])
+
+
+# Written out (not bound) so the planner can use the partial index jobs_unpublished.
+_UNPUBLISHED_SQL = (
+    "status_message_id IS NULL AND publisher IS NOT NULL"
+    " AND (state IN ('queued', 'submitting', 'running') OR next_poll_at IS NOT NULL)"
+)
+
+
+@on_postgres(pg.unpublished_ids)
+async def unpublished_ids(
+    conn: aiosqlite.Connection, owner: str, now: float, at_start: bool
+) -> list[int]:
+    """Jobs with no status message recorded that still have something to tell their member
+    and that ``owner``'s worker may publish.
+
+    At its start (``at_start``: nothing of this run has posted yet) those of no publisher, of
+    ``owner`` (its previous run) or whose publish lease expired; later only those of another
+    publisher whose lease expired (a job this process's command is posting is never taken).
+    """
+    if at_start:
+        # waiting, at Runway, or finished with a step due: the three branches use their indexes
+        mine = " AND (publisher IS NULL OR publisher = ? OR publish_expires_at <= ?)"
+        async with conn.execute(
+            "SELECT id FROM jobs INDEXED BY jobs_queue"
+            " WHERE state = 'queued' AND status_message_id IS NULL"
+            + mine
+            + " UNION SELECT id FROM jobs INDEXED BY jobs_in_flight"
+            " WHERE state IN ('submitting', 'running') AND status_message_id IS NULL"
+            + mine
+            + " UNION SELECT id FROM jobs INDEXED BY jobs_due"
+            " WHERE next_poll_at IS NOT NULL AND status_message_id IS NULL" + mine + " ORDER BY id",
+            (owner, now) * 3,
+        ) as cur:
+            return [int(r[0]) for r in await cur.fetchall()]
+    async with conn.execute(
+        f"SELECT id FROM jobs INDEXED BY jobs_unpublished WHERE {_UNPUBLISHED_SQL}"
+        " AND publish_expires_at <= ? AND publisher != ? ORDER BY id",
+        (now, owner),
+    ) as cur:
+        return [int(r[0]) for r in await cur.fetchall()]
+
+
+@on_postgres(pg.take_publication)
+async def take_publication(
+    conn: aiosqlite.Connection, job_id: int, owner: str, now: float, expires: float, at_start: bool
+) -> bool:
+    """Make ``owner`` the job's publisher until ``expires`` if :func:`unpublished_ids`'s rule
+    (same ``at_start``) still lets it take the job (one UPDATE: two workers never both win)."""
+    rule = (
+        "(publisher IS NULL OR publisher = ? OR publish_expires_at <= ?)"
+        if at_start
+        else "publisher != ? AND publish_expires_at <= ?"
+    )
+    cur = await conn.execute(
+        "UPDATE jobs SET publisher = ?, publish_expires_at = ?"
+        f" WHERE id = ? AND status_message_id IS NULL AND {rule}",
+        (owner, expires, job_id, owner, now),
+    )
+    return cur.rowcount == 1
+
+
+@on_postgres(pg.renew_publications)
+async def renew_publications(
+    conn: aiosqlite.Connection, owner: str, before: float, expires: float
+) -> None:
+    """Extend to ``expires`` ``owner``'s publish leases that end before ``before`` (the
+    process is alive: its commands and worker still answer for those jobs)."""
+    await conn.execute(
+        "UPDATE jobs INDEXED BY jobs_unpublished SET publish_expires_at = ?"
+        f" WHERE {_UNPUBLISHED_SQL} AND publish_expires_at < ? AND publisher = ?",
+        (expires, before, owner),
+    )

@@ -3,33 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import aiosqlite
+
+from .backend import on_postgres
+from .postgres import quota as pg
+from .records import LimitRow as LimitRow
+from .records import Usage as Usage
 
 BOT_GUILD = -1  # quota_usage row holding the bot-wide daily credit counter
 BOT_USER = 0
 
 
-@dataclass(frozen=True, slots=True)
-class LimitRow:
-    """One stored limit: ``mode`` is limit, unlimited or blocked."""
-
-    scope: str
-    subject_id: int
-    mode: str
-    amount: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    """Counters for one user, guild and period."""
-
-    used: float = 0.0
-    reserved: float = 0.0
-    bonus: float = 0.0
-
-
+@on_postgres(pg.limits_for)
 async def limits_for(
     conn: aiosqlite.Connection, guild_id: int, user_id: int, role_ids: Sequence[int]
 ) -> list[LimitRow]:
@@ -46,6 +32,7 @@ async def limits_for(
         return [LimitRow(r[0], r[1], r[2], r[3]) for r in await cur.fetchall()]
 
 
+@on_postgres(pg.put_limit)
 async def put_limit(
     conn: aiosqlite.Connection,
     guild_id: int,
@@ -65,6 +52,32 @@ async def put_limit(
     )
 
 
+@on_postgres(pg.get_limit)
+async def get_limit(
+    conn: aiosqlite.Connection, guild_id: int, scope: str, subject_id: int
+) -> LimitRow | None:
+    """One stored limit, or None."""
+    async with conn.execute(
+        "SELECT scope, subject_id, mode, amount FROM quota_limits"
+        " WHERE guild_id = ? AND scope = ? AND subject_id = ?",
+        (guild_id, scope, subject_id),
+    ) as cur:
+        row = await cur.fetchone()
+    return None if row is None else LimitRow(row[0], row[1], row[2], row[3])
+
+
+@on_postgres(pg.guild_limits)
+async def guild_limits(conn: aiosqlite.Connection, guild_id: int) -> list[LimitRow]:
+    """Every limit stored for a guild: the default, role limits, user overrides."""
+    async with conn.execute(
+        "SELECT scope, subject_id, mode, amount FROM quota_limits WHERE guild_id = ?"
+        " ORDER BY scope, subject_id",
+        (guild_id,),
+    ) as cur:
+        return [LimitRow(r[0], r[1], r[2], r[3]) for r in await cur.fetchall()]
+
+
+@on_postgres(pg.delete_limit)
 async def delete_limit(
     conn: aiosqlite.Connection, guild_id: int, scope: str, subject_id: int
 ) -> None:
@@ -75,6 +88,7 @@ async def delete_limit(
     )
 
 
+@on_postgres(pg.usage)
 async def usage(conn: aiosqlite.Connection, guild_id: int, user_id: int, key: str) -> Usage:
     """The counters (zero when the row does not exist yet)."""
     async with conn.execute(
@@ -86,6 +100,7 @@ async def usage(conn: aiosqlite.Connection, guild_id: int, user_id: int, key: st
     return Usage() if row is None else Usage(row[0], row[1], row[2])
 
 
+@on_postgres(pg.add)
 async def add(
     conn: aiosqlite.Connection,
     guild_id: int,
@@ -115,23 +130,58 @@ async def add(
     )
 
 
-async def reset_used(
-    conn: aiosqlite.Connection, guild_id: int, user_id: int, key: str, now: float
+@on_postgres(pg.bump)
+async def bump(
+    conn: aiosqlite.Connection,
+    guild_id: int,
+    user_id: int,
+    key: str,
+    *,
+    used: float = 0.0,
+    reserved: float = 0.0,
 ) -> None:
-    """Zero ``used`` and ``bonus`` for the period (reservations of active jobs stay)."""
+    """Adjust a derived counter (a server's daily credits) without a ledger entry: the
+    members' own entries already record each change."""
+    cur = await conn.execute(
+        "UPDATE quota_usage SET used = MAX(0, used + ?), reserved = MAX(0, reserved + ?)"
+        " WHERE guild_id = ? AND quota_key = ? AND user_id = ?",
+        (used, reserved, guild_id, key, user_id),
+    )
+    if cur.rowcount == 0:
+        await conn.execute(
+            "INSERT INTO quota_usage (guild_id, user_id, quota_key, used, reserved, bonus)"
+            " VALUES (?, ?, ?, ?, ?, 0)",
+            (guild_id, user_id, key, max(0.0, used), max(0.0, reserved)),
+        )
+
+
+@on_postgres(pg.reset_used)
+async def reset_used(
+    conn: aiosqlite.Connection,
+    guild_id: int,
+    user_id: int,
+    key: str,
+    now: float,
+    *,
+    clear_bonus: bool = True,
+) -> Usage:
+    """Zero ``used`` (and ``bonus`` unless told not to) for the period; reservations of active
+    jobs stay. Returns the counters as they were."""
     current = await usage(conn, guild_id, user_id, key)
     await conn.execute(
-        "UPDATE quota_usage SET used = 0, bonus = 0"
+        "UPDATE quota_usage SET used = 0, bonus = CASE WHEN ? THEN 0 ELSE bonus END"
         " WHERE guild_id = ? AND quota_key = ? AND user_id = ?",
-        (guild_id, key, user_id),
+        (clear_bonus, guild_id, key, user_id),
     )
     await conn.execute(
         "INSERT INTO usage_ledger (guild_id, user_id, quota_key, entry, amount, job_id, created_at)"
         " VALUES (?, ?, ?, 'reset', ?, NULL, ?)",
         (guild_id, user_id, key, -current.used, now),
     )
+    return current
 
 
+@on_postgres(pg.top)
 async def top(
     conn: aiosqlite.Connection, guild_id: int, key: str, limit: int
 ) -> list[tuple[int, float]]:

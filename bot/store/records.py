@@ -29,6 +29,10 @@ class JobRecord:
     quota_key: str | None
     quota_guild: int
     cap_key: str | None
+    publisher: str | None = None
+    """The owner id of the process whose command posts the status message (its publish
+    lease ends at ``publish_expires_at`` unless that process's worker renews it)."""
+    publish_expires_at: float | None = None
 
     @property
     def id(self) -> int:
@@ -46,3 +50,45 @@ class JobRecord:
     def started_ts(self) -> float:
         """When the task went to Runway (or, before that, when the job was made)."""
         return self.submitted_ts if self.submitted_ts is not None else self.created_ts
+
+
+@dataclass(frozen=True, slots=True)
+class LimitRow:
+    """One stored limit: ``mode`` is limit, unlimited or blocked."""
+
+    scope: str
+    subject_id: int
+    mode: str
+    amount: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Counters for one user, guild and period."""
+
+    used: float = 0.0
+    reserved: float = 0.0
+    bonus: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsRow:
+    """One server's stored settings (None: not set)."""
+
+    daily_budget: int | None
+    confirm_above: int | None
+    locale: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    """One audit entry: ``actor_id`` None means the operator's command line."""
+
+    id: int
+    guild_id: int
+    actor_id: int | None
+    action: str
+    subject_id: int | None
+    old_value: str | None
+    new_value: str | None
+    created_at: float

@@ -27,9 +27,14 @@ class MigrationError(Exception):
     """The database cannot be brought to the expected schema."""
 
 
-def load_migrations() -> list[Migration]:
-    """Every packaged migration, in version order; versions must be 1, 2, 3... without gaps."""
-    folder = resources.files("bot.store").joinpath("migrations")
+class SchemaBehind(MigrationError):
+    """The database is at an older schema version, and was not to be migrated here."""
+
+
+def load_migrations(package: str = "bot.store") -> list[Migration]:
+    """Every migration packaged in ``<package>/migrations`` (SQLite's by default), in version
+    order; versions must be 1, 2, 3... without gaps."""
+    folder = resources.files(package).joinpath("migrations")
     found: list[Migration] = []
     for entry in folder.iterdir():
         match = _NAME.match(entry.name)

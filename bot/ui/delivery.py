@@ -7,10 +7,10 @@ interaction webhook, whose token dies after 15 minutes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
-import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,10 +19,12 @@ from typing import Any
 import aiohttp
 import discord
 
+from bot import clock as clocks
 from bot.config import Settings
 from bot.domain import Job
+from bot.i18n import t
 from bot.media import MediaError, fit_clip
-from bot.ports import DeliveryFailed, DeliveryReceipt, StatusUpdate
+from bot.ports import DeliveryFailed, DeliveryReceipt, Published, StatusUpdate
 
 from .embeds import (
     Outcome,
@@ -33,7 +35,16 @@ from .embeds import (
     status_embed,
 )
 from .permissions import CLIP_PERMISSIONS, missing, missing_permission_text
+from .posting import (
+    THREAD_ARCHIVE_MINUTES,
+    PostFailed,
+    can_hold_threads,
+    find_status_message,
+    status_nonce,
+    thread_of,
+)
 from .text import amount
+from .translator import guild_locale
 from .views import failure_view, job_view, result_view
 
 log = logging.getLogger(__name__)
@@ -41,8 +52,6 @@ log = logging.getLogger(__name__)
 # Room left under the upload limit for the multipart envelope and the embed.
 UPLOAD_HEADROOM_BYTES = 64 * 1024
 MIB = 1024 * 1024
-# How long a result waits for its job's status message and thread to be posted.
-PUBLISH_GRACE_SECONDS = 60.0
 # How many messages after the job's status message are read (one request) when looking for
 # the bot's own earlier clip or notice for the job.
 LOOK_BACK_MESSAGES = 100
@@ -53,16 +62,6 @@ _Target = discord.TextChannel | discord.Thread | discord.DMChannel | discord.Par
 
 def _size(path: Path) -> int:
     return path.stat().st_size
-
-
-def _require_published(job: Job) -> None:
-    """A job can finish before its status message and thread are posted (Discord slow, Runway
-    fast): its result would then miss the thread. Ask the worker to retry for a while."""
-    if job.status_message_id is not None:
-        return
-    created = job.created_at if job.created_at.tzinfo else job.created_at.replace(tzinfo=UTC)
-    if (datetime.now(UTC) - created).total_seconds() < PUBLISH_GRACE_SECONDS:
-        raise DeliveryFailed("the job's status message is not posted yet")
 
 
 def job_marker(job_id: int) -> str:
@@ -118,7 +117,7 @@ class DiscordDelivery:
         settings: Settings,
         workdir: Path,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = clocks.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._client = client
@@ -131,6 +130,125 @@ class DiscordDelivery:
         self._told: set[int] = set()  # jobs whose requester was told about missing permissions
         self._pending: dict[int, StatusUpdate] = {}
         self._flushers: dict[int, asyncio.Task[None]] = {}
+        # Jobs whose command's status post failed: told in the reply (refused), or unknown.
+        self._refused: set[int] = set()
+        self._lost: set[int] = set()
+
+    # -- publishing -----------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def posting(self, job_id: int) -> AsyncIterator[None]:
+        """Around a command's post of the job's status message (see
+        :class:`bot.ui.posting.PostTracker`): until it ends, :meth:`publish` leaves the job to
+        it; after a failure it knows whether the requester was told."""
+        try:
+            yield
+        except PostFailed:
+            self._refused.add(job_id)
+            raise
+        except BaseException:
+            self._lost.add(job_id)
+            raise
+
+    async def publish(self, job: Job, *, orphan: bool) -> Published | None:
+        """Find the bot's own status message for the job in its channel and adopt it, or
+        post it; then find its thread (Discord gives it the message's id) or open it.
+
+        Looking first makes it safe to repeat: a post Discord stored before a crash or a 5xx
+        is used, never doubled. A job still being posted by its command (not ``orphan``)
+        returns None; one whose command could not post returns ``Published(None)``.
+        """
+        if job.status_message_id is not None:
+            return Published(job.status_message_id, job.thread_id)
+        if job.id in self._refused:
+            return Published(None)
+        if not orphan and job.id not in self._lost:
+            return None
+        me = self._client.user
+        try:
+            channel = await self._resolved(job)
+            message = await find_status_message(channel, job, me.id if me else None)
+            if message is None:
+                message = await self._post_status(job, channel)
+            else:
+                log.info("job %s: adopting its status message %s", job.id, message.id)
+            thread = await self._thread_of(message)
+            if thread is None and job.guild_id is not None and can_hold_threads(channel):
+                thread = await self._open_thread(job, message)
+        except discord.Forbidden as exc:
+            text = f"may not post the status message: {exc.text}"
+            raise DeliveryFailed(text, permanent=True) from exc
+        except discord.NotFound as exc:
+            raise DeliveryFailed("the job's channel is gone", permanent=True) from exc
+        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise DeliveryFailed(f"could not publish the status message: {exc}") from exc
+        self._lost.discard(job.id)
+        log.info("job %s: status message %s, thread %s", job.id, message.id, thread and thread.id)
+        return Published(message.id, thread.id if thread is not None else None)
+
+    async def _resolved(self, job: Job) -> _Target:
+        """The job's channel, fetched when the cache does not know it yet (just after a start,
+        before the gateway sent the guilds): a partial one cannot say it holds threads."""
+        channel = self._channel(job.channel_id, job.guild_id)
+        if not isinstance(channel, discord.PartialMessageable) or job.guild_id is None:
+            return channel
+        fetched = await self._client.fetch_channel(job.channel_id)
+        if isinstance(fetched, discord.TextChannel | discord.Thread):
+            return fetched
+        return channel
+
+    async def _thread_of(self, message: discord.Message) -> discord.Thread | None:
+        """The thread opened on ``message`` (it has the message's id), from the cache, the
+        message or Discord."""
+        found = await thread_of(message)
+        if found is not None:
+            return found
+        try:
+            fetched = await self._client.fetch_channel(message.id)
+        except discord.NotFound:
+            return None
+        return fetched if isinstance(fetched, discord.Thread) else None
+
+    async def _locale(self, job: Job) -> str:
+        """The language of the job's public messages: its server's."""
+        return await guild_locale(self._client, job.guild_id)
+
+    async def _post_status(self, job: Job, channel: _Target) -> discord.Message:
+        model = self._settings.model(job.params.model)
+        locale = await self._locale(job)
+        embed = status_embed(
+            StatusUpdate(job=job),
+            model=model,
+            unit=self._settings.quota.unit.value,
+            locale=locale,
+        )
+        return await channel.send(
+            embed=embed,
+            view=job_view(job, locale) or discord.utils.MISSING,
+            nonce=status_nonce(job),
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
+    async def _open_thread(self, job: Job, message: discord.Message) -> discord.Thread | None:
+        """Open the job's thread; None when the bot may not (the clip goes to the channel)."""
+        model = self._settings.model(job.params.model)
+        try:
+            return await message.create_thread(
+                name=t(
+                    "post.thread_name",
+                    await self._locale(job),
+                    job=job.id,
+                    model=model.display_name if model else job.params.model,
+                ),
+                auto_archive_duration=THREAD_ARCHIVE_MINUTES,
+            )
+        except discord.Forbidden:
+            log.info("job %s: may not open a thread; results go to the channel", job.id)
+            return None
+        except discord.HTTPException as exc:
+            # Discord may have opened it before a 5xx (then the retry answers 400 "already").
+            log.warning("job %s: opening the thread failed: %s", job.id, exc.status)
+            return await self._thread_of(message)
 
     # -- status message -------------------------------------------------------------------
 
@@ -182,13 +300,16 @@ class DiscordDelivery:
         message = self._channel(job.channel_id, job.guild_id).get_partial_message(
             job.status_message_id
         )
-        embed = status_embed(update, model=model)
+        locale = await self._locale(job)
+        embed = status_embed(
+            update, model=model, unit=self._settings.quota.unit.value, locale=locale
+        )
         if self._can_embed(self._channel(job.channel_id, job.guild_id)):
             changes: dict[str, Any] = {"content": None, "embed": embed}  # clears a fallback
         else:
             changes = {"content": embed_as_text(embed), "embed": None}
         try:
-            await message.edit(**changes, view=job_view(job))
+            await message.edit(**changes, view=job_view(job, locale))
         except discord.NotFound:
             self._gone.add(job.id)
             log.info("job %s: status message is gone; no more edits", job.id)
@@ -210,7 +331,6 @@ class DiscordDelivery:
 
     async def deliver_clip(self, job: Job, clip: Path, nonce: str) -> DeliveryReceipt:
         """Post the clip in the job's thread (or channel/DM), fitted to the upload limit."""
-        _require_published(job)
         target = self._channel(job.thread_id or job.channel_id, job.guild_id)
         earlier = await self._earlier_message(job, target, nonce)
         if earlier is not None:
@@ -225,23 +345,30 @@ class DiscordDelivery:
         except MediaError as exc:
             log.warning("job %s: clip does not fit %d bytes: %s", job.id, limit, exc.message)
             size_mb = (await asyncio.to_thread(_size, clip)) / MIB
-            text = (
-                f"<@{job.user_id}> your clip for job #{job.id} is ready, but at "
-                f"{size_mb:.1f} MB it is larger than this server's upload limit of "
-                f"{limit / MIB:.0f} MB and could not be shrunk enough to fit. "
-                f"It used {amount(job.charged_credits or job.estimated_credits)} credits."
+            text = t(
+                "clip.too_large",
+                await self._locale(job),
+                user=f"<@{job.user_id}>",
+                job=job.id,
+                size=f"{size_mb:.1f}",
+                limit=f"{limit / MIB:.0f}",
+                credits=amount(job.charged_credits or job.estimated_credits),
             )
             return await self._send(job, target, nonce, content=text, embed=None, file=None)
+        resized = None
+        if fitted != clip:  # re-encoded to fit: say so, with the sizes
+            resized = (await asyncio.to_thread(_size, clip), await asyncio.to_thread(_size, fitted))
         file = discord.File(fitted, filename=clip_filename(job.id))
+        locale = await self._locale(job)
         try:
             return await self._send(
                 job,
                 target,
                 nonce,
-                content=f"<@{job.user_id}> your clip is ready.",
-                embed=result_embed(job, model=model),
+                content=t("clip.ready", locale, user=f"<@{job.user_id}>"),
+                embed=result_embed(job, model=model, resized=resized, locale=locale),
                 file=file,
-                view=result_view(job),
+                view=result_view(job, locale),
             )
         finally:
             file.close()
@@ -250,25 +377,25 @@ class DiscordDelivery:
 
     async def deliver_failure(self, job: Job, nonce: str) -> DeliveryReceipt:
         """Explain in the thread why the job produced no clip, and what happened to the quota."""
-        if job.status_message_id is None and outcome(job) is Outcome.CANCELLED:
+        if job.id in self._refused and outcome(job) is Outcome.CANCELLED:
             # Cancelled because its status message could not be posted: the requester was
             # already told in their ephemeral reply, and the channel refuses messages.
             raise DeliveryFailed("cancelled before it was ever posted", permanent=True)
-        _require_published(job)
         target = self._channel(job.thread_id or job.channel_id, job.guild_id)
         earlier = await self._earlier_message(job, target, nonce)
         if earlier is not None:
             return await self._already_posted(job, earlier)
         await self._require(job, target, ())
         unit = self._settings.quota.unit.value
+        locale = await self._locale(job)
         return await self._send(
             job,
             target,
             nonce,
             content=f"<@{job.user_id}>",
-            embed=failure_embed(job, unit=unit),
+            embed=failure_embed(job, unit=unit, locale=locale),
             file=None,
-            view=failure_view(job),
+            view=failure_view(job, locale),
         )
 
     # -- helpers --------------------------------------------------------------------------
@@ -383,7 +510,7 @@ class DiscordDelivery:
 
     async def _finish_status(self, job: Job) -> None:
         """Show the final state on the status message once the result is posted."""
-        delivered = dataclasses.replace(job, delivered_at=datetime.now(UTC))
+        delivered = dataclasses.replace(job, delivered_at=clocks.utcnow())
         await self._edit_status(StatusUpdate(job=delivered), force=True)
 
     async def _send(
@@ -444,10 +571,12 @@ class DiscordDelivery:
         if job.id in self._told:
             return
         self._told.add(job.id)
-        where = getattr(target, "mention", None) or "the job's thread"
+        locale = await self._locale(job)
+        where = getattr(target, "mention", None) or t("clip.the_thread", locale)
         text = (
-            f"<@{job.user_id}> I could not post the result of job #{job.id}. "
-            + missing_permission_text(names, where)
+            t("clip.cannot_post", locale, user=f"<@{job.user_id}>", job=job.id)
+            + " "
+            + missing_permission_text(names, where, locale=locale)
         )
         mentions = discord.AllowedMentions(
             everyone=False, roles=False, users=[discord.Object(job.user_id)]

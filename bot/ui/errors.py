@@ -11,6 +11,7 @@ import discord
 from discord import app_commands
 
 from bot.domain import JobError, UserError
+from bot.i18n import t
 
 from .context import ServicesUnavailable
 
@@ -20,36 +21,37 @@ log = logging.getLogger("bot.errors")
 class NotAdmin(app_commands.CheckFailure, UserError):
     """The user lacks Manage Server (and is not a configured owner)."""
 
-    def __init__(
-        self, message: str = "You need the **Manage Server** permission for this."
-    ) -> None:
-        super().__init__(message)
+    def __init__(self, message: str | None = None) -> None:
+        key = "errors.not_admin" if message is None else None
+        super().__init__(message or t("errors.not_admin", None), key=key)
 
 
 class NotOwner(app_commands.CheckFailure, UserError):
     """The user is not one of the bot's configured owners."""
 
-    def __init__(self, message: str = "Only the bot's owners can use this command.") -> None:
-        super().__init__(message)
+    def __init__(self, message: str | None = None) -> None:
+        key = "errors.not_owner" if message is None else None
+        super().__init__(message or t("errors.not_owner", None), key=key)
 
 
-def user_message(error: app_commands.AppCommandError) -> str | None:
-    """The answer for an expected error, or None for a bug (logged, answered generically)."""
+def user_message(error: app_commands.AppCommandError, locale: object = None) -> str | None:
+    """The answer for an expected error in ``locale`` (the member's Discord locale), or None
+    for a bug (logged, answered generically)."""
     if isinstance(error, UserError):  # NotAdmin, NotOwner
-        return error.message
+        return error.text(locale)
     if isinstance(error, app_commands.NoPrivateMessage):
-        return "This command only works in a server."
+        return t("errors.guild_only", locale)
     if isinstance(error, app_commands.CommandOnCooldown):
-        return f"Slow down: try again in {error.retry_after:.0f} s."
+        return t("errors.cooldown", locale, seconds=f"{error.retry_after:.0f}")
     if isinstance(error, app_commands.TransformerError):
-        return "One of the values you gave is not valid for this command."
+        return t("errors.bad_value", locale)
     if isinstance(error, app_commands.CheckFailure):
-        return "You cannot use this command here."
+        return t("errors.not_here", locale)
     original = getattr(error, "original", None)
     if isinstance(original, JobError):
-        return original.message
+        return original.text(locale)
     if isinstance(original, ServicesUnavailable):
-        return "The bot is still starting up. Please try again in a moment."
+        return t("errors.starting", locale)
     return None
 
 
@@ -88,11 +90,7 @@ async def report_unexpected(
         reference,
         exc_info=error,
     )
-    await answer(
-        interaction,
-        "Something went wrong on my side and this request did not finish. "
-        f"It was logged (reference `{reference}`).",
-    )
+    await answer(interaction, t("errors.unexpected", interaction.locale, reference=reference))
 
 
 async def handle_app_command_error(
@@ -100,7 +98,7 @@ async def handle_app_command_error(
 ) -> None:
     """Log the error (with the command and job id) and answer without leaking internals."""
     command = interaction.command.qualified_name if interaction.command else "?"
-    text = user_message(error)
+    text = user_message(error, interaction.locale)
     if text is None:
         await report_unexpected(
             interaction, getattr(error, "original", error), what=f"command /{command}"
@@ -115,6 +113,6 @@ async def guarded(interaction: discord.Interaction[Any], what: str, action: Awai
     try:
         await action
     except ServicesUnavailable:
-        await answer(interaction, "The bot is still starting up. Please try again in a moment.")
+        await answer(interaction, t("errors.starting", interaction.locale))
     except Exception as exc:
         await report_unexpected(interaction, exc, what=what)

@@ -6,6 +6,8 @@ from collections.abc import Iterable, Sequence
 
 import discord
 
+from bot.i18n import t
+
 # Permission attribute -> the name Discord shows in the server settings.
 PERMISSION_NAMES: dict[str, str] = {
     "view_channel": "View Channel",
@@ -31,21 +33,22 @@ def missing(perms: discord.Permissions, needed: Iterable[str]) -> list[str]:
     return [PERMISSION_NAMES.get(name, name) for name in needed if not getattr(perms, name)]
 
 
-def describe_missing(names: Sequence[str]) -> str:
-    """``**Attach Files**`` or ``**Embed Links** and **Attach Files**``."""
+def describe_missing(names: Sequence[str], locale: str = "en") -> str:
+    """``**Attach Files**`` or ``**Embed Links** and **Attach Files**`` (Discord's own
+    permission names, which its settings show in English)."""
     bold = [f"**{name}**" for name in names]
     if len(bold) <= 1:
         return "".join(bold)
-    return ", ".join(bold[:-1]) + " and " + bold[-1]
+    return t("list.and", locale, items=", ".join(bold[:-1]), last=bold[-1])
 
 
-def missing_permission_text(names: Sequence[str], where: str = "this channel") -> str:
+def missing_permission_text(
+    names: Sequence[str], where: str | None = None, *, locale: str = "en"
+) -> str:
     """A user-facing sentence naming exactly which permissions the bot lacks."""
-    plural = "permission" if len(names) == 1 else "permissions"
-    return (
-        f"I am missing the {describe_missing(names)} {plural} in {where}. "
-        "Ask a server admin to grant it, or use another channel."
-    )
+    key = "perm.missing_one" if len(names) == 1 else "perm.missing_many"
+    place = where if where is not None else t("post.this_channel", locale)
+    return t(key, locale, names=describe_missing(names, locale), where=place)
 
 
 def is_admin(interaction: discord.Interaction, owner_ids: Sequence[int]) -> bool:

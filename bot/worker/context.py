@@ -8,20 +8,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
-
 from ..config import Settings
 from ..domain import JobState
 from ..logs import update_job_context
 from ..ops.metrics import Metrics
-from ..ports import DeliveryPort, StatusUpdate
+from ..ports import DeliveryPort, Published, StatusUpdate
 from ..quota import QuotaService
 from ..runway.client import RunwayClient
 from ..runway.models import TaskStatus
 from ..store import jobs_repo
-from ..store.db import Store
+from ..store.db import Conn, Store
 from ..store.records import JobRecord
-from .scheduling import MIN_POLL_SECONDS, backoff_delay, estimate_remaining, next_poll_delay
+from .scheduling import (
+    MIN_POLL_SECONDS,
+    RunTimes,
+    backoff_delay,
+    estimate_remaining,
+    next_poll_delay,
+)
 
 log = logging.getLogger("bot.worker")
 
@@ -41,7 +45,6 @@ class StepContext:
         workdir: Path,
         clock: Callable[[], float],
         rng: random.Random,
-        scale: float,
         model_paused_until: dict[str, float],
         metrics: Metrics | None = None,
     ) -> None:
@@ -54,20 +57,19 @@ class StepContext:
         self.workdir = workdir
         self.clock = clock
         self.rng = rng
-        self.scale = scale
         self.model_paused_until = model_paused_until
         self.metrics = metrics if metrics is not None else quota.metrics
         self._last_status: dict[int, float] = {}
         self.rates: dict[int, tuple[float | None, float | None]] = {}
+        self.run_times = RunTimes()  # recent run times per model, run starts per job
 
     def poll_delay(self, status: TaskStatus, **progress: Any) -> float:
         """Next poll delay (never below the floor); see :mod:`bot.worker.scheduling`."""
-        delay = next_poll_delay(status, self.rng, floor=MIN_POLL_SECONDS, **progress)
-        return delay * self.scale
+        return next_poll_delay(status, self.rng, floor=MIN_POLL_SECONDS, **progress)
 
     def backoff(self, failures: int, retry_after: float | None) -> float:
         """Back-off delay after ``failures`` errors, at least ``retry_after`` when given."""
-        delay = backoff_delay(failures, self.rng, floor=MIN_POLL_SECONDS) * self.scale
+        delay = backoff_delay(failures, self.rng, floor=MIN_POLL_SECONDS)
         return delay if retry_after is None else max(delay, retry_after)
 
     async def record(self, job_id: int) -> JobRecord | None:
@@ -125,7 +127,25 @@ class StepContext:
         await self.notify(job_id, force=True)
         return True
 
-    async def release(self, conn: aiosqlite.Connection, job_id: int) -> None:
+    async def record_published(self, job_id: int, published: Published) -> None:
+        """Record where the job's status message and thread are (once: a recorded one stays)."""
+        if published.status_message_id is None:
+            return
+        async with self.store.transaction() as conn:
+            rec = await jobs_repo.get(conn, job_id)
+            if rec is None or rec.job.status_message_id is not None:
+                return
+            await jobs_repo.update(
+                conn,
+                job_id,
+                {
+                    "status_message_id": published.status_message_id,
+                    "thread_id": published.thread_id,
+                    "updated_at": self.clock(),
+                },
+            )
+
+    async def release(self, conn: Conn, job_id: int) -> None:
         """Drop this worker's lease on the job (if it still holds it)."""
         await jobs_repo.release(conn, job_id, self.owner)
 

@@ -26,6 +26,37 @@ class _OutputUnusable(Exception):
     """The task's output cannot be delivered (gone, or not a video)."""
 
 
+async def ensure_published(ctx: StepContext, rec: JobRecord) -> JobRecord | None:
+    """Before a result is posted, the job's status message and thread must exist (the result
+    goes to that thread): ask the port to publish them if none is recorded.
+
+    Returns the record to deliver with, or None when the delivery was rescheduled (the
+    command that created the job is still posting them, or Discord failed). On the last
+    attempts the worker stops waiting for the command and publishes itself, unless that
+    command runs in another process that is alive (its publish lease runs): only it may post.
+    """
+    if rec.job.status_message_id is not None:
+        return rec
+    peer_alive = (
+        rec.publisher not in (None, ctx.owner)
+        and rec.publish_expires_at is not None
+        and rec.publish_expires_at > ctx.clock()
+    )
+    last = rec.delivery_attempts + 2 >= MAX_DELIVERY_ATTEMPTS and not peer_alive
+    kind = "clip" if rec.job.state is JobState.SUCCEEDED else "notice"
+    try:
+        published = await ctx.port.publish(rec.job, orphan=last)
+    except DeliveryFailed as exc:
+        if exc.permanent or not await _delivery_retry(ctx, rec, str(exc), kind):
+            return rec  # deliver where it can: the channel
+        return None
+    if published is None:
+        reason = "its status message is still being posted"
+        return None if await _delivery_retry(ctx, rec, reason, kind) else rec
+    await ctx.record_published(rec.id, published)
+    return await ctx.record(rec.id)
+
+
 async def deliver_clip(ctx: StepContext, rec: JobRecord) -> None:
     """Download a succeeded job's clip and hand it to the port; failures become notices."""
     job_id = rec.id

@@ -19,29 +19,34 @@ import asyncio
 import contextlib
 import logging
 import random
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .. import clock as clocks
 from ..config import Settings
 from ..domain import JobState
 from ..jobs import INPUT_RETENTION_SECONDS
 from ..logs import set_job_context
 from ..ops.metrics import Metrics
-from ..ports import DeliveryPort
+from ..ports import DeliveryFailed, DeliveryPort
 from ..quota import QuotaService
 from ..runway.client import RunwayClient
 from ..store import jobs_repo
+from ..store.backend import Conn
 from ..store.db import Store
 from .cancel import cancel_remote
 from .context import StepContext
-from .deliver import deliver_clip, deliver_failure
+from .deliver import deliver_clip, deliver_failure, ensure_published
 from .poll import poll
-from .scheduling import MIN_POLL_SECONDS
+from .scheduling import MIN_POLL_SECONDS, submit_room
 from .submit import IN_DOUBT_TEXT, submit
 
 log = logging.getLogger(__name__)
+
+
+LEASE_SECONDS = 120.0
+"""A job lease and a publish lease last this long unless renewed."""
 
 
 class Worker:
@@ -57,10 +62,9 @@ class Worker:
         owner: str,
         workdir: Path,
         quota: QuotaService,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = clocks.now,
         rng: random.Random | None = None,
-        poll_floor_seconds: float = MIN_POLL_SECONDS,
-        lease_seconds: float = 120.0,
+        lease_seconds: float = LEASE_SECONDS,
         max_parallel: int = 4,
         idle_seconds: float = 60.0,
         metrics: Metrics | None = None,
@@ -70,7 +74,6 @@ class Worker:
         self.owner = owner
         self._workdir = Path(workdir)
         self._clock = clock
-        self._floor = poll_floor_seconds
         self._lease = lease_seconds
         self._max_parallel = max_parallel
         self._idle = idle_seconds
@@ -81,9 +84,12 @@ class Worker:
         self._announcer: asyncio.Task[None] | None = None
         self._stopping = False
         self._model_paused_until: dict[str, float] = {}
+        # Jobs found at start-up with no status message: published before any other step.
+        self._orphans: dict[int, float] = {}  # job id -> when to try (again)
         self.metrics = metrics if metrics is not None else quota.metrics
         self.last_pass: float | None = None
-        """``time.monotonic()`` when the loop last finished a pass (or started), for health."""
+        """The process clock's ``monotonic()`` when the loop last finished a pass (or
+        started), for health."""
         self._ctx = StepContext(
             settings,
             store,
@@ -94,12 +100,11 @@ class Worker:
             workdir=self._workdir,
             clock=clock,
             rng=rng or random.Random(),
-            # Tests lower the floor; the whole schedule shrinks with it (1.0 in production).
-            scale=poll_floor_seconds / MIN_POLL_SECONDS,
             model_paused_until=self._model_paused_until,
             metrics=self.metrics,
         )
         self._last_purge = 0.0
+        self._last_adoption = 0.0  # when publish leases were last renewed and checked
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -108,7 +113,7 @@ class Worker:
         self._workdir.mkdir(parents=True, exist_ok=True)
         self._stopping = False
         await self.recover()
-        self.last_pass = time.monotonic()
+        self.last_pass = clocks.current().monotonic()
         self._loop_task = asyncio.create_task(self._run(), name=f"worker-{self.owner}")
 
     @property
@@ -168,8 +173,8 @@ class Worker:
                 next_at = await self.run_once()
             except Exception:
                 log.exception("scheduler pass failed")
-                next_at = self._clock() + self._floor
-            self.last_pass = time.monotonic()
+                next_at = self._clock() + MIN_POLL_SECONDS
+            self.last_pass = clocks.current().monotonic()
             if self._stopping:
                 break
             timeout = self._idle if next_at is None else next_at - self._clock()
@@ -208,6 +213,12 @@ class Worker:
                 )
             if self._loop_task is None and not self._steps:
                 await jobs_repo.release_all(conn, self.owner)
+                # Nothing in this process has posted yet: a job without a status message of
+                # no publisher, of this owner's previous run, or of a process whose publish
+                # lease expired lost its poster to a crash (Discord may hold the post;
+                # publish looks first). A live peer's job is left to it.
+                self._orphans = dict.fromkeys(await self._adopt(conn, now, at_start=True), now)
+                self._last_adoption = now
         for rec in recs:
             log.warning("job %s was left submitting: now in doubt", rec.id)
             await self._ctx.notify(rec.id, force=True)
@@ -226,6 +237,9 @@ class Worker:
             )
         if stale:
             await self.recover()
+        if now - self._last_adoption >= self._lease / 3:
+            await self._keep_publications(now)
+        await self._publish_orphans(now)
         await self._submit_queued(now)
         await self._start_due(now)
         if now - self._last_purge > 3600:
@@ -236,6 +250,8 @@ class Worker:
             later = await jobs_repo.earliest_submit_after(conn)
         candidates = [t for t in (due, later) if t is not None]
         candidates += [t for t in self._model_paused_until.values() if t > now]
+        candidates += [t for t in self._orphans.values() if t > now]
+        candidates.append(self._last_adoption + self._lease / 3)
         return min(candidates) if candidates else None
 
     def _free_slots(self) -> int:
@@ -276,10 +292,14 @@ class Worker:
                     break
                 if self._model_paused_until.get(model, 0.0) > now:
                     continue
-                room = self._settings.runway.concurrency_for(model) - in_flight.get(model, 0)
+                concurrency = self._settings.runway.concurrency_for(model)
+                standby = self._settings.runway.standby_per_model
+                room = submit_room(concurrency, in_flight.get(model, 0), standby)
                 if room <= 0:
                     continue
                 for job_id in await jobs_repo.queued_in_order(conn, model, now, min(room, free)):
+                    if job_id in self._orphans:
+                        continue  # published first
                     if await jobs_repo.claim_for_submit(
                         conn, job_id, self.owner, now, now + self._lease
                     ):
@@ -300,12 +320,80 @@ class Worker:
             candidates = await jobs_repo.due_ids(conn, now, free + len(self._steps))
             taken: list[int] = []
             for job_id in candidates:
-                if job_id in self._steps or len(taken) >= free:
+                if job_id in self._steps or job_id in self._orphans or len(taken) >= free:
                     continue
                 if await jobs_repo.claim(conn, job_id, self.owner, now, now + self._lease):
                     taken.append(job_id)
         for job_id in taken:
             self._spawn(job_id, self._step(job_id))
+
+    async def _adopt(self, conn: Conn, now: float, *, at_start: bool) -> list[int]:
+        """Take the publish lease of the unpublished jobs this worker may publish (see
+        :func:`bot.store.jobs_repo.unpublished_ids`); return those taken."""
+        expires = now + self._lease
+        return [
+            job_id
+            for job_id in await jobs_repo.unpublished_ids(conn, self.owner, now, at_start)
+            if job_id not in self._orphans
+            and await jobs_repo.take_publication(conn, job_id, self.owner, now, expires, at_start)
+        ]
+
+    async def _keep_publications(self, now: float) -> None:
+        """Renew this process's publish leases (it is alive: its commands post their jobs)
+        and adopt the unpublished jobs of a process whose lease expired (it died)."""
+        self._last_adoption = now
+        async with self._store.transaction() as conn:
+            await jobs_repo.renew_publications(
+                conn, self.owner, now + self._lease, now + self._lease
+            )
+            adopted = await self._adopt(conn, now, at_start=False)
+        for job_id in adopted:
+            log.warning("job %s: its publisher stopped answering; publishing it here", job_id)
+            self._orphans[job_id] = now
+
+    async def _publish_orphans(self, now: float) -> None:
+        """Start the publishing step of jobs left without a status message by a crash."""
+        if self._stopping or not self._orphans:
+            return
+        free = self._free_slots()
+        taken: list[int] = []
+        async with self._store.transaction() as conn:
+            for job_id, at in sorted(self._orphans.items()):
+                if len(taken) >= free:
+                    break
+                if at > now or job_id in self._steps:
+                    continue
+                if await jobs_repo.claim(conn, job_id, self.owner, now, now + self._lease):
+                    taken.append(job_id)
+        for job_id in taken:
+            self._spawn(job_id, self._publish(job_id))
+
+    async def _publish(self, job_id: int) -> None:
+        """Adopt or post an orphan job's status message and thread, then let its steps run."""
+        rec = await self._ctx.record(job_id)
+        try:
+            if rec is None or rec.job.status_message_id is not None:
+                self._orphans.pop(job_id, None)
+                return
+            try:
+                published = await self._ctx.port.publish(rec.job, orphan=True)
+            except DeliveryFailed as exc:
+                if exc.permanent:
+                    log.warning("job %s: cannot publish its status message: %s", job_id, exc)
+                    self._orphans.pop(job_id, None)
+                else:
+                    delay = self._ctx.backoff(1, None)
+                    log.warning(
+                        "job %s: publishing failed (%s); retry in %.0fs", job_id, exc, delay
+                    )
+                    self._orphans[job_id] = self._clock() + delay
+                return
+            if published is not None:
+                await self._ctx.record_published(job_id, published)
+            self._orphans.pop(job_id, None)
+        finally:
+            async with self._store.transaction() as conn:
+                await jobs_repo.release(conn, job_id, self.owner)
 
     async def _purge_inputs(self, now: float) -> None:
         async with self._store.transaction() as conn:
@@ -324,10 +412,13 @@ class Worker:
         elif rec.remote_cancel and job.provider_task_id:
             await cancel_remote(self._ctx, rec)
         elif job.delivered_at is None and job.state.finished:
+            ready = await ensure_published(self._ctx, rec)
+            if ready is None:
+                return
             if job.state is JobState.SUCCEEDED and job.error_code is None:
-                await deliver_clip(self._ctx, rec)
+                await deliver_clip(self._ctx, ready)
             else:
-                await deliver_failure(self._ctx, rec)
+                await deliver_failure(self._ctx, ready)
         else:
             async with self._store.transaction() as conn:
                 await jobs_repo.update_released(conn, job_id, {"next_poll_at": None})

@@ -19,6 +19,7 @@ from ..store import jobs_repo
 from ..store.records import JobRecord
 from .context import StepContext
 from .failures import describe_failure
+from .scheduling import MIN_POLL_SECONDS, nudge_at, running_delay
 
 log = logging.getLogger("bot.worker")
 
@@ -78,7 +79,7 @@ async def _not_found(ctx: StepContext, rec: JobRecord, exc: NotFoundError) -> No
     now = ctx.clock()
     misses = rec.poll_errors + 1
     seen = rec.last_polled_at
-    window = LOST_WINDOW_SECONDS * ctx.scale
+    window = LOST_WINDOW_SECONDS
     if seen is None and isinstance(exc, TaskNotVisibleYet):
         window = max(window, ctx.settings.runway.task_not_exist_grace_seconds)
     since = seen if seen is not None else rec.started_ts
@@ -100,9 +101,7 @@ async def _account_refused(ctx: StepContext, rec: JobRecord, exc: Authentication
     what = "the Runway balance is used up" if balance else "Runway refused the API key"
     log.error("%s while polling job %s (%d in a rec): %s", what, job_id, failures, exc.message)
     if failures < AUTH_FAILURES_TO_FAIL:
-        await ctx.reschedule(
-            job_id, 60.0 * ctx.scale, {"poll_errors": failures}, expect=JobState.RUNNING
-        )
+        await ctx.reschedule(job_id, 60.0, {"poll_errors": failures}, expect=JobState.RUNNING)
         return
     reason = (
         "The bot's Runway balance is used up, so the job could not be followed to the end"
@@ -151,6 +150,8 @@ async def _lost(ctx: StepContext, job_id: int) -> None:
 
 async def apply_task(ctx: StepContext, rec: JobRecord, task: Task) -> None:
     """Apply a polled task to its ``running`` job: finish it, or record progress."""
+    if task.status.terminal:
+        await _ended(ctx, rec, task)
     if task.status is TaskStatus.SUCCEEDED:
         await _succeeded(ctx, rec.id, task)
     elif task.status is TaskStatus.FAILED:
@@ -167,6 +168,22 @@ async def apply_task(ctx: StepContext, rec: JobRecord, task: Task) -> None:
         )
     else:
         await _still_running(ctx, rec, task)
+
+
+async def _ended(ctx: StepContext, rec: JobRecord, task: Task) -> None:
+    """The task ended: learn its run time and, if it held one of its model's slots at Runway,
+    nudge the model's THROTTLED tasks: Runway is starting one of them now."""
+    now = ctx.clock()
+    last = rec.last_polled_at
+    # it ended between the last GET and this one: about half-way, at most a few seconds ago
+    end = now if last is None else now - min(2.5, (now - last) / 2)
+    model = rec.job.params.model
+    succeeded = task.status is TaskStatus.SUCCEEDED
+    ctx.run_times.finished(rec.id, model, end, succeeded=succeeded)
+    if rec.job.provider_status in (TaskStatus.PENDING.value, TaskStatus.THROTTLED.value):
+        return  # it never held a slot
+    async with ctx.store.transaction() as conn:
+        await jobs_repo.nudge_throttled(conn, model, nudge_at(now, None), MIN_POLL_SECONDS)
 
 
 def _credits(task: Task) -> float | None:
@@ -235,12 +252,10 @@ async def _still_running(ctx: StepContext, rec: JobRecord, task: Task) -> None:
     now = ctx.clock()
     previous = rec.job.progress
     gap = now - rec.last_polled_at if rec.last_polled_at is not None else None
-    delay = ctx.poll_delay(
-        task.status,
-        progress=task.progress,
-        previous_progress=previous,
-        seconds_since_previous=gap,
-    )
+    if task.status is TaskStatus.RUNNING:
+        delay = _running_delay(ctx, rec, task, now)
+    else:
+        delay = ctx.poll_delay(task.status)
     changed = task.status.value != rec.job.provider_status
     progressed = task.progress is not None and task.progress != previous
     async with ctx.store.transaction() as conn:
@@ -261,3 +276,28 @@ async def _still_running(ctx: StepContext, rec: JobRecord, task: Task) -> None:
     ctx.rates[job_id] = (previous, gap)
     if changed or progressed:
         await ctx.notify(job_id, force=changed)
+
+
+def _running_delay(ctx: StepContext, rec: JobRecord, task: Task, now: float) -> float:
+    """When to poll a RUNNING task next: an early probe just after it started, then shortly
+    before and just after the end predicted from its progress and its model's run times."""
+    model = rec.job.params.model
+    expected = ctx.run_times.expected(model)
+    first = rec.job.provider_status != TaskStatus.RUNNING.value
+    last = rec.last_polled_at
+    not_before = last if first and last is not None else rec.started_ts
+    progress = task.progress or 0.0
+    start = ctx.run_times.start_of(rec.id, now, progress, expected, not_before)
+    previous = None
+    if not first and last is not None and rec.job.progress is not None:
+        previous = (last, rec.job.progress)
+    return running_delay(
+        ctx.rng,
+        now=now,
+        progress=task.progress,
+        start=start,
+        expected=expected,
+        previous=previous,
+        first_running=first,
+        shortest=ctx.run_times.shortest(model),
+    )

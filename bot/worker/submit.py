@@ -22,6 +22,7 @@ from ..runway.retry import create_may_have_started
 from ..store import jobs_repo
 from ..store.records import JobRecord
 from .context import StepContext
+from .scheduling import FIRST_POLL_SECONDS, later
 from .submission import build_request
 
 log = logging.getLogger("bot.worker")
@@ -108,7 +109,7 @@ async def submit(ctx: StepContext, job_id: int) -> None:
 async def _submitted(ctx: StepContext, job_id: int, task_id: str) -> None:
     ctx.metrics.submission("submitted")
     now = ctx.clock()
-    delay = ctx.poll_delay(TaskStatus.PENDING)
+    delay = later(FIRST_POLL_SECONDS, ctx.rng)  # moderation fails tasks early
     async with ctx.store.transaction() as conn:
         ok = await jobs_repo.update_released(
             conn,

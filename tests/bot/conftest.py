@@ -1,10 +1,12 @@
-"""Fixtures for the job engine tests: a real SQLite store, a controllable clock, settings."""
+"""Fixtures for the job engine tests: a real store (SQLite; PostgreSQL too in the suites of
+``BOTH_BACKENDS``), a controllable clock, settings."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,10 +17,19 @@ from bot.catalog import default_catalog
 from bot.config import QuotaSettings, Settings
 from bot.domain import InputRole, Job, JobInput, JobKind, JobParams, NewJob
 from bot.jobs import JobService
-from bot.ports import DeliveryReceipt, StatusUpdate
+from bot.ports import DeliveryReceipt, Published, StatusUpdate
 from bot.quota import QuotaService
 from bot.simulator import RunwaySimulator, SimulatorOptions
 from bot.store.db import Store
+from bot.store.postgres.db import PgStore
+from tests.pgcluster import (
+    Cluster,
+    Unavailable,
+    create_database,
+    create_template,
+    drop_database,
+    run_apart,
+)
 
 if TYPE_CHECKING:
     from tests.bot.worker.harness import Harness
@@ -42,13 +53,101 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = await Store.open(tmp_path / "bot.sqlite3")
+REPO = Path(__file__).resolve().parents[2]
+BOTH_BACKENDS = (
+    "tests/bot/store/",
+    "tests/bot/worker/",
+    "tests/bot/test_quota.py",
+    "tests/bot/test_jobs.py",
+)
+"""The suites whose ``store`` runs on SQLite and on PostgreSQL (test ids ``[sqlite]`` and
+``[postgresql]``); elsewhere ``store`` is SQLite. ``@pytest.mark.sqlite_only`` opts a test out."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sqlite_only: runs on SQLite only (in BOTH_BACKENDS)")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" not in metafunc.fixturenames:
+        return
+    rel = Path(str(metafunc.definition.path)).resolve().relative_to(REPO).as_posix()
+    if metafunc.definition.get_closest_marker("sqlite_only") is not None:
+        return
+    if any(
+        m.args and m.args[0] == "backend" for m in metafunc.definition.iter_markers("parametrize")
+    ):
+        return  # the test names its backend itself
+    if any(rel.startswith(prefix) for prefix in BOTH_BACKENDS):
+        metafunc.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[tuple[Cluster, str]]:
+    """One PostgreSQL server for the session and a migrated template database (skips, saying
+    why, when no server can be started)."""
     try:
-        yield s
+        cluster = Cluster.start()
+    except Unavailable as exc:
+        if os.environ.get("RUNWAY_TEST_REQUIRE_POSTGRES"):  # CI (.ci/run): a skip would hide it
+            pytest.fail(f"no PostgreSQL server: {exc}")
+        pytest.skip(f"no PostgreSQL server: {exc}")
+    try:
+        template = run_apart(create_template(cluster))
+        yield cluster, template
     finally:
-        await s.close()
+        cluster.stop()
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """``sqlite`` or ``postgresql`` (see ``BOTH_BACKENDS``)."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def pg_url(pg_cluster: tuple[Cluster, str]) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database of its own for this test (dropped after)."""
+    cluster, template = pg_cluster
+    url = run_apart(create_database(cluster, template))
+    try:
+        yield url
+    finally:
+        run_apart(drop_database(cluster, url))
+
+
+StoreOpener = Callable[[], Awaitable[Store]]
+
+
+@pytest.fixture
+async def open_store(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> AsyncIterator[StoreOpener]:
+    """Opens one more store on this test's database (another process's view of it); the
+    stores are closed after the test."""
+    target = request.getfixturevalue("pg_url") if backend == "postgresql" else None
+    opened: list[Store] = []
+
+    async def opener() -> Store:
+        s: Store
+        if target is not None:
+            s = await PgStore.connect(target)
+        else:
+            s = await Store.open(tmp_path / "bot.sqlite3")
+        opened.append(s)
+        return s
+
+    try:
+        yield opener
+    finally:
+        for s in reversed(opened):
+            await s.close()
+
+
+@pytest.fixture
+async def store(open_store: StoreOpener) -> Store:
+    """The test's store: SQLite, or PostgreSQL in the suites of ``BOTH_BACKENDS``."""
+    return await open_store()
 
 
 def make_settings(**quota: object) -> Settings:
@@ -151,7 +250,28 @@ class RecordingPort:
         self.confirmed = asyncio.Event()
         self.clock: FakeClock | None = None
         self.times: list[float] = []  # clock time of each status update (when clock is set)
+        # publish(): (job id, orphan) per call; ``status_posts``: the status message posted
+        # (thread: same id) per job; ``refuse_status``: the channel refuses it (Published with
+        # no message); ``still_posting``: the job's command is still posting (None unless orphan).
+        self.publishes: list[tuple[int, bool]] = []
+        self.refuse_status = False
+        self.publish_errors: list[Exception] = []  # raised (in order) by the next publish calls
+        self.still_posting: set[int] = set()
+        self.status_posts: dict[int, int] = {}
         self._next_id = 9000
+
+    async def publish(self, job: Job, *, orphan: bool) -> Published | None:
+        self.publishes.append((job.id, orphan))
+        if self.publish_errors:
+            raise self.publish_errors.pop(0)
+        if job.id in self.still_posting and not orphan:
+            return None
+        if self.refuse_status:
+            return Published(None)
+        if job.id not in self.status_posts:  # a second call finds the first post
+            self._next_id += 1
+            self.status_posts[job.id] = self._next_id
+        return Published(self.status_posts[job.id], self.status_posts[job.id])
 
     async def status_changed(self, update: StatusUpdate) -> None:
         self.statuses.append(update)

@@ -79,6 +79,7 @@ def test_dry_run_lists_every_command(payloads: list[dict[str, Any]]) -> None:
         ("usage", 1),
         ("quota", 1),
         ("runway", 1),
+        ("help", 1),
         ("Animate this image", 3),
     }
 
@@ -109,7 +110,7 @@ def test_animate_options(payloads: list[dict[str, Any]]) -> None:
     assert opts["duration"]["autocomplete"] is True
     assert opts["seed"]["min_value"] == 0 and opts["seed"]["max_value"] == 4_294_967_295
     assert opts["last_frame"]["type"] == 11 and opts["last_frame"]["required"] is False
-    assert animate["contexts"] == [0, 1]  # guilds and bot DMs, not group DMs
+    assert animate["contexts"] == [0]  # servers only: not shown in DMs (allow_dms is off)
     assert animate["integration_types"] == [0]
     assert animate["default_member_permissions"] is None
 
@@ -128,18 +129,25 @@ def test_quota_group_is_guild_only_and_hints_manage_server(
     assert quota["contexts"] == [0]
     assert quota["dm_permission"] is False
     subs = options(quota)
-    assert list(subs) == ["set", "clear", "role", "default", "reset", "grant", "show", "top"]
+    assert list(subs) == [
+        "set", "clear", "role", "default", "reset", "grant", "show", "top", "list", "log",
+    ]  # fmt: skip
     assert all(sub["type"] == 1 for sub in subs.values())
     assert options(subs["role"])["role"]["type"] == 8
     assert options(subs["set"])["user"]["type"] == 6
     assert options(subs["grant"])["amount"]["type"] == 10
 
 
-def test_runway_group_hints_administrator_and_offers_scopes(
+def test_runway_group_hints_manage_server_and_offers_scopes(
     payloads: list[dict[str, Any]],
 ) -> None:
     runway = by_name(payloads)["runway"]
-    assert runway["default_member_permissions"] == ADMINISTRATOR
+    # Server admins set the budget, channels and language here; status and sync check owners.
+    assert runway["default_member_permissions"] == MANAGE_GUILD
+    assert set(options(runway)) == {
+        "channels", "status", "sync", "budget", "cost-confirm", "language",
+    }  # fmt: skip
+    assert set(options(options(runway)["channels"])) == {"add", "remove", "list"}
     scope = options(options(runway)["sync"])["scope"]
     assert [c["value"] for c in scope["choices"]] == ["here", "global", "clear-here"]
 
@@ -192,7 +200,13 @@ async def test_setup_hook_wires_everything_and_close_releases_it(tmp_path: Path)
         patterns = bot._connection._view_store._dynamic_items.values()
         assert set(DYNAMIC_ITEMS) <= set(patterns)
         assert {c.name for c in bot.tree.get_commands()} >= {"animate", "quota", "runway"}
-        assert set(bot.cogs) == {"GenerateCog", "JobsCog", "QuotaAdminCog", "OwnerCog"}
+        assert set(bot.cogs) == {
+            "GenerateCog",
+            "JobsCog",
+            "QuotaAdminCog",
+            "OwnerCog",
+            "HelpCog",
+        }
         stats = await services.jobs.queue_stats()
         assert sum(stats.by_state.values()) == 0
         org = await services.runway.organization()  # the client really reaches the simulator

@@ -430,3 +430,38 @@ def test_models_written_as_a_table_get_a_clear_message(tmp_path: Path) -> None:
     text = '[models]\nid = "gen4_turbo"\n'
     (problem,) = problems_of(write(tmp_path, text))
     assert "[[models]]" in problem, problem
+
+
+def test_storage_defaults_to_the_sqlite_file(tmp_path: Path) -> None:
+    storage = load_settings(write(tmp_path, MINIMAL_MODEL), environ={}).storage
+    assert storage.url is None
+    assert storage.describe() == f"SQLite {storage.path}"
+
+
+def test_a_postgresql_url_from_a_secret_file_is_never_shown(tmp_path: Path) -> None:
+    secret = tmp_path / "db-url"
+    secret.write_text("postgresql://bot:hunter2@db.internal:5433/runway\n")
+    env = {"RUNWAY_BOT_DATABASE_URL_FILE": str(secret)}
+    storage = load_settings(write(tmp_path, MINIMAL_MODEL), environ=env).storage
+    assert storage.url is not None
+    assert storage.url.get_secret_value() == "postgresql://bot:hunter2@db.internal:5433/runway"
+    assert "hunter2" not in repr(storage) and "hunter2" not in storage.describe()
+    assert storage.describe().startswith("PostgreSQL db.internal:5433/runway")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("mysql://bot:hunter2@db/runway", "must start with postgresql://"),
+        ("postgresql://bot:hunter2@/runway", "names no server"),
+        ("postgresql://bot:hunter2@db:5432", "names no database"),
+        ("postgresql://bot:hunter2@db:99999/runway", "is not a valid URL"),
+    ],
+)
+def test_a_bad_postgresql_url_is_one_line_without_the_password(
+    tmp_path: Path, url: str, expected: str
+) -> None:
+    text = f'[storage]\nurl = "{url}"\n' + MINIMAL_MODEL
+    problems = problems_of(write(tmp_path, text))
+    assert len(problems) == 1 and problems[0].startswith("storage.url: "), problems
+    assert expected in problems[0] and "hunter2" not in problems[0]

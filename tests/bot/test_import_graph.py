@@ -8,7 +8,10 @@ of the cycle check; the layering rules apply to them too.
 Layering (see docs/architecture.md): only ``bot/app.py`` and ``bot/ui/`` (and ``cogs/``) import
 discord; no core module imports ``bot.ui``, ``bot.app`` or ``cogs``, except ``bot/cli.py``,
 which imports ``bot.app`` inside its command functions so that ``check-config`` and ``simulate``
-never load discord; ``bot/ui/`` does not import ``bot.app`` or ``cogs``.
+never load discord; ``bot/ui/`` does not import ``bot.app`` or ``cogs``. Two packages sit apart:
+``bot/fakediscord/`` (a stand-in for Discord) imports nothing of the bot and not discord, and
+``bot/playground/`` (the fake, the simulator and the real bot in one process) sits on top of
+everything, imported by ``bot/cli.py`` alone, lazily; nothing the bot runs imports either.
 """
 
 from __future__ import annotations
@@ -179,14 +182,28 @@ def _cycle_in(graph: dict[str, set[str]], component: set[str]) -> list[str]:
     raise AssertionError(f"no cycle in {component}")  # pragma: no cover
 
 
+def _below(target: str, prefix: str) -> bool:
+    return target == prefix or target.startswith(prefix + ".")
+
+
+APART = ("bot.fakediscord", "bot.playground")
+"""Packages outside the bot's layers: the fake Discord and the playground built on it."""
+
+
+def _is_apart(module: str) -> bool:
+    return any(_below(module, package) for package in APART)
+
+
 def _is_core(module: str) -> bool:
-    return module.startswith("bot") and not (
-        module == "bot.app" or module == "bot.ui" or module.startswith("bot.ui.")
+    return (
+        _below(module, "bot")
+        and not _is_apart(module)
+        and not (module == "bot.app" or _below(module, "bot.ui"))
     )
 
 
-def _below(target: str, prefix: str) -> bool:
-    return target == prefix or target.startswith(prefix + ".")
+def _is_discord_layer(module: str) -> bool:
+    return module == "bot.app" or _below(module, "bot.ui") or _below(module, "cogs")
 
 
 def _describe(edge: Edge) -> str:
@@ -214,7 +231,7 @@ def test_no_import_cycles() -> None:
 
 def test_no_cycles_in_the_discord_layer_even_for_type_checking() -> None:
     """In ``bot/app.py``, ``bot/ui/`` and ``cogs/`` not even annotation-only imports go round."""
-    layer = {name for name in modules() if not _is_core(name)}
+    layer = {name for name in modules() if _is_discord_layer(name)}
     graph: dict[str, set[str]] = {name: set() for name in layer}
     for edge in edges():
         if edge.source in layer and edge.target in layer and edge.target != edge.source:
@@ -226,7 +243,9 @@ def test_no_cycles_in_the_discord_layer_even_for_type_checking() -> None:
 def test_only_the_discord_layer_imports_discord() -> None:
     """Only ``bot/app.py``, ``bot/ui/`` and ``cogs/`` import discord."""
     bad = [
-        _describe(e) for e in edges() if _is_core(e.source) and _below(e.target.lower(), "discord")
+        _describe(e)
+        for e in edges()
+        if not _is_discord_layer(e.source) and _below(e.target.lower(), "discord")
     ]
     assert not bad, "discord imported outside the Discord layer:\n" + "\n".join(bad)
 
@@ -253,9 +272,41 @@ def test_the_ui_does_not_import_the_app_or_the_cogs() -> None:
     assert not bad, "bot/ui importing upward:\n" + "\n".join(bad)
 
 
+def test_the_fake_discord_stands_alone() -> None:
+    """``bot/fakediscord/`` imports only itself of ours: a stand-in for Discord, not the bot."""
+    assert "bot.fakediscord.server" in modules()
+    bad = [
+        _describe(e)
+        for e in edges()
+        if _below(e.source, "bot.fakediscord")
+        and (_below(e.target, "bot") or _below(e.target, "cogs"))
+        and not _below(e.target, "bot.fakediscord")
+    ]
+    assert not bad, "bot/fakediscord importing the bot:\n" + "\n".join(bad)
+
+
+def test_nothing_the_bot_runs_imports_the_fake_or_the_playground() -> None:
+    """Only ``bot/cli.py`` reaches ``bot.playground``, inside its command function; nothing of
+    the bot (core, Discord layer, cogs) imports ``bot.fakediscord``."""
+    assert "bot.playground" in modules()
+    bad = [
+        _describe(e)
+        for e in edges()
+        if not _is_apart(e.source)
+        and any(_below(e.target, package) for package in APART)
+        and not (e.source == "bot.cli" and e.target.startswith("bot.playground") and e.in_function)
+    ]
+    assert not bad, "the bot importing the fake or the playground:\n" + "\n".join(bad)
+
+
 def test_importing_every_core_module_leaves_discord_unloaded() -> None:
-    """The same rule at run time: the core alone never pulls discord into ``sys.modules``."""
-    core = sorted(m for m in modules() if _is_core(m) and m != "bot.__main__")
+    """The same rule at run time: the core (and the fake Discord) never pull discord in."""
+    core = sorted(
+        m
+        for m in modules()
+        if (_is_core(m) or _below(m, "bot.fakediscord"))
+        and m not in ("bot.__main__", "bot.fakediscord.__main__")
+    )
     script = (
         "import importlib, sys\n"
         f"for name in {core!r}:\n"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from bot.instance import InstanceBusy, acquire_instance
+from bot.instance import InstanceBusy, acquire_instance, process_owner
 
 
 def test_owner_id_survives_a_restart(tmp_path: Path) -> None:
@@ -64,3 +65,18 @@ def test_a_killed_holder_frees_the_directory(tmp_path: Path) -> None:
         holder.kill()
         holder.wait(timeout=30)
     acquire_instance(tmp_path).release()
+
+
+def test_process_owner_is_unique_per_process_and_takes_no_lock(tmp_path: Path) -> None:
+    """On PostgreSQL each process names its leases itself: never a dead process's name."""
+    code = "from bot.instance import process_owner; print(process_owner())"
+    others = {
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        for _ in range(2)
+    }
+    mine = {process_owner(), process_owner()}
+    assert len(others) == 2 and len(mine) == 2 and not others & mine
+    assert all(f":{os.getpid()}:" in owner for owner in mine)
+    acquire_instance(tmp_path).release()  # the data directory was not locked by any of it

@@ -1,10 +1,10 @@
 import asyncio
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
 from bot.catalog.rules import utf16_length
+from bot.config import Settings
 from bot.domain import (
     InputRole,
     JobError,
@@ -15,12 +15,20 @@ from bot.domain import (
     JobState,
     NewJob,
     NotAllowed,
+    Origin,
     QuotaExceeded,
 )
-from bot.jobs import INPUT_RETENTION_SECONDS
+from bot.jobs import INPUT_RETENTION_SECONDS, JobService
 from bot.store import jobs_repo
 from bot.store.db import Store
-from tests.bot.conftest import Engine, FakeClock, image_input, make_settings, new_animate
+from tests.bot.conftest import (
+    Engine,
+    FakeClock,
+    StoreOpener,
+    image_input,
+    make_settings,
+    new_animate,
+)
 
 A = JobKind.ANIMATE
 
@@ -165,13 +173,14 @@ async def test_quota_exceeded_on_create(engine: Engine) -> None:
     with pytest.raises(QuotaExceeded) as err:
         await engine.jobs.create(new_animate(duration=5))
     assert err.value.needed == 25
-    assert "you have 10 of 100 left this day" in err.value.message
+    assert "you have 10 of 100 left today" in err.value.message
 
 
-async def test_200_concurrent_creates_admit_exactly_n(tmp_path: Path, clock: FakeClock) -> None:
+async def test_200_concurrent_creates_admit_exactly_n(
+    open_store: StoreOpener, clock: FakeClock
+) -> None:
     settings = make_settings(unit="jobs", default_limit=23, max_active_jobs_per_user=1000)
-    path = tmp_path / "race.sqlite3"
-    stores = [await Store.open(path) for _ in range(3)]
+    stores = [await open_store() for _ in range(3)]  # three processes on one database
     try:
         engines = [Engine(settings, s, clock) for s in stores]
         job = new_animate(duration=2)
@@ -213,9 +222,7 @@ async def test_cancel_rules_and_refund(engine: Engine) -> None:
 async def test_cancel_of_a_running_job_asks_the_worker_to_cancel_at_runway(engine: Engine) -> None:
     job = await engine.jobs.create(new_animate())
     async with engine.store.transaction() as conn:
-        await conn.execute(
-            "UPDATE jobs SET state = 'running', provider_task_id = 't1' WHERE id = ?", (job.id,)
-        )
+        await jobs_repo.update(conn, job.id, {"state": "running", "provider_task_id": "t1"})
     done = await engine.jobs.cancel(job.id, actor_id=1, actor_is_admin=False)
     assert done.state is JobState.CANCELLED and done.error_text == "Cancelled by you."
     row = await engine.store.fetchone("SELECT remote_cancel FROM jobs WHERE id = ?", (job.id,))
@@ -302,3 +309,80 @@ async def test_restyle_create(engine: Engine) -> None:
         InputRole.VIDEO,
         InputRole.REFERENCE,
     ]
+
+
+# -- iterating on a result (issue 14) -------------------------------------------------------
+
+
+async def test_plan_rerun_with_an_edited_prompt_keeps_the_seed_and_records_the_origin(
+    engine: Engine,
+) -> None:
+    job = await engine.jobs.create(new_animate(seed=5, inputs=(image_input(1000, 1000),)))
+    assert job.ratio_auto and job.rerun_of is None and job.origin is None
+    plan = await engine.jobs.plan_rerun(
+        job.id, actor_id=1, new_seed=5, prompt="  a storm  ", origin=Origin.EDIT
+    )
+    assert (plan.prompt, plan.params.seed, plan.parent_id, plan.origin) == (
+        "a storm",
+        5,
+        job.id,
+        "edit",
+    )
+    edited = await engine.jobs.create(replace(plan, quota_left=50.0))
+    assert (edited.rerun_of, edited.origin, edited.quota_left) == (job.id, "edit", 50.0)
+    assert not edited.ratio_auto  # the ratio chosen for the first job is kept as given
+    assert edited.params.ratio == job.params.ratio
+    with pytest.raises(NotAllowed, match="can edit it"):
+        await engine.jobs.plan_rerun(job.id, actor_id=2, prompt="x", origin=Origin.EDIT)
+    retry = await engine.jobs.plan_rerun(job.id, actor_id=1, new_seed=5)
+    vary = await engine.jobs.plan_rerun(job.id, actor_id=1)
+    assert (retry.origin, vary.origin) == ("retry", "rerun")
+    assert vary.params.seed != 5
+
+
+async def test_derive_needs_a_finished_clip_and_the_requester(engine: Engine) -> None:
+    job = await engine.jobs.create(new_animate())
+    frame = image_input(640, 360)
+    args = {
+        "kind": JobKind.ANIMATE,
+        "params": JobParams(model="gen4_turbo"),
+        "prompt": "on and on",
+        "inputs": (frame,),
+        "origin": Origin.CONTINUE,
+    }
+    with pytest.raises(JobError, match="no clip to work from"):
+        await engine.jobs.derive(job.id, actor_id=1, **args)  # type: ignore[arg-type]
+    async with engine.store.transaction() as conn:
+        await jobs_repo.update(conn, job.id, {"state": JobState.SUCCEEDED.value})
+    with pytest.raises(NotAllowed, match="can continue it"):
+        await engine.jobs.derive(job.id, actor_id=2, **args)  # type: ignore[arg-type]
+    plan = await engine.jobs.derive(job.id, actor_id=1, **args)  # type: ignore[arg-type]
+    made = await engine.jobs.create(plan)
+    assert (made.rerun_of, made.origin, made.prompt) == (job.id, "continue", "on and on")
+    assert made.params.ratio == "1280:720" and made.ratio_auto  # chosen from the frame
+
+
+async def test_create_and_cancel_wake_the_workers_of_other_processes(
+    pg_url: str, settings: Settings
+) -> None:
+    """On PostgreSQL a job created or cancelled through one store (process) wakes whoever
+    listens on another (NOTIFY); the store's own wake callback runs too."""
+    from bot.quota import QuotaService
+    from bot.store.postgres.db import PgStore
+
+    here, there = await PgStore.connect(pg_url), await PgStore.connect(pg_url)
+    try:
+        woken = asyncio.Event()
+        await there.listen(woken.set)
+        local: list[int] = []
+        quota = QuotaService(here, settings.quota, settings.models)
+        jobs = JobService(settings, here, quota, wake=lambda: local.append(1))
+        job = await jobs.create(new_animate())
+        await asyncio.wait_for(woken.wait(), 10)
+        woken.clear()
+        await jobs.cancel(job.id, actor_id=1, actor_is_admin=False)
+        await asyncio.wait_for(woken.wait(), 10)
+        assert local == [1, 1]
+    finally:
+        await here.close()
+        await there.close()

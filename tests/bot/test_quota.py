@@ -1,6 +1,5 @@
 import asyncio
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -11,7 +10,7 @@ from bot.quota import QuotaService, period_window, resolve_limit
 from bot.store import jobs_repo
 from bot.store.db import Store
 from bot.store.quota_repo import LimitRow
-from tests.bot.conftest import FakeClock
+from tests.bot.conftest import FakeClock, StoreOpener
 
 G = 1000
 
@@ -28,16 +27,18 @@ async def _reserve(
         res = await quota.plan_reservation(
             conn, guild_id=G, user_id=user, role_ids=roles, credits=credits
         )
-        cur = await conn.execute(
-            "INSERT INTO jobs (kind, state, user_id, guild_id, channel_id, prompt, model,"
-            " created_at, updated_at, estimated_credits, quota_key, quota_guild, quota_amount,"
-            " cap_key, quota_state) VALUES ('animate', 'queued', ?, ?, 1, '', 'gen4_turbo',"
-            " 0, 0, ?, ?, ?, ?, ?, 'reserved')",
-            (user, G, credits, res.quota_key, res.guild_key, res.amount, res.cap_key),
-        )
-        assert cur.lastrowid is not None
-        await quota.commit_reservation(conn, res, cur.lastrowid)
-        return cur.lastrowid
+        job_id = await jobs_repo.insert_job(
+            conn,
+            {
+                "kind": "animate", "state": "queued", "user_id": user, "guild_id": G,
+                "channel_id": 1, "prompt": "", "model": "gen4_turbo", "created_at": 0,
+                "updated_at": 0, "estimated_credits": credits, "quota_key": res.quota_key,
+                "quota_guild": res.guild_key, "quota_amount": res.amount,
+                "cap_key": res.cap_key, "quota_state": "reserved",
+            },
+        )  # fmt: skip
+        await quota.commit_reservation(conn, res, job_id)
+        return job_id
 
 
 def test_period_windows_are_utc_with_known_reset() -> None:
@@ -156,7 +157,7 @@ async def test_jobs_unit_counts_one_per_job_and_resets_next_period(
     q = _quota(store, clock, unit="jobs", default_limit=2)
     await _reserve(store, q, 5, 300)
     await _reserve(store, q, 5, 300)
-    with pytest.raises(QuotaExceeded, match="needs 1 jobs but you have 0 of 2 left this day"):
+    with pytest.raises(QuotaExceeded, match="needs 1 jobs but you have 0 of 2 left today"):
         await _reserve(store, q, 5, 300)
     clock.advance(12 * 3600)  # next UTC day
     s = await q.status(G, 5)
@@ -183,10 +184,11 @@ async def test_bot_wide_daily_cap(store: Store, clock: FakeClock) -> None:
     assert await q.bot_usage_today() == (0, 100)
 
 
-async def test_200_concurrent_reservations_admit_exactly_the_limit(tmp_path: Path) -> None:
-    path = tmp_path / "race.sqlite3"
+async def test_200_concurrent_reservations_admit_exactly_the_limit(
+    open_store: StoreOpener,
+) -> None:
     clock = FakeClock()
-    stores = [await Store.open(path) for _ in range(4)]
+    stores = [await open_store() for _ in range(4)]  # four processes on one database
     try:
         services = [_quota(s, clock, default_limit=37) for s in stores]
 
@@ -206,3 +208,140 @@ async def test_200_concurrent_reservations_admit_exactly_the_limit(tmp_path: Pat
     finally:
         for s in stores:
             await s.close()
+
+
+async def test_server_daily_budget_is_enforced_at_admission(store: Store, clock: FakeClock) -> None:
+    q = _quota(store, clock)
+    await q.guilds.update(G, 42, daily_budget=100)
+    a = await _reserve(store, q, 1, 60)
+    with pytest.raises(QuotaExceeded, match="budget of 100 credits") as refused:
+        await _reserve(store, q, 2, 50)  # another member: the budget is the server's
+    assert refused.value.scope == "guild"
+    assert refused.value.fmt["left"] == "40" and refused.value.fmt["needed"] == "50"
+    assert "100" in refused.value.text("ja")
+    assert await q.guild_usage_today(G) == (0, 60)
+    async with store.transaction() as conn:  # a refunded job gives the budget back
+        assert await q.refund(conn, await _row_in(conn, a), provider_spent=60) is True
+    b = await _reserve(store, q, 2, 90)
+    async with store.transaction() as conn:  # a settled job counts what was charged
+        await q.settle(conn, await _row_in(conn, b), 80.0)
+    assert await q.guild_usage_today(G) == (80, 0)
+    with pytest.raises(QuotaExceeded):
+        await _reserve(store, q, 3, 21)
+    await _reserve(store, q, 3, 20)
+    clock.advance(12 * 3600)  # the next UTC day renews the budget
+    assert await q.guild_usage_today(G) == (0, 0)
+    await _reserve(store, q, 3, 100)
+
+
+async def test_without_a_budget_the_server_spend_is_still_counted(
+    store: Store, clock: FakeClock
+) -> None:
+    q = _quota(store, clock)
+    await _reserve(store, q, 1, 500)
+    assert await q.guild_usage_today(G) == (0, 500)
+    assert await q.guild_usage_today(G + 1) == (0, 0)
+    await q.guilds.update(G, 1, daily_budget=400)  # a budget set later sees today's spend
+    with pytest.raises(QuotaExceeded, match="0 left"):
+        await _reserve(store, q, 2, 1)
+
+
+async def test_concurrent_jobs_never_overrun_the_server_budget(open_store: StoreOpener) -> None:
+    clock = FakeClock()
+    stores = [await open_store() for _ in range(3)]
+    try:
+        services = [_quota(s, clock) for s in stores]
+        await services[0].guilds.update(G, 1, daily_budget=50)
+
+        async def one(i: int) -> bool:
+            try:
+                await _reserve(stores[i % 3], services[i % 3], 100 + i, 5)
+            except QuotaExceeded:
+                return False
+            return True
+
+        results = await asyncio.gather(*(one(i) for i in range(40)))
+        assert sum(results) == 10
+        assert await services[0].guild_usage_today(G) == (0, 50)
+    finally:
+        for s in stores:
+            await s.close()
+
+
+async def test_limit_changes_are_audited_with_actor_and_values(
+    store: Store, clock: FakeClock
+) -> None:
+    q = _quota(store, clock, default_limit=100)
+    await q.set_user_limit(G, 5, 30, actor_id=42)
+    await q.set_user_limit(G, 5, 30, actor_id=42)  # no change, no entry
+    await q.set_role_limit(G, 9, "unlimited", actor_id=43)
+    await q.set_guild_default(G, 10)  # the operator CLI: no actor
+    clock.advance(5)
+    await q.clear_user_limit(G, 5, actor_id=44)
+    await q.grant(G, 5, 7, actor_id=42)
+    log = await q.audit_log(G, limit=50)
+    assert [(r.actor_id, r.action, r.subject_id, r.old_value, r.new_value) for r in log] == [
+        (42, "bonus.grant", 5, "0", "7"),
+        (44, "limit.user", 5, "30", None),
+        (None, "limit.guild", None, None, "10"),
+        (43, "limit.role", 9, None, "unlimited"),
+        (42, "limit.user", 5, None, "30"),
+    ]
+    assert log[0].created_at == clock.now
+    older = await q.audit_log(G, limit=2, offset=2)
+    assert [r.id for r in older] == [log[2].id, log[3].id]
+    about = await q.audit_log(G, limit=10, subject_id=9)
+    assert [r.action for r in about] == ["limit.role"]
+    assert await q.audit_log(G + 1) == []
+
+
+async def test_reset_says_what_it_cleared_and_can_keep_the_bonus(
+    store: Store, clock: FakeClock
+) -> None:
+    q = _quota(store, clock, default_limit=100)
+    a = await _reserve(store, q, 5, 30)
+    async with store.transaction() as conn:
+        await q.settle(conn, await _row_in(conn, a), 30.0)
+    await _reserve(store, q, 5, 10)  # still running: stays reserved
+    await q.grant(G, 5, 15)
+    done = await q.reset_usage(G, 5, clear_bonus=False, actor_id=42)
+    assert (done.used, done.bonus_cleared, done.bonus_kept, done.reserved) == (30, 0, 15, 10)
+    s = await q.status(G, 5)
+    assert (s.used, s.bonus, s.reserved, s.remaining) == (0, 15, 10, 105)
+    done = await q.reset_usage(G, 5, actor_id=42)
+    assert (done.used, done.bonus_cleared, done.bonus_kept) == (0, 15, 0)
+    assert (await q.status(G, 5)).bonus == 0
+    actions = [(r.action, r.old_value) for r in await q.audit_log(G, limit=3)]
+    assert actions == [("bonus.reset", "15"), ("usage.reset", "0"), ("usage.reset", "30")]
+
+
+async def test_limits_lists_default_roles_and_overrides(store: Store, clock: FakeClock) -> None:
+    q = _quota(store, clock)
+    assert (await q.limits(G)).default is None
+    await q.set_guild_default(G, 10)
+    await q.set_role_limit(G, 9, 60)
+    await q.set_role_limit(G, 8, "blocked")
+    await q.set_user_limit(G, 5, "unlimited")
+    await q.set_user_limit(G + 1, 6, 1)
+    got = await q.limits(G)
+    assert got.default == LimitRow("guild", 0, "limit", 10)
+    assert got.roles == (LimitRow("role", 8, "blocked", None), LimitRow("role", 9, "limit", 60))
+    assert got.users == (LimitRow("user", 5, "unlimited", None),)
+
+
+async def test_status_names_the_role_a_limit_comes_from(store: Store, clock: FakeClock) -> None:
+    q = _quota(store, clock, default_limit=5)
+    await q.set_role_limit(G, 9, 60)
+    assert (await q.status(G, 5, [9])).source_role == 9
+    assert (await q.status(G, 5)).source_role is None
+
+
+@pytest.mark.parametrize(("period", "phrase"), [("week", "this week"), ("month", "this month")])
+async def test_refusal_names_the_period_plainly(
+    store: Store, clock: FakeClock, period: str, phrase: str
+) -> None:
+    q = _quota(store, clock, unit="jobs", default_limit=1, period=period)
+    await _reserve(store, q, 5, 1)
+    with pytest.raises(QuotaExceeded, match=f"0 of 1 left {phrase}") as refused:
+        await _reserve(store, q, 5, 1)
+    assert refused.value.key == f"quota.not_enough.{period}"

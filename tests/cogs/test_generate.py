@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 from typing import Any
+from unittest.mock import AsyncMock, MagicMock
 
 import av
 import discord
@@ -18,9 +19,10 @@ from bot.jobs import JobService
 from bot.media import data_uri_fits
 from bot.media.datauri import max_raw_bytes
 from bot.quota import QuotaService
-from bot.ui.context import Services
+from bot.store import jobs_repo
+from bot.ui.context import Services, StatusRefresher
 from cogs.generate import MAX_VIDEO_BYTES, CheckFailed, GenerateCog, PromptModal
-from tests.cogs.conftest import Harness, make_harness, png_bytes
+from tests.cogs.conftest import Harness, build_settings, make_harness, png_bytes
 from tests.discord_doubles import (
     forbidden,
     make_attachment,
@@ -432,8 +434,9 @@ async def test_restyle_with_a_reference_image(
 async def test_restyle_refuses_an_image_as_the_video(harness: Harness, cog: GenerateCog) -> None:
     interaction, log = harness.interaction()
     await GenerateCog.restyle.callback(cog, interaction, make_attachment(png_bytes()), "x")
-    assert "must be a video" in log.last
-    assert not log.deferred
+    # judged by content (an animated GIF declared image/gif is a video here), not by type
+    assert log.last == "That file is a PNG image, not a video."
+    assert harness.channel.sent == []
 
 
 async def test_restyle_needs_a_prompt_for_aleph(harness: Harness, cog: GenerateCog) -> None:
@@ -561,3 +564,88 @@ async def test_a_big_video_is_reencoded_to_a_data_uri_for_cometapi(tmp_path: Pat
 def test_check_failed_is_a_user_error() -> None:
     error = CheckFailed("The image is empty.")
     assert isinstance(error, UserError) and error.message == "The image is empty."
+
+
+# -- cost first, a status that lives, saying what changed (issue 14) -------------------------
+
+
+async def test_the_confirmation_shows_the_cost_what_is_left_and_an_auto_ratio(
+    harness: Harness, cog: GenerateCog
+) -> None:
+    user = make_member()
+    interaction, log = harness.interaction(user=user)
+    await GenerateCog.animate.callback(cog, interaction, make_attachment(png_bytes()), "rain")
+    (job,) = await harness.jobs.list_user_jobs(user.id)
+    lines = log.last.splitlines()
+    assert lines[0].startswith(f"Job #{job.id} is queued. Follow it here: ")
+    assert lines[1] == "About **25** credits; **75** credits left after it."
+    assert lines[2].startswith("Resolution 1280×720 was chosen by `auto`")
+    assert job.ratio_auto and job.quota_left == 75
+    embed = harness.channel.sent[0][1]["embed"]
+    fields = {f.name: f.value for f in embed.fields}
+    assert fields["Left after it"] == "75 credits"
+    assert fields["Resolution"] == "1280×720 (auto)"
+
+
+async def test_the_status_carries_a_preview_of_the_input(
+    harness: Harness, cog: GenerateCog
+) -> None:
+    user = make_member()
+    interaction, _ = harness.interaction(user=user)
+    await GenerateCog.animate.callback(cog, interaction, make_attachment(png_bytes()), "rain")
+    (job,) = await harness.jobs.list_user_jobs(user.id)
+    kwargs = harness.channel.sent[0][1]
+    assert kwargs["file"].filename == f"preview-{job.id}.jpg"
+    assert kwargs["embed"].thumbnail.url == f"attachment://preview-{job.id}.jpg"
+    assert job.thumbnail  # recorded, so later edits keep the preview
+
+
+async def test_a_trimmed_clip_is_named_in_the_confirmation(
+    harness: Harness, cog: GenerateCog, tmp_path: Path
+) -> None:
+    user = make_member()
+    interaction, log = harness.interaction(user=user)
+    video = make_attachment(
+        mp4_bytes(tmp_path, 12.0), filename="long.mp4", content_type="video/mp4"
+    )
+    await GenerateCog.restyle.callback(cog, interaction, video, "make it snow")
+    (job,) = await harness.jobs.list_user_jobs(user.id)
+    assert job.source_seconds == pytest.approx(12.0, abs=0.2)
+    assert "Used the first 5 s of your 12 s clip: the model reads no more." in log.last
+    assert "About **75** credits" in log.last  # gen4_aleph bills 5 s at 15 credits/s
+
+
+async def test_a_job_sent_to_runway_before_its_status_was_posted_says_so(
+    harness: Harness, cog: GenerateCog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker submits within a second, before the status message exists: its update found
+    nothing to edit, so the status is redrawn and the answer says "submitted to Runway"."""
+    attach = harness.jobs.attach_message
+
+    async def attach_after_the_worker_submitted(job_id: int, **kwargs: Any) -> None:
+        await attach(job_id, **kwargs)
+        async with harness.store.transaction() as conn:
+            await jobs_repo.update(conn, job_id, {"state": "running", "provider_status": "PENDING"})
+
+    monkeypatch.setattr(harness.jobs, "attach_message", attach_after_the_worker_submitted)
+    refresher = MagicMock(spec_set=StatusRefresher)
+    refresher.refresh = AsyncMock()
+    assert harness.bot.services is not None
+    harness.bot.services.delivery = refresher
+    interaction, log = harness.interaction()
+    await GenerateCog.animate.callback(cog, interaction, make_attachment(png_bytes()), "rain")
+    assert "was queued and is already submitted to Runway" in log.last
+    ((redrawn,), _) = refresher.refresh.await_args
+    assert redrawn.state is JobState.RUNNING
+
+
+def test_commands_are_for_servers_unless_the_bot_allows_dms(harness: Harness) -> None:
+    cog = GenerateCog(harness.bot)
+    for command in (cog.animate, cog.restyle, cog.menu):
+        assert command.allowed_contexts is not None
+        assert command.allowed_contexts.guild and not command.allowed_contexts.dm_channel
+        assert not command.allowed_contexts.private_channel
+    harness.bot.settings = build_settings(allow_dms=True)
+    opened = GenerateCog(harness.bot)
+    for command in (opened.animate, opened.restyle, opened.menu):
+        assert command.allowed_contexts is not None and command.allowed_contexts.dm_channel

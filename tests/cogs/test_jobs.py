@@ -131,9 +131,10 @@ async def test_usage_shows_my_quota(harness: Harness, cog: JobsCog) -> None:
     assert log.deferred  # acknowledged before reading the database
     (embed,) = log.embeds()
     fields = {f.name: f.value for f in embed.fields}
-    assert fields["Limit"] == "100"
+    assert fields["Limit"] == "100 credits"
     assert fields["In progress"] == "25 credits"
-    assert fields["Left"] == "75"
+    assert fields["Left"] == "75 credits"
+    assert fields["Limit from"] == "the bot's default"
     assert "<t:" in (fields["Resets"] or "")
 
 
@@ -146,3 +147,80 @@ async def test_an_admin_of_another_server_cannot_cancel(harness: Harness, cog: J
     assert "Only the person who started this job" in log.last
     job = await harness.jobs.get(job_id)
     assert job is not None and job.state is JobState.QUEUED
+
+
+async def _many_jobs(harness: Harness, user: Any, count: int) -> list[int]:
+    """``count`` finished (cancelled) jobs with distinct prompts, oldest first."""
+    ids = []
+    for i in range(count):
+        job_id = await start_job(harness, user, prompt=f"prompt number {i} *bold*")
+        await harness.jobs.cancel(job_id, actor_id=user.id, actor_is_admin=False)
+        ids.append(job_id)
+    return ids
+
+
+async def test_jobs_shows_prompts_and_pages(harness: Harness, cog: JobsCog) -> None:
+    me = make_member()
+    ids = await _many_jobs(harness, me, 12)
+    first, log = harness.interaction(user=me)
+    await JobsCog.jobs.callback(cog, first, None, 1)
+    (embed,) = log.embeds()
+    text = embed.description or ""
+    assert f"#{ids[-1]}" in text and f"#{ids[2]}" in text and f"#{ids[1]}" not in text
+    assert "> prompt number 11 \\*bold\\*" in text  # the prompt, markdown made inert
+    assert "Gen-4 Turbo" in text and "gen4_turbo" not in text  # labels, not model ids
+    assert "cancelled" in text
+    assert embed.footer.text == "Page 1 · more with /jobs page:2"
+
+    second, log = harness.interaction(user=me)
+    await JobsCog.jobs.callback(cog, second, None, 2)
+    (embed,) = log.embeds()
+    assert f"#{ids[1]}" in (embed.description or "") and f"#{ids[0]}" in (embed.description or "")
+    assert embed.footer.text == "Page 2"
+
+    past, log = harness.interaction(user=me)
+    await JobsCog.jobs.callback(cog, past, None, 3)
+    assert "Nothing on this page" in (log.embeds()[0].description or "")
+
+
+async def test_an_admin_lists_a_members_jobs(harness: Harness, cog: JobsCog) -> None:
+    member = make_member(name="alice")
+    member.display_name = "alice"
+    (job_id,) = await _many_jobs(harness, member, 1)
+    admin, log = harness.interaction(user=make_member(), permissions=ADMIN_PERMISSIONS)
+    await JobsCog.jobs.callback(cog, admin, member, 1)
+    (embed,) = log.embeds()
+    assert embed.title == "Jobs of alice in this server"
+    assert f"#{job_id}" in (embed.description or "")
+
+
+async def test_a_member_cannot_list_someone_elses_jobs(harness: Harness, cog: JobsCog) -> None:
+    other = make_member()
+    await _many_jobs(harness, other, 1)
+    interaction, log = harness.interaction(user=make_member())
+    await JobsCog.jobs.callback(cog, interaction, other, 1)
+    assert "Only server admins" in log.last
+    assert not log.embeds() and log.messages[0][1]["ephemeral"] is True
+
+
+async def test_jobs_and_usage_answer_in_the_members_language(
+    harness: Harness, cog: JobsCog
+) -> None:
+    import discord
+
+    me = make_member()
+    await start_job(harness, me)
+    listing, log = harness.interaction(user=me)
+    listing.locale = discord.Locale.japanese
+    await JobsCog.jobs.callback(cog, listing, None, 1)
+    (embed,) = log.embeds()
+    assert embed.title == "このサーバーでのあなたのジョブ"
+    assert "待機中" in (embed.description or "") and "アニメート" in (embed.description or "")
+
+    usage, log = harness.interaction(user=me)
+    usage.locale = discord.Locale.spain_spanish
+    await JobsCog.usage.callback(cog, usage)
+    (embed,) = log.embeds()
+    fields = {f.name: f.value for f in embed.fields}
+    assert embed.title == "Tu cuota en este servidor"
+    assert fields["Límite"] == "100 créditos" and fields["En curso"] == "25 créditos"

@@ -176,3 +176,131 @@ async def test_sync_clear_here_removes_the_servers_copies(harness: Harness, cog:
     assert "Removed this server's copies" in text
     tree.clear_commands.assert_called_once()
     tree.sync.assert_awaited_once()
+
+
+def sub(cog: OwnerCog, *path: str) -> Any:
+    """The bound /runway sub-command (``"budget"``, ``"channels", "add"``)."""
+    node: Any = cog.app_command
+    for name in path:
+        node = node.get_command(name)
+    return node
+
+
+def admin_in(harness: Harness, cog: OwnerCog, *path: str, **kwargs: Any) -> tuple[Any, Any]:
+    kwargs.setdefault("user", make_member())
+    kwargs.setdefault("permissions", ADMIN_PERMISSIONS)
+    interaction, log = harness.interaction(**kwargs)
+    interaction.command = sub(cog, *path)
+    return interaction, log
+
+
+async def test_server_settings_are_for_server_admins(harness: Harness, cog: OwnerCog) -> None:
+    from discord import app_commands
+
+    from bot.ui.errors import NotAdmin
+
+    for path in (("budget",), ("cost-confirm",), ("language",), ("channels", "add")):
+        interaction, _ = admin_in(harness, cog, *path)
+        assert await cog.interaction_check(interaction)
+        member, _ = admin_in(harness, cog, *path, permissions=None)
+        with pytest.raises(NotAdmin):
+            await cog.interaction_check(member)
+        dm, _ = admin_in(harness, cog, *path, guild_id=None, user=make_member(OWNER_ID))
+        with pytest.raises(app_commands.NoPrivateMessage):
+            await cog.interaction_check(dm)
+    status, _ = admin_in(harness, cog, "status")  # operator tools stay owner-only
+    with pytest.raises(NotOwner):
+        await cog.interaction_check(status)
+
+
+async def test_budget_set_show_remove_and_audit(harness: Harness, cog: OwnerCog) -> None:
+    interaction, log = admin_in(harness, cog, "budget")
+    await OwnerCog.budget.callback(cog, interaction, 300, False)
+    assert log.last == "Daily budget: 0 of 300 credits used today (renews at 00:00 UTC)."
+    start, _ = harness.interaction(user=make_member())
+    await GenerateCog.animate.callback(
+        GenerateCog(harness.bot), start, make_attachment(png_bytes()), "x"
+    )
+    show, log = admin_in(harness, cog, "budget")
+    await OwnerCog.budget.callback(cog, show, None, False)
+    assert log.last.startswith("Daily budget: 25 of 300 credits")
+    both, log = admin_in(harness, cog, "budget")
+    await OwnerCog.budget.callback(cog, both, 5, True)
+    assert "not both" in log.last
+    assert (await harness.quota.guilds.get(harness.guild_id)).daily_budget == 300
+    remove, log = admin_in(harness, cog, "budget")
+    await OwnerCog.budget.callback(cog, remove, None, True)
+    assert log.last.startswith("No daily budget")
+    entries = await harness.quota.audit_log(harness.guild_id)
+    assert [(e.action, e.old_value, e.new_value) for e in entries] == [
+        ("setting.daily_budget", "300", None),
+        ("setting.daily_budget", None, "300"),
+    ]
+
+
+async def test_a_budget_refuses_jobs_clearly(harness: Harness, cog: OwnerCog) -> None:
+    interaction, _ = admin_in(harness, cog, "budget")
+    await OwnerCog.budget.callback(cog, interaction, 30, False)
+    member = make_member()
+    first, _ = harness.interaction(user=member)
+    await GenerateCog.animate.callback(
+        GenerateCog(harness.bot), first, make_attachment(png_bytes()), "x"
+    )
+    second, log = harness.interaction(user=make_member())
+    await GenerateCog.animate.callback(
+        GenerateCog(harness.bot), second, make_attachment(png_bytes()), "y"
+    )
+    assert "used up today's budget of 30 credits (5 left, this job needs 25)" in log.last
+    assert len(await harness.jobs.list_user_jobs(member.id)) == 1
+
+
+async def test_cost_confirm_threshold(harness: Harness, cog: OwnerCog) -> None:
+    interaction, log = admin_in(harness, cog, "cost-confirm")
+    await OwnerCog.cost_confirm.callback(cog, interaction, 40, False)
+    assert "above 40 credits ask for a confirm click" in log.last
+    assert (await harness.quota.guilds.get(harness.guild_id)).confirm_above == 40
+    off, log = admin_in(harness, cog, "cost-confirm")
+    await OwnerCog.cost_confirm.callback(cog, off, None, True)
+    assert log.last == "Jobs start without asking, whatever they cost."
+    assert (await harness.quota.guilds.get(harness.guild_id)).confirm_above is None
+
+
+async def test_public_language_override(harness: Harness, cog: OwnerCog) -> None:
+    interaction, log = admin_in(harness, cog, "language")
+    await OwnerCog.language.callback(cog, interaction, "ja")
+    assert log.last == "Public messages here are in 日本語."
+    assert (await harness.quota.guilds.get(harness.guild_id)).locale == "ja"
+    back, log = admin_in(harness, cog, "language")
+    await OwnerCog.language.callback(cog, back, "server")
+    assert "follow the server's Discord language" in log.last
+    assert (await harness.quota.guilds.get(harness.guild_id)).locale is None
+
+
+async def test_channels_add_remove_list(harness: Harness, cog: OwnerCog) -> None:
+    from tests.discord_doubles import make_text_channel
+
+    a, b = (
+        make_text_channel(guild_id=harness.guild_id),
+        make_text_channel(guild_id=harness.guild_id),
+    )
+    add = sub(cog, "channels", "add")
+    remove = sub(cog, "channels", "remove")
+    listing = sub(cog, "channels", "list")
+    interaction, log = admin_in(harness, cog, "channels", "add")
+    await add.callback(cog, interaction, a)
+    assert log.last == f"{a.mention} is allowed. Members may use the bot in: {a.mention}"
+    interaction, log = admin_in(harness, cog, "channels", "add")
+    await add.callback(cog, interaction, b)
+    interaction, log = admin_in(harness, cog, "channels", "list")
+    await listing.callback(cog, interaction)
+    assert a.mention in log.last and b.mention in log.last
+    interaction, log = admin_in(harness, cog, "channels", "remove")
+    await remove.callback(cog, interaction, a)
+    assert log.last == f"{a.mention} is off the list. Members may use the bot in: {b.mention}"
+    interaction, log = admin_in(harness, cog, "channels", "remove")
+    await remove.callback(cog, interaction, a)
+    assert log.last == f"{a.mention} is not on the list."
+    interaction, log = admin_in(harness, cog, "channels", "remove")
+    await remove.callback(cog, interaction, b)
+    assert "every channel" in log.last
+    assert (await harness.quota.guilds.get(harness.guild_id)).allowed_channels == frozenset()

@@ -17,10 +17,12 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
+from bot.clock import VirtualClock
 from bot.fakediscord import FakeDiscordClient
 from bot.simulator import RunwaySimulator, SimulatorOptions
 from tests.e2e.harness import (
     RUNWAY_KEY,
+    TIME_FACTOR,
     BotProcess,
     Db,
     Env,
@@ -38,7 +40,6 @@ class EnvOptions:
 
     provider: str = "runway"
     task_seconds: float = 3.0
-    time_scale: float = 10.0
     pending_seconds: float = 1.0
     sim_concurrency: int = 4
     task_not_exist_seconds: float = 3.0
@@ -68,7 +69,13 @@ async def make_env(
     tmp: Path, commands: list[dict[str, Any]], options: EnvOptions
 ) -> AsyncIterator[Env]:
     """Start the fake, the simulator and the bot; tear them down and check the fake's logs."""
+    clock = VirtualClock(TIME_FACTOR)
     fake = HoldingFakeDiscord()
+    # The fake speaks to a bot on the virtual clock: discord.py heartbeats from a thread on
+    # real time, so the interval it is given is the virtual one's real length; rate-limit
+    # waits are announced in the bot's seconds.
+    fake.settings.heartbeat_interval_ms = round(fake.settings.heartbeat_interval_ms / clock.factor)
+    fake.limiter.time_factor = clock.factor
     await fake.start()
     ctl = FakeDiscordClient(fake.base_url)
     sim: RunwaySimulator | None = None
@@ -86,7 +93,7 @@ async def make_env(
                 models=catalog_of(config),
                 task_seconds=options.task_seconds,
                 pending_seconds=options.pending_seconds,
-                time_scale=options.time_scale,
+                time_scale=clock.factor,
                 concurrency=options.sim_concurrency,
                 task_not_exist_seconds=options.task_not_exist_seconds,
             )
@@ -101,7 +108,7 @@ async def make_env(
             provider=options.provider,
             **options.config,
         )
-        bot = BotProcess(config, tmp)
+        bot = BotProcess(config, tmp, clock)
         await bot.start()
         yield Env(
             fake=fake,

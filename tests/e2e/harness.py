@@ -26,6 +26,7 @@ from aiohttp import web
 from PIL import Image
 
 from bot.catalog import ModelSpec, default_catalog_text
+from bot.clock import VirtualClock
 from bot.config import load_settings
 from bot.fakediscord import FakeDiscord, FakeDiscordClient
 from bot.fakediscord.server import DEFAULT_TOKEN
@@ -33,8 +34,9 @@ from bot.simulator import RunwaySimulator
 
 REPO = Path(__file__).resolve().parents[2]
 RUNWAY_KEY = "key_" + "0" * 128
-# The worker's schedule (5 s poll floor, 120 s lease, 60 s idle) runs 25x faster in these tests.
-WORKER_TIME_SCALE = 0.04
+# The bot runs on a virtual clock this many times faster than real time (its production
+# schedule unchanged: 5 s poll floor, 120 s lease, 60 s idle sleep), and so does the simulator.
+TIME_FACTOR = 25.0
 # Generous bounds: they only end a test that is stuck, they are never asserted as timings.
 WAIT = 60.0
 READY_WAIT = 60.0
@@ -72,12 +74,15 @@ class Hold:
     """Requests matching ``method`` and ``path`` (a regex on the path under /api/v10) set
     ``reached`` and wait for ``release``. With ``after`` the request is processed first (the
     message exists, the caller never hears back in time); without it the request is dropped
-    on release, never processed (as if the connection broke before Discord read it)."""
+    on release, never processed (as if the connection broke before Discord read it). With
+    ``status`` the request is processed and answered at once with that error (a 503 after
+    Discord stored the message) instead of being held, ``times`` times."""
 
     method: str
     path: re.Pattern[str]
     after: bool
     times: int = 1
+    status: int | None = None
     reached: asyncio.Event = field(default_factory=asyncio.Event)
     release: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -91,8 +96,16 @@ class HoldingFakeDiscord(FakeDiscord):
         # interaction id -> seconds (fake clock) from its creation to the bot's first callback
         self.ack_delays: dict[int, float] = {}
 
-    def hold(self, method: str, path_regex: str, *, after: bool) -> Hold:
-        hold = Hold(method, re.compile(path_regex), after)
+    def hold(
+        self,
+        method: str,
+        path_regex: str,
+        *,
+        after: bool,
+        status: int | None = None,
+        times: int = 1,
+    ) -> Hold:
+        hold = Hold(method, re.compile(path_regex), after or status is not None, times, status)
         self.holds.append(hold)
         return hold
 
@@ -135,6 +148,9 @@ class HoldingFakeDiscord(FakeDiscord):
                 return web.Response(status=499)
             response = await handler(request)
             hold.reached.set()
+            if hold.status is not None:
+                body = {"message": "Service Unavailable", "code": 0}
+                return web.json_response(body, status=hold.status)
             await hold.release.wait()
             return response
 
@@ -196,7 +212,6 @@ token = "{DEFAULT_TOKEN}"
 owner_ids = {list(owner_ids)}
 api_base = "{fake_url}/api/v10"
 gateway_url = "{gateway}"
-status_edit_interval_seconds = 0.5
 
 [runway]
 provider = "{provider}"
@@ -246,11 +261,13 @@ def command_payloads(config: Path) -> list[dict[str, Any]]:
 
 
 class BotProcess:
-    """``runway-bot run`` in a child process, one log file per start."""
+    """``runway-bot run`` in a child process, one log file per start, on ``clock``: every
+    start carries on the same virtual time."""
 
-    def __init__(self, config: Path, logdir: Path) -> None:
+    def __init__(self, config: Path, logdir: Path, clock: VirtualClock) -> None:
         self.config = config
         self.logdir = logdir
+        self.clock = clock
         self.proc: subprocess.Popen[bytes] | None = None
         self.logs: list[Path] = []
 
@@ -284,8 +301,12 @@ class BotProcess:
                     sys.executable,
                     "-m",
                     "tests.e2e.runbot",
-                    "--worker-time-scale",
-                    str(WORKER_TIME_SCALE),
+                    "--time-factor",
+                    repr(self.clock.factor),
+                    "--time-start",
+                    repr(self.clock.start),
+                    "--time-epoch",
+                    repr(self.clock.epoch),
                     "--",
                     "--log-level",
                     "INFO",

@@ -1,37 +1,22 @@
-"""Run the bot's CLI with the worker's timing schedule compressed (for end-to-end tests).
+"""Run the bot's CLI on a virtual clock (for end-to-end tests).
 
-    python -m tests.e2e.runbot --worker-time-scale 0.04 -- run --config cfg.toml
+    python -m tests.e2e.runbot --time-factor 25 [--time-start S --time-epoch E] -- run ...
 
-Everything after ``--`` goes to ``bot.cli.main`` unchanged. The worker's poll floor
-(5 s), lease (120 s) and longest idle sleep (60 s) are multiplied by the scale, so its whole
-schedule (poll pace, back-off, lease expiry and the in-doubt sweep after a crash) shrinks in
-proportion, as the Runway simulator's ``time_scale`` shrinks a task's run. Nothing else
-about the bot changes.
+Everything after ``--`` goes to ``bot.cli.main`` unchanged. Before that, a
+:class:`bot.clock.VirtualClock` running ``factor`` times faster than real time is installed
+for the process, so ``runway-bot run`` serves on a :class:`bot.clock.VirtualTimeLoop`: the
+worker's production schedule (5 s poll floor, 120 s lease, 60 s idle sleep), the Runway
+client's timeouts, discord.py's sleeps and rate-limit waits, and every timestamp the bot stores
+all run ``factor`` times faster, in proportion, as the Runway simulator at the same
+``time_scale`` does. Nothing else about the bot changes. ``--time-start`` (a real
+``time.monotonic()`` reading) and ``--time-epoch`` anchor the clock, so a bot killed and
+started again carries on the same virtual time instead of going back to the real one.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
-
-
-def compress_worker_schedule(scale: float) -> None:
-    """Make every :class:`bot.worker.Worker` built from now on use a scaled schedule."""
-    from bot import worker
-    from bot.worker.scheduling import MIN_POLL_SECONDS
-
-    original = worker.Worker.__init__
-    default_lease = 120.0
-    default_idle = 60.0
-
-    def init(self: worker.Worker, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("poll_floor_seconds", MIN_POLL_SECONDS * scale)
-        kwargs.setdefault("lease_seconds", default_lease * scale)
-        kwargs.setdefault("idle_seconds", default_idle * scale)
-        original(self, *args, **kwargs)
-
-    worker.Worker.__init__ = init  # type: ignore[method-assign]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,12 +26,18 @@ def main(argv: list[str] | None = None) -> int:
         cut = args.index("--")
         args, rest = args[:cut], args[cut + 1 :]
     parser = argparse.ArgumentParser(prog="python -m tests.e2e.runbot")
-    parser.add_argument("--worker-time-scale", type=float, default=1.0)
+    parser.add_argument("--time-factor", type=float, default=1.0)
+    parser.add_argument("--time-start", type=float, default=None)
+    parser.add_argument("--time-epoch", type=float, default=None)
     options = parser.parse_args(args)
-    if options.worker_time_scale != 1.0:
-        compress_worker_schedule(options.worker_time_scale)
+    from bot import clock
     from bot.cli import main as bot_main
 
+    if options.time_factor != 1.0:
+        virtual = clock.VirtualClock(
+            options.time_factor, start=options.time_start, epoch=options.time_epoch
+        )
+        clock.install(virtual)
     return bot_main(rest)
 
 

@@ -59,10 +59,10 @@ async def test_admins_manage_quotas(env: Env, place: Place) -> None:
     ]
 
     usage = await env.usage(place, alice)
-    assert usage["Limit"] == "40" and usage["Bonus"] == "+15 credits", usage
+    assert usage["Limit"] == "40 credits" and usage["Bonus"] == "+15 credits", usage
     iid = await env.invoke(place, bob, "quota show", {"user": str(alice)})
     shown = await env.reply_text(iid)
-    assert "Limit: 40" in shown and f"<@{alice}>" in shown, shown
+    assert "Limit: 40 credits" in shown and f"<@{alice}>" in shown, shown
     answer = await env.answer(iid)
     assert answer["ephemeral"] and last_mentions(answer) == []
 
@@ -103,7 +103,7 @@ async def test_members_are_refused_even_when_the_server_shows_them_the_command(
         await env.ctl.settings(enforce_default_member_permissions=True)
     assert limits(env, place.guild_id) == []
     usage = await env.usage(place, alice)
-    assert usage["Limit"] == "200" and "Bonus" not in usage, usage
+    assert usage["Limit"] == "200 credits" and "Bonus" not in usage, usage
 
 
 def last_mentions(answer: Json) -> list[Json]:

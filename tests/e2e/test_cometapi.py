@@ -19,10 +19,11 @@ from tests.e2e.harness import (
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
-# Simulated seconds (30 s of real time at the module's time scale of 10): long enough that the
-# bot surely polls inside the window however loaded the machine is; the test then ends the
-# window by moving the simulator's clock, so it never waits it out.
-HIDDEN_SECONDS = 300.0
+# Simulated seconds (4 s of real time at the harness's factor of 25): the bot polls every 5
+# simulated seconds while a task is not found, so it surely polls inside the window; shorter
+# than the worker's 120 s lost window, so it never gives the task up even on a stalled machine.
+# The test then ends the window by moving the simulator's clock, so it never waits it out.
+HIDDEN_SECONDS = 100.0
 
 
 @pytest.fixture(scope="module")

@@ -55,7 +55,7 @@ async def test_moderation_failure_is_explained_and_refunded(env: Env, place: Pla
     assert "The 10 credits reserved for it went back to your quota." in text, text
     assert "SAFETY.INPUT.TEXT" not in text  # Runway's raw code is not shown for known families
     assert mentioned(notice) == [alice] and bob not in mentioned(notice)
-    assert "Retry" in buttons(notice)
+    assert list(buttons(notice)) == ["Edit prompt"]  # Retry would be refused the same way
     assert not any(a for a in notice["attachments"])
     assert (await env.settled(job_id))["delivered_message_id"] == int(notice["id"])
     assert env.db.ledger(job_id) == [("reserve", 10.0), ("refund", 10.0)]

@@ -73,7 +73,7 @@ async def test_animate_happy_path(env: Env, place: Place) -> None:
     info = probe(await env.ctl.file(attachment["id"]))
     assert (info.width, info.height) == (640, 360)  # 1280:720 as the simulator renders it
     assert info.seconds == pytest.approx(2.0, abs=0.15)
-    assert "Rerun with a new seed" in buttons(clip)
+    assert "Vary (new seed)" in buttons(clip)
 
     await wait_for(
         lambda: _contains(status_text(env, status_id), "Finished"), "the status to say Finished"
@@ -212,7 +212,7 @@ BAD_IMAGES = [
     ),
     pytest.param(
         ("clip.mp4", mp4(2.0), "video/mp4"),
-        "The image must be an image; clip.mp4 is video/mp4.",
+        "That file is an MP4 video, not an image.",  # judged by content, not declared type
         id="video-for-animate",
     ),
 ]
@@ -259,7 +259,7 @@ BAD_VIDEOS = [
     pytest.param(
         {},
         ("still.png", png(), "image/png"),
-        "The video must be a video; still.png is image/png.",
+        "That file is a PNG image, not a video.",  # judged by content, not declared type
         id="image-for-restyle",
     ),
     pytest.param(
@@ -410,7 +410,7 @@ async def test_rerun_button_starts_a_new_job_with_a_new_seed(env: Env, place: Pl
     )
     first = job_id_in(await env.reply_text(iid))
     clip = await clip_message(env, int((await thread_of(env, place, first))["id"]))
-    rerun = buttons(clip)["Rerun with a new seed"]
+    rerun = buttons(clip)["Vary (new seed)"]
 
     # Someone else may not rerun it (on their quota or the requester's).
     before = await env.created()
@@ -551,7 +551,7 @@ async def test_embed_links_lost_while_rendering_the_member_still_reads_everythin
     assert clip["content"].startswith(f"<@{alice}> your clip is ready."), clip["content"]
     assert "**Seed:** 77" in clip["content"], clip["content"]
     assert mentioned(clip) == [alice]
-    assert "Rerun with a new seed" in buttons(clip)
+    assert "Vary (new seed)" in buttons(clip)
     row = await env.settled(job_id)
     assert (row["state"], row["delivered_message_id"]) == ("succeeded", int(clip["id"]))
     assert env.db.ledger(job_id) == [("reserve", 10.0), ("settle", 10.0)]

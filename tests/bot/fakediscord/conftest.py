@@ -13,7 +13,9 @@ import discord.http
 import pytest
 from discord.ext import commands
 
-from bot.fakediscord import FakeDiscord, FakeDiscordClient, point_discord_py_at
+from bot.app import apply_discord_overrides
+from bot.config import DiscordSettings
+from bot.fakediscord import FakeDiscord, FakeDiscordClient
 
 
 @pytest.fixture
@@ -54,7 +56,7 @@ async def running(bot: commands.Bot, fake: FakeDiscord) -> AsyncIterator[command
     """Start `bot` against `fake`; yield once it is READY; close it afterwards."""
     old_base = discord.http.Route.BASE
     old_gateway = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-    point_discord_py_at(fake.base_url)
+    apply_discord_overrides(DiscordSettings(api_base=fake.api_base, gateway_url=fake.gateway_url))
     ready = asyncio.Event()
     bot.add_listener(_set_on_ready(ready), "on_ready")
     task = asyncio.create_task(bot.start(fake.token))

@@ -37,12 +37,21 @@ def reopen(data: bytes) -> Image.Image:
 @pytest.mark.parametrize(
     ("fmt", "mime"), [("PNG", "image/png"), ("JPEG", "image/jpeg"), ("WEBP", "image/webp")]
 )
-def test_accepted_formats_pass_through_untouched(fmt: str, mime: str) -> None:
-    data = encode_image(solid((1280, 720)), fmt)
-    item = prepare_image(data, filename="holiday." + fmt.lower())
-    assert item.data == data
-    assert item.mime == mime
-    assert (item.width, item.height) == (1280, 720)
+def test_accepted_formats_are_reencoded_without_trailer_or_metadata(fmt: str, mime: str) -> None:
+    exif = Image.Exif()
+    exif[0x010E] = "secret description"  # ImageDescription
+    exif[0x0112] = 1
+    data = encode_image(solid((1280, 720)), fmt, exif=exif.tobytes())
+    trailer = b"PK\x03\x04" + b"zip-trailer" * 50 + b"<html><script>alert(1)</script></html>"
+    item = prepare_image(data + trailer, filename="holiday." + fmt.lower())
+    expected = "image/jpeg" if fmt == "WEBP" else mime  # lossy WebP: JPEG like other photos
+    assert item.mime == expected and sniff(item.data) == expected
+    assert b"zip-trailer" not in item.data and b"<html>" not in item.data
+    assert b"secret description" not in item.data
+    out = reopen(item.data)
+    assert dict(out.getexif()) == {}
+    assert out.size == (item.width, item.height) == (1280, 720)
+    assert out.convert("RGB").getpixel((5, 5)) == pytest.approx((40, 120, 200), abs=3)
     assert item.role is InputRole.IMAGE
 
 

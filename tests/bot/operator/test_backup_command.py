@@ -173,3 +173,18 @@ def test_human_size() -> None:
     assert human_size(512) == "512 B"
     assert human_size(1536) == "1.5 KiB"
     assert human_size(5 * 1024 * 1024) == "5.0 MiB"
+
+
+def test_a_postgresql_database_is_refused_with_the_tool_to_use(tmp_path: Path) -> None:
+    from bot.config import Settings, StorageSettings
+    from bot.operator.backup import run_backup
+    from bot.operator.common import OperatorError
+
+    url = "postgresql://bot:hunter2@db.internal/runway"
+    settings = Settings(storage=StorageSettings.model_validate({"url": url}))
+    dest = tmp_path / "copy.sqlite3"
+    with pytest.raises(OperatorError) as refused:
+        run_backup(settings, dest, force=False, stderr=io.StringIO())
+    assert refused.value.code == "postgresql"
+    assert "pg_dump" in str(refused.value) and "hunter2" not in str(refused.value)
+    assert not dest.exists()

@@ -166,6 +166,30 @@ async def test_database_in_a_file_that_is_not_a_directory(tmp_path: Path) -> Non
     assert check.status is Status.FAIL and "is not a directory" in check.message
 
 
+async def test_a_postgresql_database_is_checked_on_its_server(pg_url: str) -> None:
+    from bot.config import Settings, StorageSettings
+    from bot.store.postgres.db import PgStore
+
+    def settings(url: str) -> Settings:
+        return Settings(storage=StorageSettings.model_validate({"url": url}))
+
+    check = await check_database(settings(pg_url))
+    assert check.status is Status.OK, check.message
+    assert check.message.startswith("PostgreSQL 127.0.0.1:")
+    assert check.message.endswith(f"schema version {latest_version()} (this code's), writable")
+
+    store = await PgStore.connect(pg_url)
+    async with store.transaction() as conn:
+        await conn.execute("UPDATE schema_version SET version = version - 1")
+    await store.close()
+    check = await check_database(settings(pg_url))
+    assert check.status is Status.WARN and "older than this code" in check.message
+
+    check = await check_database(settings("postgresql://bot:hunter2@127.0.0.1:1/bot"))
+    assert check.status is Status.FAIL
+    assert "cannot connect" in check.message and "hunter2" not in check.message
+
+
 # -- Runway -----------------------------------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ depends on it; DNS answers come from a fake resolver, so nothing leaves the mach
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import re
 import socket
 import time
@@ -16,6 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from yarl import URL
 
 from bot.runway.download_errors import DownloadDeadlineError, DownloadTooSlowError, UnsafeURLError
 from bot.runway.downloads import (
@@ -40,6 +42,9 @@ pytestmark = pytest.mark.timeout(30)
 KEY = "key_" + "0123456789abcdef" * 8
 BEARER = f"Bearer {KEY}"
 SECRET = "s3cr3t-signature"
+# A simulator's base URL on 127.0.0.1 (another port): the CDN fixture on the same loopback
+# host stands in for a foreign host whose timing and size rules are under test.
+SIM_ORIGIN = "http://127.0.0.1:9"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -378,7 +383,7 @@ async def test_a_redirect_to_plain_http_off_loopback_is_refused(
 
     assert caught.value.message == (
         "refusing to download from http://cdn.example.com/clip.mp4: "
-        "only https:// (or http:// to loopback) links are accepted"
+        "only https:// (or http:// to the simulator) links are accepted"
     )
     assert not caught.value.transient
     assert dns.calls == []
@@ -515,11 +520,11 @@ async def test_a_name_that_does_not_resolve_is_a_connection_error_before_sending
     assert caught.value.request_sent is False and caught.value.transient
 
 
-async def test_loopback_is_allowed_only_with_allow_loopback(
+async def test_loopback_is_allowed_only_at_the_simulators_own_host(
     api: Host, cdn: Host, session: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
     cdn.routes["/clip.mp4"] = cdn.body(b"video")
-    url = f"{cdn.base_url}/clip.mp4"
+    url = f"{cdn.base_url}/clip.mp4"  # 127.0.0.1, another port than the API's
     assert (
         await fetch(session, url, tmp_path / "x", api_origin=api.base_url, allow_loopback=True) == 5
     )
@@ -527,24 +532,80 @@ async def test_loopback_is_allowed_only_with_allow_loopback(
         await fetch(session, url, tmp_path / "x", api_origin=api.base_url, allow_loopback=False)
     assert len(cdn.seen) == 1
 
-    dns = FakeDNS({"localhost": ["127.0.0.1", "::1"]})
+    # Every other loopback spelling is refused, simulator or not, http or https.
+    dns = FakeDNS({"localhost": ["127.0.0.1", "::1"], "rebind.example.com": ["127.0.0.1"]})
     for target, refusal in [
-        ("https://127.0.0.1/c", "127.0.0.1: a loopback address"),
+        ("https://127.0.0.2/c", "127.0.0.2: a loopback address"),
+        ("http://127.0.0.2:8000/c", "only https://"),
         ("https://[::1]/c", "[::1]: a loopback address"),
+        ("https://[::ffff:127.0.0.1]/c", "a loopback address"),
         ("https://localhost/c", "localhost: a loopback address"),
-        ("http://localhost:8000/c", "only https:// links"),
-        ("http://127.0.0.1:8000/c", "only https:// links"),
+        ("https://sim.localhost/c", "a loopback address"),
+        ("http://localhost:8000/c", "only https://"),
+        ("https://0.0.0.0/c", "0.0.0.0: an unspecified address"),
+        ("https://[::]/c", "an unspecified address"),
+        ("https://2130706433/c", "a loopback address"),
+        ("https://127.1/c", "a loopback address"),
+        ("https://169.254.169.254/latest/meta-data/", "a link-local address"),
+        ("https://[fd00:ec2::254]/latest/meta-data/", "a private address"),
+        ("https://224.0.0.1/c", "a multicast address"),
+        ("https://rebind.example.com/c", "it resolves to 127.0.0.1, a loopback address"),
     ]:
-        await ensure_safe_url(target, api_origin=api.base_url, allow_loopback=True, resolve=dns)
-        with pytest.raises(UnsafeURLError, match=re.escape(refusal)):
-            await ensure_safe_url(
-                target, api_origin=api.base_url, allow_loopback=False, resolve=dns
-            )
-    # loopback mode allows http only to loopback
+        for loopback in (True, False):
+            with pytest.raises(UnsafeURLError, match=re.escape(refusal)):
+                await ensure_safe_url(
+                    target, api_origin=api.base_url, allow_loopback=loopback, resolve=dns
+                )
+    # simulator mode allows plain http only to the simulator's host
     with pytest.raises(UnsafeURLError, match="only https://"):
         await ensure_safe_url(
             "http://93.184.216.34/c", api_origin=api.base_url, allow_loopback=True, resolve=dns
         )
+
+
+async def test_a_checked_name_is_connected_to_at_the_checked_address(
+    api: Host, cdn: Host, session: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    """No second lookup by aiohttp (DNS rebinding): the request goes to the address the
+    check saw, with the original Host header."""
+    port = int(cdn.base_url.rsplit(":", 1)[1])
+    dns = FakeDNS({"cdn.example.com": ["93.184.216.34"]})
+    seen_hosts: list[str] = []
+
+    async def record(request: web.Request) -> web.StreamResponse:
+        seen_hosts.append(request.headers.get("Host", ""))
+        return web.Response(body=b"pinned")
+
+    cdn.routes["/clip.mp4"] = record
+    pinned = await ensure_safe_url(
+        f"https://cdn.example.com:{port}/clip.mp4",
+        api_origin=api.base_url,
+        allow_loopback=False,
+        resolve=dns,
+    )
+    assert str(pinned) == "93.184.216.34" and dns.calls == [("cdn.example.com", port)]
+
+    from bot.runway.downloads import _pinned_request
+
+    headers: dict[str, str] = {}
+    target, name = _pinned_request(URL(f"https://cdn.example.com:{port}/c?s=1"), pinned, headers)
+    assert str(target) == f"https://93.184.216.34:{port}/c?s=1"
+    assert headers == {"Host": f"cdn.example.com:{port}"}
+    assert name == "cdn.example.com"
+    headers = {}
+    target, name = _pinned_request(URL("https://cdn.example.com/c"), pinned, headers)
+    assert (str(target), headers) == ("https://93.184.216.34/c", {"Host": "cdn.example.com"})
+
+    # Over a real connection: a loopback CDN pinned by address answers with the Host header
+    # of the name (plain http, as only the simulator's host may use it).
+    headers = {}
+    target, name = _pinned_request(
+        URL(f"http://cdn.example.com:{port}/clip.mp4"), ipaddress.ip_address("127.0.0.1"), headers
+    )
+    assert name is None  # plain http: no TLS name
+    async with session.get(target, headers=headers) as response:
+        assert await response.read() == b"pinned"
+    assert seen_hosts == [f"cdn.example.com:{port}"]
 
 
 async def test_the_configured_api_origin_is_allowed_even_when_private_or_loopback(
@@ -611,7 +672,7 @@ async def test_a_trickling_server_is_too_slow(
             session,
             f"{cdn.base_url}/clip.mp4?sig={SECRET}",
             dest,
-            api_origin="https://api.example.com",
+            api_origin=SIM_ORIGIN,
             clock=StepClock(1.0),
             grace_seconds=3.0,
             window_seconds=2.0,
@@ -637,7 +698,7 @@ async def test_the_whole_download_has_a_deadline(
             session,
             f"{cdn.base_url}/clip.mp4?sig={SECRET}",
             dest,
-            api_origin="https://api.example.com",
+            api_origin=SIM_ORIGIN,
             clock=StepClock(1.0),
             total_seconds=5.0,
             min_bytes_per_second=0,
@@ -660,7 +721,7 @@ async def test_the_deadline_also_holds_in_real_time_while_waiting(
             session,
             f"{cdn.base_url}/clip.mp4",
             tmp_path / "x",
-            api_origin="https://api.example.com",
+            api_origin=SIM_ORIGIN,
             total_seconds=0.3,
             read_timeout=5.0,
         )
@@ -679,7 +740,7 @@ async def test_a_fast_download_passes_the_default_limits(
         f"{cdn.base_url}/clip.mp4",
         dest,
         max_bytes=len(data),
-        api_origin="https://api.example.com",
+        api_origin=SIM_ORIGIN,
         authorization=BEARER,
         allow_loopback=True,
         connect_timeout=2.0,
@@ -703,7 +764,7 @@ async def test_a_declared_length_over_the_limit_is_refused_before_reading(
             session,
             f"{cdn.base_url}/clip.mp4",
             dest,
-            api_origin="https://api.example.com",
+            api_origin=SIM_ORIGIN,
             max_bytes=5_000,
         )
 
@@ -722,7 +783,7 @@ async def test_a_stream_past_the_limit_is_cut_and_the_partial_file_removed(
             session,
             f"{cdn.base_url}/clip.mp4",
             dest,
-            api_origin="https://api.example.com",
+            api_origin=SIM_ORIGIN,
             max_bytes=4_500,
         )
 
@@ -733,7 +794,7 @@ async def test_a_stream_past_the_limit_is_cut_and_the_partial_file_removed(
             session,
             f"{cdn.base_url}/clip.mp4",
             dest,
-            api_origin="https://api.example.com",
+            api_origin=SIM_ORIGIN,
             max_bytes=10_000,
         )
         == 10_000
@@ -754,7 +815,7 @@ async def test_expired_statuses(
             session,
             f"{cdn.base_url}/clip.mp4?sig={SECRET}",
             dest,
-            api_origin="https://api.example.com",
+            api_origin=SIM_ORIGIN,
         )
     assert caught.value.status == status
     assert caught.value.message == (
@@ -770,7 +831,7 @@ async def test_other_statuses_use_the_callers_mapping(
     url = f"{cdn.base_url}/clip.mp4?sig={SECRET}"
 
     with pytest.raises(ServerError) as default:
-        await fetch(session, url, tmp_path / "x", api_origin="https://api.example.com")
+        await fetch(session, url, tmp_path / "x", api_origin=SIM_ORIGIN)
     assert default.value.status == 503
     assert default.value.message == f"download from {cdn.base_url}/clip.mp4: HTTP 503"
 
@@ -784,9 +845,7 @@ async def test_other_statuses_use_the_callers_mapping(
         return Mapped(f"{label}: mapped {response.status}", status=response.status)
 
     with pytest.raises(Mapped):
-        await fetch(
-            session, url, tmp_path / "x", api_origin="https://api.example.com", error_for=error_for
-        )
+        await fetch(session, url, tmp_path / "x", api_origin=SIM_ORIGIN, error_for=error_for)
     assert labels == [f"download from {cdn.base_url}/clip.mp4"]
 
 

@@ -23,7 +23,7 @@ from aiohttp import web
 from PIL import Image
 
 from bot.simulator import Fault, RunwaySimulator, SimulatorOptions
-from bot.simulator.tasks import parse_throttle
+from bot.simulator.tasks import Realism, parse_throttle
 from tests.bot.simulator.sim_media import make_mp4, make_png
 
 KEY = "key_" + "0123456789abcdef" * 8
@@ -793,3 +793,64 @@ async def test_memory_held_per_task_shrinks_back(http: aiohttp.ClientSession) ->
         assert (sim.task_count, len(sim.board.tasks)) == (0, 0)
         assert sim.state()["tasks"] == {}
         assert sim.created_count == 30
+
+
+# ---- realistic mode and what benchmarks observe -------------------------------------------
+
+
+async def test_realistic_mode_times_tasks_by_their_seeded_plan(http: aiohttp.ClientSession) -> None:
+    real = Realism(seed=11, early_failure_rate=0.0, partway_failure_rate=0.0)
+    plan = real.plan("gen4_turbo", 0)
+    async with RunwaySimulator(options(realism=real, record_tasks=True)) as sim:
+        task_id = await create(http, sim)
+        assert (await get(http, sim, task_id))["status"] == "PENDING"
+        sim.advance(plan.pending_seconds + 1.0)
+        running = await get(http, sim, task_id)
+        assert running["status"] == "RUNNING" and running["progress"] > 0
+        sim.advance(plan.run_seconds)
+        await sim.wait_rendered(task_id)
+        assert (await get(http, sim, task_id))["status"] == "SUCCEEDED"
+        seen = sim.observed[task_id]
+        assert [status for _, status in seen.gets] == ["PENDING", "RUNNING", "SUCCEEDED"]
+        assert seen.final == "SUCCEEDED" and seen.failure is None
+        assert seen.terminal_at is not None
+        assert seen.terminal_at >= plan.pending_seconds + plan.run_seconds - 1e-6
+        assert sim.request_counts["GET /v1/tasks"] == 3
+        assert sim.request_counts["POST /v1/image_to_video"] == 1
+
+
+async def test_realistic_failures_report_their_code_and_kind(http: aiohttp.ClientSession) -> None:
+    real = Realism(seed=3, early_failure_rate=1.0, early_in_pending_share=1.0)
+    plan = real.plan("gen4_turbo", 0)
+    assert plan.fail_in_pending is not None
+    async with RunwaySimulator(options(realism=real, record_tasks=True)) as sim:
+        task_id = await create(http, sim)
+        sim.advance(plan.pending_seconds)
+        body = await get(http, sim, task_id)
+        assert body["status"] == "FAILED" and body["failureCode"] == "SAFETY.INPUT.IMAGE"
+        seen = sim.observed[task_id]
+        assert seen.failure == "early" and seen.final == "FAILED"
+        assert seen.terminal_at == pytest.approx(seen.created + plan.fail_in_pending, abs=0.01)
+
+
+async def test_reused_clips_render_once_for_the_same_request(http: aiohttp.ClientSession) -> None:
+    async with RunwaySimulator(options(reuse_clips=True, concurrency=4)) as sim:
+        first = await create(http, sim, i2v(seed=1))
+        second = await create(http, sim, i2v(seed=2))
+        other = await create(http, sim, i2v(duration=3))
+        await sim.wait_rendered()
+        sim.advance(20.0)
+        urls = [(await get(http, sim, t))["output"][0] for t in (first, second, other)]
+        clips = [(await fetch(http, url))[1] for url in urls]
+        assert clips[0] == clips[1]  # one render served to both
+        assert clips[2] != clips[0]
+        assert video_shape(clips[2])[2] == pytest.approx(3.0, abs=0.2)
+
+
+async def test_by_default_nothing_is_recorded_per_task(
+    sim: RunwaySimulator, http: aiohttp.ClientSession
+) -> None:
+    task_id = await create(http, sim)
+    await get(http, sim, task_id)
+    assert sim.observed == {}
+    assert sim.request_counts["GET /v1/tasks"] == 1

@@ -6,10 +6,14 @@ import pytest
 
 from bot.runway.models import TaskStatus
 from bot.simulator.tasks import (
+    EARLY_FAILURE_CODE,
+    PARTWAY_FAILURE_CODE,
     SWEEP_REASON,
     Directives,
+    Realism,
     SimClock,
     TaskBoard,
+    TaskPlan,
     parse_directives,
 )
 
@@ -155,3 +159,93 @@ def test_fail_and_cancel_directives_end_the_run() -> None:
     assert board.status(failed, 2.0) is S.FAILED
     assert failed.failure_code == "INTERNAL.BAD_OUTPUT.CODE01"
     assert board.status(cancelled, 2.0) is S.CANCELLED
+
+
+# ---- realistic mode ----------------------------------------------------------------------
+
+
+def test_realistic_plans_are_reproducible_and_within_their_ranges() -> None:
+    real = Realism(seed=7)
+    plans = [real.plan(model, k) for model in ("gen4_turbo", "veo3.1") for k in range(400)]
+    assert plans == [
+        Realism(seed=7).plan(m, k) for m in ("gen4_turbo", "veo3.1") for k in range(400)
+    ]
+    assert plans != [
+        Realism(seed=8).plan(m, k) for m in ("gen4_turbo", "veo3.1") for k in range(400)
+    ]
+    runs = [p.run_seconds for p in plans]
+    assert min(runs) >= 30.0 and max(runs) <= 180.0
+    assert len({round(r) for r in runs}) > 50  # spread, not one value
+    assert all(1.0 <= p.pending_seconds <= 12.0 for p in plans)
+    assert all(abs(p.warp) <= 0.2 for p in plans)
+    # the two models have different typical run times
+    assert real.model_median("gen4_turbo") != real.model_median("veo3.1")
+
+
+def test_a_few_percent_fail_early_and_a_few_part_way() -> None:
+    plans = [Realism(seed=1).plan("gen4_turbo", k) for k in range(4000)]
+    early = [p for p in plans if p.failure == "early"]
+    partway = [p for p in plans if p.failure == "partway"]
+    assert 0.02 < len(early) / len(plans) < 0.06
+    assert 0.02 < len(partway) / len(plans) < 0.06
+    for p in early:
+        assert p.fail_code == EARLY_FAILURE_CODE
+        if p.fail_in_pending is not None:
+            assert 0 <= p.fail_in_pending < p.pending_seconds
+        else:
+            assert p.fail_after_start is not None and p.fail_after_start <= 6.0
+    assert any(p.fail_in_pending is not None for p in early)
+    assert any(p.fail_after_start is not None for p in early)
+    for p in partway:
+        assert p.fail_code == PARTWAY_FAILURE_CODE
+        assert p.fail_after_start is not None
+        assert 0.1 * p.run_seconds <= p.fail_after_start <= 0.95 * p.run_seconds
+
+
+def test_a_planned_task_is_pending_throttled_running_then_ends_as_planned() -> None:
+    board = TaskBoard(1, pending_seconds=1.0)
+    first = board.add("a", "m", 0.0, 20.0, Directives(), TaskPlan(3.0, 40.0))
+    second = board.add("b", "m", 0.0, 20.0, Directives(), TaskPlan(5.0, 30.0))
+    assert board.status(first, 2.9) is S.PENDING
+    assert board.status(first, 3.0) is S.RUNNING
+    assert board.status(second, 4.0) is S.PENDING
+    assert board.status(second, 6.0) is S.THROTTLED
+    assert board.status(first, 43.0) is S.SUCCEEDED
+    assert first.finished == pytest.approx(43.0)
+    assert board.status(second, 43.0) is S.RUNNING  # the freed slot starts it at once
+    assert second.started == pytest.approx(43.0)
+    assert board.status(second, 73.0) is S.SUCCEEDED
+
+
+def test_planned_failures_happen_in_pending_or_part_way_and_free_the_slot() -> None:
+    board = TaskBoard(1, pending_seconds=1.0)
+    early = TaskPlan(4.0, 60.0, fail_in_pending=2.0, fail_code=EARLY_FAILURE_CODE)
+    partway = TaskPlan(1.0, 60.0, fail_after_start=25.0, fail_code=PARTWAY_FAILURE_CODE)
+    a = board.add("a", "m", 0.0, 20.0, Directives(), early)
+    b = board.add("b", "m", 0.0, 20.0, Directives(), partway)
+    c = board.add("c", "m", 0.0, 20.0, Directives(), TaskPlan(1.0, 30.0))
+    assert board.status(a, 1.9) is S.PENDING
+    assert board.status(a, 2.0) is S.FAILED and a.failure_code == EARLY_FAILURE_CODE
+    assert a.started is None and a.finished == pytest.approx(2.0)
+    assert board.status(b, 25.0) is S.RUNNING
+    assert board.status(b, 26.0) is S.FAILED and b.failure_code == PARTWAY_FAILURE_CODE
+    assert b.finished == pytest.approx(26.0)
+    assert board.status(c, 26.0) is S.RUNNING and c.started == pytest.approx(26.0)
+
+
+def test_planned_progress_is_bent_but_monotonic_and_below_one() -> None:
+    board = TaskBoard(2, pending_seconds=1.0)
+    fast = board.add("f", "m", 0.0, 20.0, Directives(), TaskPlan(0.0, 100.0, warp=0.2))
+    slow = board.add("s", "m", 0.0, 20.0, Directives(), TaskPlan(0.0, 100.0, warp=-0.2))
+    board.tick(0.0)
+    assert board.progress(fast, 50.0) == pytest.approx(0.55)
+    assert board.progress(slow, 50.0) == pytest.approx(0.45)
+    values = [board.progress(fast, t) for t in range(0, 100, 5)]
+    assert values == sorted(values) and max(values) <= 0.99
+
+
+def test_without_a_plan_progress_stays_linear() -> None:
+    board = TaskBoard(1, pending_seconds=0.0)
+    task = board.add("x", "m", 0.0, 100.0, Directives())
+    board.tick(0.0)
+    assert board.progress(task, 50.0) == pytest.approx(0.5)

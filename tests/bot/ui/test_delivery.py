@@ -262,7 +262,12 @@ async def test_clip_is_posted_in_the_thread_pinging_only_the_requester(
     assert fields["Credits charged"] == "25"
     assert fields["Seed"] == "42"
     assert "@everyone" not in (embed.description or "")
-    assert [c.custom_id for c in kwargs["view"].children] == ["rw:rerun:7"]
+    assert [c.custom_id for c in kwargs["view"].children] == [
+        "rw:rerun:7",
+        "rw:edit:7",
+        "rw:continue:7",
+        "rw:restyle:7",
+    ]
     assert world.channel.sent == []
 
 
@@ -411,7 +416,8 @@ async def test_failure_notice_explains_and_states_the_refund(world: World) -> No
     assert embed.title == "Job #7 failed"
     assert "safety filter refused the prompt" in embed.description
     assert "25 credits reserved for it went back to your quota" in embed.description
-    assert [c.custom_id for c in kwargs["view"].children] == ["rw:retry:7"]
+    # After a safety refusal Retry would fail the same way: Edit prompt instead.
+    assert [c.custom_id for c in kwargs["view"].children] == ["rw:edit:7"]
 
 
 async def test_cancelled_notice_has_no_retry(world: World) -> None:
@@ -420,17 +426,6 @@ async def test_cancelled_notice_has_no_retry(world: World) -> None:
     ((_, kwargs, _),) = world.thread.sent
     assert kwargs["embed"].title == "Job #7 was cancelled"
     assert "view" not in kwargs
-
-
-async def test_a_job_cancelled_before_it_was_posted_gets_no_notice(world: World) -> None:
-    job = world.job(
-        state=JobState.CANCELLED, error_code="cancelled", refunded=True, status_message_id=None
-    )
-    with pytest.raises(DeliveryFailed) as caught:
-        await world.delivery.deliver_failure(job, job.nonce)
-    assert caught.value.permanent
-    assert world.thread.sent == [] and world.channel.sent == []
-    world.user.send.assert_not_awaited()
 
 
 # -- without Embed Links --------------------------------------------------------------------

@@ -8,18 +8,19 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.catalog import default_catalog
-from bot.domain import Job, JobKind, JobParams, JobState, QuotaExceeded, QuotaStatus
+from bot.domain import Job, JobKind, JobParams, JobState, Origin, QuotaExceeded, QuotaStatus
 from bot.ports import StatusUpdate
 from bot.ui.embeds import (
     Outcome,
+    changes_lines,
+    cost_line,
     explain_failure,
     failure_embed,
-    jobs_embed,
     outcome,
     over_quota_text,
-    quota_embed,
     refund_line,
     result_embed,
+    size_text,
     status_embed,
 )
 
@@ -55,12 +56,14 @@ def test_queued_status_shows_position_parameters_and_estimate() -> None:
     assert "number **3** in line" in (embed.description or "")
     f = fields(embed)
     assert f["Model"] == "Gen-4 Turbo"
-    assert f["Ratio"] == "1280×720"
+    assert f["Resolution"] == "1280×720"  # Runway's "ratio" is a resolution
     assert f["Duration"] == "5s"
     assert f["Seed"] == "random"
     assert f["Estimated credits"] == "25"
-    assert f["Elapsed"] == "0s"
+    assert "Left after it" not in f  # unknown (unlimited quota)
+    assert f["Started"] == f"<t:{int(T0.timestamp())}:R>"  # moves without edits
     assert f["Requested by"] == "<@77>"
+    assert embed.thumbnail.url is None
 
 
 def test_user_text_is_escaped_and_never_in_the_title() -> None:
@@ -70,19 +73,24 @@ def test_user_text_is_escaped_and_never_in_the_title() -> None:
     assert r"\*\*jumps\*\*" in (embed.description or "")
 
 
-def test_running_shows_a_progress_bar_and_elapsed_time() -> None:
+def test_running_shows_a_progress_bar_and_times_as_discord_timestamps() -> None:
     running = job(JobState.RUNNING, progress=0.5, provider_status="RUNNING")
-    embed = status_embed(StatusUpdate(job=running), now=T0 + timedelta(seconds=75))
+    now = T0 + timedelta(seconds=75)
+    embed = status_embed(StatusUpdate(job=running, eta_seconds=40), now=now)
     assert "██████░░░░░░ 50%" in (embed.description or "")
-    assert fields(embed)["Elapsed"] == "1m 15s"
+    f = fields(embed)
+    assert f["Started"] == f"<t:{int(T0.timestamp())}:R>"
+    assert f["Done"] == f"about <t:{int(now.timestamp()) + 40}:R>"
+    throttled = status_embed(StatusUpdate(job=running, eta_seconds=40, throttled=True), now=now)
+    assert "Done" not in fields(throttled)  # no promise while Runway holds the task back
 
 
 def test_throttled_and_pending_wording() -> None:
     throttled = job(JobState.RUNNING, provider_status="THROTTLED")
     text = status_embed(StatusUpdate(job=throttled, throttled=True), now=T0).description or ""
-    assert "Waiting for Runway capacity" in text
+    assert "Submitted to Runway. Waiting for Runway capacity" in text
     pending = job(JobState.RUNNING, provider_status="PENDING")
-    assert "Starting at Runway" in (
+    assert "Submitted to Runway. Waiting for it to start" in (
         status_embed(StatusUpdate(job=pending), now=T0).description or ""
     )
     submitting = job(JobState.SUBMITTING)
@@ -99,7 +107,8 @@ def test_finished_status_uses_charged_credits_and_finish_time() -> None:
     embed = status_embed(StatusUpdate(job=done), now=T0 + timedelta(hours=5))
     f = fields(embed)
     assert f["Credits"] == "20"
-    assert f["Elapsed"] == "30s"
+    assert f["Took"] == "30s"
+    assert "Started" not in f
     assert (embed.description or "").startswith("Finished")
 
 
@@ -189,7 +198,7 @@ def test_over_quota_text_has_used_limit_needed_and_reset() -> None:
     exc = QuotaExceeded("over", status=status(), needed=25)
     text = over_quota_text(exc)
     reset = int((T0 + timedelta(hours=12)).timestamp())
-    assert "**80** of **100** credits this day" in text
+    assert "**80** of **100** credits today" in text
     assert "plus 10 in jobs still running" in text
     assert "needs **25**" in text
     assert f"<t:{reset}:f>" in text and f"<t:{reset}:R>" in text
@@ -206,25 +215,60 @@ def test_over_quota_when_blocked_or_bot_wide() -> None:
     )
 
 
-def test_quota_embed() -> None:
-    embed = quota_embed(status(bonus=5), title="Your quota")
+def test_status_shows_the_cost_left_after_it_and_the_input_preview() -> None:
+    queued = job(quota_left=75.0, thumbnail=True)
+    embed = status_embed(StatusUpdate(job=queued), unit="credits", now=T0)
+    assert fields(embed)["Left after it"] == "75 credits"
+    assert embed.thumbnail.url == "attachment://preview-12.jpg"
+    jobs_unit = status_embed(StatusUpdate(job=job(quota_left=2.0)), unit="jobs", now=T0)
+    assert fields(jobs_unit)["Left after it"] == "2 jobs"
+    done = job(JobState.SUCCEEDED, quota_left=75.0, charged_credits=25.0)
+    assert "Left after it" not in fields(status_embed(StatusUpdate(job=done), now=T0))
+
+
+def test_what_changed_a_trimmed_input_and_an_auto_ratio() -> None:
+    assert changes_lines(job()) == []
+    trimmed = job(kind=JobKind.RESTYLE, input_seconds=5.0, source_seconds=12.04)
+    assert changes_lines(trimmed) == [
+        "Used the first 5 s of your 12 s clip: the model reads no more."
+    ]
+    auto = job(ratio_auto=True)
+    (line,) = changes_lines(auto)
+    assert line.startswith("Resolution 1280×720 was chosen by `auto`")
+    embed = status_embed(StatusUpdate(job=auto), now=T0)
+    assert fields(embed)["Resolution"] == "1280×720 (auto)"
+    assert "chosen by `auto`" in (embed.description or "")
+    assert "Used the first 5 s of your 12 s clip" in (
+        result_embed(dataclasses.replace(trimmed, state=JobState.SUCCEEDED)).description or ""
+    )
+
+
+def test_result_says_when_the_clip_was_re_encoded_and_what_it_came_from() -> None:
+    done = job(JobState.SUCCEEDED, charged_credits=25.0, rerun_of=7, origin=Origin.CONTINUE)
+    embed = result_embed(done, model=GEN4, resized=(12_400_000, 327_000))
+    assert "Re-encoded from 12.4 MB to 327 KB to fit this server's upload limit." in (
+        embed.description or ""
+    )
     f = fields(embed)
-    assert f["Used"] == "80 credits"
-    assert f["In progress"] == "10 credits"
-    assert f["Limit"] == "100"
-    assert f["Bonus"] == "+5 credits"
-    assert f["Left"] == "15"
-    assert "guild default" in (embed.footer.text or "")
-    assert fields(quota_embed(status(limit=None), title="q"))["Left"] == "unlimited"
+    assert f["Made from"] == "Continues job #7"
+    assert f["Credits charged"] == "25"
+    assert "Re-encoded" not in (result_embed(done).description or "")
+    edited = job(JobState.SUCCEEDED, rerun_of=7, origin=Origin.EDIT)
+    assert fields(result_embed(edited))["Made from"] == "Edited prompt of job #7"
+    assert size_text(999) == "1 KB" and size_text(1_500_000) == "1.5 MB"
 
 
-def test_jobs_embed_links_threads_or_status_messages() -> None:
-    in_thread = job(JobState.RUNNING, id=3, thread_id=99, status_message_id=98)
-    in_dm = job(JobState.FAILED, id=2, guild_id=None, status_message_id=50)
-    unposted = job(JobState.QUEUED, id=1)
-    text = jobs_embed([in_thread, in_dm, unposted]).description or ""
-    lines = text.splitlines()
-    assert lines[0].startswith("[#3](https://discord.com/channels/5/99)")
-    assert lines[1].startswith("[#2](https://discord.com/channels/@me/6/50)")
-    assert lines[2].startswith("#1 ·")
-    assert "**running**" in lines[0]
+def test_refund_line_names_whose_quota() -> None:
+    refunded = job(JobState.CANCELLED, refunded=True)
+    assert refund_line(refunded, "credits") == (
+        "The 25 credits reserved for it went back to your quota."
+    )
+    assert refund_line(refunded, "credits", owner=77) == (
+        "The 25 credits reserved for it went back to <@77>'s quota."
+    )
+
+
+def test_cost_line() -> None:
+    assert cost_line(75, 25, "credits") == "About **75** credits; **25** credits left after it."
+    assert cost_line(75, None, "credits") == "About **75** credits."
+    assert cost_line(10, 3, "jobs") == "About **10** credits; **3** jobs left after it."

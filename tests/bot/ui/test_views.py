@@ -3,30 +3,56 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from unittest.mock import AsyncMock, MagicMock
 
+import av
 import discord
 import pytest
+from PIL import Image
 
-from bot.domain import Job, JobKind, JobParams, JobState
+from bot.domain import InputRole, Job, JobKind, JobParams, JobState, Origin
+from bot.store import jobs_repo
 from bot.ui.context import Services
 from bot.ui.delivery import DiscordDelivery
 from bot.ui.views import (
     DYNAMIC_ITEMS,
     CancelButton,
+    ConfirmView,
+    ContinueButton,
+    EditPromptButton,
+    IterateModal,
     RerunButton,
+    RestyleClipButton,
     RetryButton,
     failure_view,
+    iterate_modal_submitted,
     job_view,
     result_view,
 )
 from cogs.generate import GenerateCog
-from tests.cogs.conftest import Harness, make_harness, png_bytes
+from tests.cogs.conftest import OWNER_ID, Harness, make_harness, png_bytes
 from tests.discord_doubles import make_attachment, make_member
+
+
+def mp4_clip(seconds: float, width: int = 160, height: int = 120, fps: int = 12) -> bytes:
+    """A real H.264 MP4 made with PyAV."""
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for i in range(round(seconds * fps)):
+            image = Image.new("RGB", (width, height), ((i * 9) % 256, 90, 150))
+            frame = av.VideoFrame.from_image(image)  # type: ignore[no-untyped-call]
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return buf.getvalue()
 
 
 def job(state: JobState, **changes: Any) -> Job:
@@ -59,8 +85,8 @@ async def test_custom_ids_parse_back_to_the_same_job(cls: Any) -> None:
 
 
 def test_templates_do_not_overlap() -> None:
-    ids = [CancelButton(1).item.custom_id, RerunButton(1).item.custom_id]
-    ids.append(RetryButton(1).item.custom_id)
+    ids = [cls(1).item.custom_id for cls in DYNAMIC_ITEMS]
+    assert len(set(ids)) == len(DYNAMIC_ITEMS)
     for cls in DYNAMIC_ITEMS:
         matching = [i for i in ids if cls.__discord_ui_compiled_template__.fullmatch(i)]
         assert len(matching) == 1
@@ -72,12 +98,28 @@ def test_views_by_state() -> None:
     assert [c.custom_id for c in queued.children] == ["rw:cancel:31"]  # type: ignore[attr-defined]
     assert job_view(job(JobState.SUCCEEDED)) is None
     assert [c.custom_id for c in result_view(job(JobState.SUCCEEDED)).children] == [  # type: ignore[attr-defined]
-        "rw:rerun:31"
+        "rw:rerun:31",
+        "rw:edit:31",
+        "rw:continue:31",
+        "rw:restyle:31",
+    ]
+    assert [c.item.label for c in result_view(job(JobState.SUCCEEDED)).children] == [  # type: ignore[attr-defined]
+        "Vary (new seed)",
+        "Edit prompt",
+        "Continue from last frame",
+        "Restyle this clip",
     ]
     assert failure_view(job(JobState.CANCELLED, error_code="cancelled")) is None
     failed = failure_view(job(JobState.FAILED, error_code="INTERNAL"))
     assert failed is not None
     assert [c.custom_id for c in failed.children] == ["rw:retry:31"]  # type: ignore[attr-defined]
+    # Retry would be refused the same way after a safety refusal: Edit prompt instead.
+    refused = failure_view(job(JobState.FAILED, error_code="SAFETY.INPUT.TEXT"))
+    assert refused is not None
+    assert [c.custom_id for c in refused.children] == ["rw:edit:31"]  # type: ignore[attr-defined]
+    doubt = failure_view(job(JobState.IN_DOUBT, error_code="in_doubt"))
+    assert doubt is not None
+    assert [c.custom_id for c in doubt.children] == ["rw:retry:31"]  # type: ignore[attr-defined]
 
 
 @pytest.fixture
@@ -212,3 +254,257 @@ async def test_a_bug_behind_a_button_is_answered_with_a_reference(
     assert "reference" in log.last
     assert "/srv/data" not in log.last
     assert "Cancel button failed" in caplog.text
+
+
+# -- iterating on a result ------------------------------------------------------------------
+
+
+async def succeed(h: Harness, job_id: int) -> None:
+    """Mark a job as finished with a clip (what the worker records)."""
+    async with h.store.transaction() as conn:
+        await jobs_repo.update(conn, job_id, {"state": JobState.SUCCEEDED.value})
+
+
+def clip_message(job_id: int, data: bytes) -> Any:
+    """The clip message a button sits under: the bot's ``runway-job-<id>.mp4``."""
+    message = MagicMock(spec_set=discord.Message)
+    message.attachments = [
+        make_attachment(data, filename=f"runway-job-{job_id}.mp4", content_type="video/mp4")
+    ]
+    return message
+
+
+async def test_edit_prompt_opens_a_modal_prefilled_and_starts_an_edited_job(
+    harness: Harness,
+) -> None:
+    user = make_member()
+    first = await start_job(harness, user)
+    interaction, log = harness.interaction(user=user)
+    await EditPromptButton(first.id).callback(interaction)
+    (modal,) = log.modals
+    assert isinstance(modal, IterateModal)
+    assert modal.custom_id == f"rw:modal:edit:{first.id}"
+    assert modal.prompt.default == "rain"
+    assert modal.is_finished()  # not kept in memory: handled from its custom id
+
+    submit_interaction, submit_log = harness.interaction(user=user)
+    handled = await iterate_modal_submitted(submit_interaction, modal.custom_id, "snow")
+    assert handled
+    newest = (await harness.jobs.list_user_jobs(user.id))[0]
+    assert newest.id != first.id and newest.prompt == "snow"
+    assert newest.params.seed == 7  # the same seed: only the prompt changed
+    assert (newest.rerun_of, newest.origin) == (first.id, Origin.EDIT)
+    assert f"Job #{newest.id}" in submit_log.last
+    assert "About **25** credits; **50** credits left after it." in submit_log.last
+    assert not await iterate_modal_submitted(submit_interaction, "rw:animate-message:1", "x")
+    crafted, crafted_log = harness.interaction(user=user)
+    assert await iterate_modal_submitted(crafted, f"rw:modal:edit:{2**70}", "x")
+    assert crafted_log.last == "That job does not exist."
+
+
+async def test_edit_prompt_and_restyle_are_refused_to_others_without_a_modal(
+    harness: Harness,
+) -> None:
+    first = await start_job(harness, make_member())
+    for button, verb in ((EditPromptButton, "edit"), (RestyleClipButton, "restyle")):
+        interaction, log = harness.interaction(user=make_member())
+        await button(first.id).callback(interaction)
+        assert log.modals == []
+        assert f"Only the person who started this job can {verb} it." in log.last
+    # A crafted modal submission is refused by the job service as well.
+    stranger = make_member()
+    interaction, log = harness.interaction(user=stranger)
+    await iterate_modal_submitted(interaction, f"rw:modal:edit:{first.id}", "mine now")
+    assert "Only the person who started this job can edit it." in log.last
+    assert await harness.jobs.list_user_jobs(stranger.id) == []
+
+
+async def test_continue_animates_the_last_frame_of_the_clip(harness: Harness) -> None:
+    user = make_member()
+    first = await start_job(harness, user)
+    await succeed(harness, first.id)
+    interaction, log = harness.interaction(user=user)
+    interaction.message = clip_message(first.id, mp4_clip(2.0, 320, 240))
+
+    await ContinueButton(first.id).callback(interaction)
+
+    newest = (await harness.jobs.list_user_jobs(user.id))[0]
+    assert newest.id != first.id, log.texts
+    assert (newest.kind, newest.prompt, newest.origin) == (JobKind.ANIMATE, "rain", "continue")
+    assert newest.rerun_of == first.id and newest.ratio_auto
+    (image,) = await harness.jobs.inputs(newest.id)
+    assert image.role is InputRole.IMAGE and image.mime.startswith("image/")
+    assert image.width and image.height and abs(image.width / image.height - 4 / 3) < 0.01
+    assert f"Job #{newest.id}" in log.last
+
+
+async def test_continue_needs_the_clip_and_the_requester(harness: Harness) -> None:
+    user = make_member()
+    first = await start_job(harness, user)
+    interaction, log = harness.interaction(user=make_member())
+    interaction.message = clip_message(first.id, b"never read")
+    await ContinueButton(first.id).callback(interaction)
+    assert "Only the person who started this job can continue it." in log.last
+    interaction.message.attachments[0].read.assert_not_awaited()
+
+    interaction, log = harness.interaction(user=user)
+    interaction.message = clip_message(first.id + 1, b"another job's clip")
+    await ContinueButton(first.id).callback(interaction)
+    assert "The clip is no longer on this message" in log.last
+
+    interaction, log = harness.interaction(user=user)
+    interaction.message = clip_message(first.id, mp4_clip(1.0))
+    await ContinueButton(first.id).callback(interaction)
+    assert "This job has no clip to work from." in log.last  # it is still queued
+    assert len(await harness.jobs.list_user_jobs(user.id)) == 1
+
+
+async def test_restyle_modal_restyles_the_clip_with_the_new_prompt(harness: Harness) -> None:
+    user = make_member()
+    first = await start_job(harness, user)
+    await succeed(harness, first.id)
+    interaction, log = harness.interaction(user=user)
+    await RestyleClipButton(first.id).callback(interaction)
+    (modal,) = log.modals
+    assert modal.custom_id == f"rw:modal:restyle:{first.id}"
+
+    submit_interaction, submit_log = harness.interaction(user=user)
+    submit_interaction.message = clip_message(first.id, mp4_clip(2.0, 320, 240))
+    await iterate_modal_submitted(submit_interaction, modal.custom_id, "as a watercolour")
+
+    newest = (await harness.jobs.list_user_jobs(user.id))[0]
+    assert newest.id != first.id, submit_log.texts
+    assert (newest.kind, newest.prompt, newest.origin) == (
+        JobKind.RESTYLE,
+        "as a watercolour",
+        "restyle",
+    )
+    (video,) = await harness.jobs.inputs(newest.id)
+    assert video.role is InputRole.VIDEO and video.duration_seconds == pytest.approx(2.0, 0.1)
+    assert newest.source_seconds is None  # 2 s: nothing trimmed
+
+
+async def test_a_damaged_clip_is_answered_and_starts_nothing(harness: Harness) -> None:
+    user = make_member()
+    first = await start_job(harness, user)
+    await succeed(harness, first.id)
+    interaction, log = harness.interaction(user=user)
+    interaction.message = clip_message(first.id, b"\x00\x00\x00\x18ftypmp42 not really")
+    await ContinueButton(first.id).callback(interaction)
+    assert "damaged" in log.last
+    assert len(await harness.jobs.list_user_jobs(user.id)) == 1
+
+
+# -- cost first ----------------------------------------------------------------------------
+
+
+def confirm_of(log: Any) -> ConfirmView:
+    view = log.messages[-1][1]["view"]
+    assert isinstance(view, ConfirmView)
+    return view
+
+
+def with_edit_message(interaction: Any, log: Any) -> None:
+    async def edit_message(**kwargs: Any) -> None:
+        assert not log.done, "interaction answered twice"
+        log.done = True
+        log.messages.append((kwargs.get("content"), kwargs))
+
+    interaction.response.edit_message = AsyncMock(side_effect=edit_message)
+
+
+async def test_a_job_above_the_threshold_asks_first_and_reserves_nothing(
+    harness: Harness,
+) -> None:
+    user = make_member()
+    await harness.quota.guilds.update(harness.guild_id, OWNER_ID, confirm_above=20)
+    interaction, log = harness.interaction(user=user)
+    await GenerateCog.animate.callback(
+        GenerateCog(harness.bot), interaction, make_attachment(png_bytes()), "rain", seed=7
+    )
+    assert log.last == (
+        "This job costs about **25** credits, more than this server's confirmation threshold "
+        "of **20**. About **25** credits; **75** credits left after it. Start it?"
+    )
+    view = confirm_of(log)
+    assert [c.label for c in view.children] == ["Confirm", "Cancel"]  # type: ignore[attr-defined]
+    assert await harness.jobs.list_user_jobs(user.id) == []
+    status = await harness.quota.status(harness.guild_id, user.id)
+    assert (status.used, status.reserved) == (0, 0)
+
+    # Someone else cannot confirm it; the requester can, once.
+    other, other_log = harness.interaction(user=make_member())
+    assert not await view.interaction_check(other)
+    assert "Only the person who asked for this job can confirm it." in other_log.last
+    press, press_log = harness.interaction(user=user)
+    with_edit_message(press, press_log)
+    assert await view.interaction_check(press)
+    await view.confirm.callback(press)
+    (job_started,) = await harness.jobs.list_user_jobs(user.id)
+    assert press_log.texts[0] == "Starting the job…"
+    assert f"Job #{job_started.id} is queued" in press_log.last
+    assert job_started.quota_left == 75
+    again, again_log = harness.interaction(user=user)
+    await view.confirm.callback(again)
+    assert "already answered" in again_log.last
+    assert len(await harness.jobs.list_user_jobs(user.id)) == 1
+
+
+async def test_cancel_or_timeout_of_a_confirmation_changes_nothing(harness: Harness) -> None:
+    user = make_member()
+    await harness.quota.guilds.update(harness.guild_id, OWNER_ID, confirm_above=0)
+    cog = GenerateCog(harness.bot)
+    interaction, log = harness.interaction(user=user)
+    await GenerateCog.animate.callback(cog, interaction, make_attachment(png_bytes()), "rain")
+    view = confirm_of(log)
+    press, press_log = harness.interaction(user=user)
+    with_edit_message(press, press_log)
+    await view.cancel.callback(press)
+    assert press_log.last == "Nothing was started and nothing was charged."
+
+    interaction, log = harness.interaction(user=user)
+    await GenerateCog.animate.callback(cog, interaction, make_attachment(png_bytes()), "rain")
+    view = confirm_of(log)
+    message = MagicMock(spec_set=discord.WebhookMessage)
+    message.edit = AsyncMock()
+    view.message = message
+    await view.on_timeout()
+    message.edit.assert_awaited_once_with(
+        content="No answer in time. Nothing was started and nothing was charged.", view=None
+    )
+    assert await harness.jobs.list_user_jobs(user.id) == []
+    status = await harness.quota.status(harness.guild_id, user.id)
+    assert (status.used, status.reserved) == (0, 0)
+
+
+async def test_below_the_threshold_or_over_what_is_left_does_not_ask(harness: Harness) -> None:
+    user = make_member()
+    await harness.quota.guilds.update(harness.guild_id, OWNER_ID, confirm_above=25)
+    cog = GenerateCog(harness.bot)
+    interaction, log = harness.interaction(user=user)
+    await GenerateCog.animate.callback(cog, interaction, make_attachment(png_bytes()), "rain")
+    assert "is queued" in log.last  # 25 is not above 25
+    await harness.quota.guilds.update(harness.guild_id, OWNER_ID, confirm_above=1)
+    await harness.quota.set_user_limit(harness.guild_id, user.id, 30)
+    interaction, log = harness.interaction(user=user)
+    await GenerateCog.animate.callback(cog, interaction, make_attachment(png_bytes()), "rain")
+    # A Confirm could only fail: the refusal comes at once, with the numbers.
+    assert "Not enough quota" in log.last and "needs **25**" in log.last
+    assert all("view" not in kwargs for _, kwargs in log.messages)
+
+
+async def test_without_attach_files_the_status_goes_out_without_a_preview(
+    harness: Harness,
+) -> None:
+    user = make_member()
+    first = await start_job(harness, user)
+    assert "file" in harness.channel.sent[0][1]  # with the permission: the preview
+    no_files = discord.Permissions.all()
+    no_files.attach_files = False
+    interaction, log = harness.interaction(user=user, app_permissions=no_files)
+    await RerunButton(first.id).callback(interaction)
+    newest = (await harness.jobs.list_user_jobs(user.id))[0]
+    assert newest.id != first.id, log.texts
+    kwargs = harness.channel.sent[1][1]
+    assert kwargs["file"] is discord.utils.MISSING
+    assert kwargs["embed"].thumbnail.url is None and not newest.thumbnail

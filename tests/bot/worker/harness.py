@@ -1,4 +1,5 @@
-"""A real worker on a real SQLite file, the real client and the simulator on 127.0.0.1.
+"""A real worker on a real store (SQLite, and PostgreSQL: see ``BOTH_BACKENDS`` in
+``tests/bot/conftest.py``), the real client and the simulator on 127.0.0.1.
 
 The worker runs on a FakeClock and the simulator's clock is advanced by hand, so every
 pass is deterministic: ``cycle`` moves both clocks, runs one scheduler pass and waits

@@ -2,6 +2,10 @@ import asyncio
 import itertools
 from pathlib import Path
 
+import pytest
+
+from bot import clock
+from bot.clock import VirtualClock
 from bot.config import DiscordSettings, Settings
 from bot.domain import JobState, NewJob
 from bot.jobs import JobService
@@ -132,30 +136,44 @@ async def test_progress_updates_are_rate_limited_but_state_changes_always_sent(
     assert any(u.eta_seconds is not None for _, u in running)
 
 
-async def test_the_loop_runs_on_its_own_and_stops_cleanly(tmp_path: Path, store: Store) -> None:
+def test_the_loop_runs_on_its_own_and_stops_cleanly(tmp_path: Path) -> None:
+    """The real loop with its production schedule (5 s poll floor, 60 s idle sleep) on a
+    virtual clock 50 times faster, against a simulator on the same clock."""
+    virtual = VirtualClock(50.0)
+    assert clock.run(_loop_alone(tmp_path), virtual) == 3
+    assert clock.current() is clock.SYSTEM  # the process clock is back
+
+
+async def _loop_alone(tmp_path: Path) -> int:
     settings = worker_settings(quota={"default_limit": 1000})
     port = RecordingPort()
-    options = SimulatorOptions(task_seconds=12.0, pending_seconds=2.0, time_scale=200.0)
-    async with RunwaySimulator(options) as sim:
-        client = make_client(sim)
-        quota = QuotaService(store, settings.quota, settings.models)
-        worker = Worker(
-            settings, store, client, port, owner="loop", workdir=tmp_path / "w",
-            quota=quota, poll_floor_seconds=0.02,
-        )  # fmt: skip
-        jobs = JobService(settings, store, quota, wake=worker.wake)
-        await worker.start()
-        try:
-            created = [await jobs.create(_small(user)) for user in (1, 2, 3)]
-
-            async with asyncio.timeout(60):
-                while len(port.visible("clip")) < 3:  # noqa: ASYNC110 - polling a test double
-                    await asyncio.sleep(0.02)
-        finally:
-            await worker.stop()
-            await client.close()
-    for job in created:
-        got = await jobs.get(job.id)
-        assert got is not None and got.delivered and got.state is JobState.SUCCEEDED
-    row = await store.fetchone("SELECT COUNT(*) FROM jobs WHERE lease_owner IS NOT NULL")
-    assert row is not None and row[0] == 0
+    options = SimulatorOptions(task_seconds=12.0, pending_seconds=2.0)
+    store = await Store.open(tmp_path / "bot.sqlite3")
+    try:
+        async with RunwaySimulator(options) as sim:
+            client = make_client(sim)
+            quota = QuotaService(store, settings.quota, settings.models)
+            worker = Worker(
+                settings, store, client, port, owner="loop", workdir=tmp_path / "w", quota=quota
+            )
+            jobs = JobService(settings, store, quota, wake=worker.wake)
+            await worker.start()
+            try:
+                created = [await jobs.create(_small(user)) for user in (1, 2, 3)]
+                async with asyncio.timeout(600):  # virtual seconds: 12 real
+                    while len(port.visible("clip")) < 3:  # noqa: ASYNC110 - a test double
+                        await asyncio.sleep(1.0)
+            finally:
+                await worker.stop()
+                await client.close()
+        for job in created:
+            got = await jobs.get(job.id)
+            assert got is not None and got.delivered and got.state is JobState.SUCCEEDED
+            assert got.created_at.timestamp() == pytest.approx(clock.now(), abs=600)
+        row = await store.fetchone("SELECT COUNT(*) FROM jobs WHERE lease_owner IS NOT NULL")
+        assert row is not None and row[0] == 0
+        assert isinstance(clock.current(), VirtualClock)
+        polls = [p for m, p in sim.request_log if m == "GET" and p.startswith("/v1/tasks/")]
+        return len(created) if polls else 0
+    finally:
+        await store.close()

@@ -9,6 +9,7 @@ from bot.domain import InputRole, JobKind, JobParams, JobState, NewJob
 from bot.media import prepare_image, prepare_video, probe_video, sniff
 from bot.runway.client import RunwayClient
 from bot.simulator import RunwaySimulator, SimulatorOptions
+from bot.store import jobs_repo
 from bot.store.db import Store
 from bot.worker.submission import build_request
 from tests.bot.conftest import FakeClock, mp4_bytes, png_bytes
@@ -95,9 +96,7 @@ async def test_output_that_is_not_a_video_is_refused(harness: Harness) -> None:
         if (await h.job(job.id)).state is JobState.SUCCEEDED:
             break
     async with h.store.transaction() as conn:  # a link that answers JSON, not a clip
-        await conn.execute(
-            "UPDATE jobs SET output_url = ? WHERE id = ?", (h.sim.base_url + "/_sim/state", job.id)
-        )
+        await jobs_repo.update(conn, job.id, {"output_url": h.sim.base_url + "/_sim/state"})
     await _deliver(h, job.id)
     done = await h.job(job.id)
     assert done.state is JobState.FAILED and done.error_code == "bad_output"

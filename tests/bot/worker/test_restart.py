@@ -2,11 +2,14 @@
 nothing is delivered twice, quota stays consistent."""
 
 import asyncio
+import random
 from collections.abc import Awaitable, Callable
 
 import pytest
 
 from bot.domain import JobState, NewJob
+from bot.jobs import JobService
+from bot.ports import DeliveryFailed
 from bot.simulator import Fault
 from bot.worker import Worker
 from tests.bot.conftest import image_input, new_animate
@@ -108,8 +111,8 @@ async def test_restart_mid_poll_resumes_after_the_lease_expires(harness: Harness
     h.sim.add_fault(Fault(method="GET", path_prefix="/v1/tasks", status=200, delay=3.0))
     h.clock.advance(20)
     h.sim.advance(20)
+    polls = len(h.sim.request_log)  # before the pass: its GET may arrive before it returns
     await w1.run_once()
-    polls = len(h.sim.request_log)
 
     async def polling() -> bool:
         return len(h.sim.request_log) > polls
@@ -218,3 +221,219 @@ async def test_a_new_worker_after_every_pass_loses_and_repeats_nothing(harness: 
     assert h.sim.created_count <= len(jobs)
     assert all(r["quota_state"] in ("settled", "refunded") for r in rows)
     await _consistent(h)
+
+
+# -- publishing: the status message and thread come first --------------------------------
+
+
+async def test_after_a_restart_a_job_without_its_status_is_published_before_it_is_sent(
+    harness: Harness,
+) -> None:
+    """Created, then the process died before its status message was recorded: the new worker
+    publishes it (the port adopts or posts it) before submitting it to Runway."""
+    h = harness
+    job = await h.engine.jobs.create(_small())
+    w = h.worker("bot")
+    await w.recover()
+    await w.run_once()  # this pass publishes only
+    assert h.port.publishes == [(job.id, True)]
+    assert h.sim.created_count == 0
+    await w.drain()
+    published = await h.job(job.id)
+    assert published.status_message_id == h.port.status_posts[job.id]
+    assert published.thread_id == h.port.status_posts[job.id]
+    assert published.state is JobState.QUEUED
+    await _finish_with(h, w, job.id)
+    assert h.sim.created_count == 1
+    assert h.port.publishes == [(job.id, True)]  # recorded once: never asked again
+    assert h.port.visible("clip") == [("clip", job.id, (await h.job(job.id)).delivered_message_id)]
+
+
+async def test_publishing_that_fails_for_now_is_retried_and_holds_the_job_back(
+    harness: Harness,
+) -> None:
+    h = harness
+    job = await h.engine.jobs.create(_small())
+    h.port.publish_errors.append(DeliveryFailed("Discord answered 503"))
+    w = h.worker("bot")
+    await w.recover()
+    await h.cycle(w, 1)
+    assert h.sim.created_count == 0  # not sent before its status exists
+    await _finish_with(h, w, job.id)
+    assert [o for _, o in h.port.publishes] == [True, True]
+    assert h.sim.created_count == 1
+
+
+async def test_a_result_waits_for_its_command_to_post_the_status_without_a_grace(
+    harness: Harness,
+) -> None:
+    """The job finishes while the command that created it is still posting its status
+    message: the delivery waits (retries), whatever the clock says, and goes out once the
+    status is recorded; nothing is posted meanwhile."""
+    h = harness
+    w = h.worker("bot")
+    await w.recover()
+    job = await h.engine.jobs.create(_small())
+    h.port.still_posting.add(job.id)
+
+    async def waiting() -> bool:
+        return bool(h.port.publishes)
+
+    await h.run_until(w, waiting)
+    for _ in range(3):
+        await h.cycle(w, 600)  # ten minutes each: no grace runs out
+    assert h.port.visible() == []
+    assert {orphan for _, orphan in h.port.publishes} == {False}
+    status = 424242
+    await h.engine.jobs.attach_message(
+        job.id, channel_id=0, thread_id=status, status_message_id=status
+    )
+    await _finish_with(h, w, job.id)
+    assert [kind for kind, *_ in h.port.visible()] == ["clip"]
+
+
+async def test_a_job_whose_channel_refuses_its_status_is_still_delivered(
+    harness: Harness,
+) -> None:
+    h = harness
+    h.port.refuse_status = True
+    job = await h.engine.jobs.create(_small())
+    w = h.worker("bot")
+    await w.recover()
+    await _finish_with(h, w, job.id)
+    assert (await h.job(job.id)).status_message_id is None
+    assert [kind for kind, *_ in h.port.visible()] == ["clip"]
+
+
+# -- several processes: whose job is it to publish? ----------------------------------------
+
+
+def _commands_of(h: Harness, process: str) -> JobService:
+    """The JobService of the process whose worker owner is ``process``: its jobs carry it
+    as their publisher (bot.app wires it so)."""
+    return JobService(
+        h.settings,
+        h.store,
+        h.engine.quota,
+        clock=h.clock,
+        rng=random.Random(5),
+        publisher=process,
+        publish_lease=LEASE,
+    )
+
+
+async def _cycle_all(h: Harness, workers: list[Worker], seconds: float) -> None:
+    """Advance both clocks, then one pass of every (live) worker and their steps."""
+    h.clock.advance(seconds)
+    h.sim.advance(seconds)
+    await h.sim.wait_rendered()
+    for w in workers:
+        await w.run_once()
+    for w in workers:
+        await w.drain()
+
+
+async def test_a_restarted_process_publishes_its_unposted_job_at_once(harness: Harness) -> None:
+    """One process (SQLite keeps its owner id across restarts) died between creating a job
+    and recording its status message: its next run publishes it on its first pass, with no
+    wait for the publish lease to end."""
+    h = harness
+    job = await _commands_of(h, "bot").create(_small())
+    w = h.worker("bot")
+    await w.recover()
+    await w.run_once()
+    assert h.port.publishes == [(job.id, True)]
+    await w.drain()
+    await _finish_with(h, w, job.id)
+    assert h.port.publishes == [(job.id, True)]
+    assert [kind for kind, *_ in h.port.visible()] == ["clip"]
+
+
+async def test_a_starting_peer_leaves_a_live_process_its_job_being_posted(
+    harness: Harness,
+) -> None:
+    """Process B starts while live process A's command is posting a job's status message
+    (slowly: ten minutes): A's worker keeps its publish lease, B never publishes the job;
+    the clip goes out once, after A's command recorded the status."""
+    h = harness
+    a = h.worker("a")
+    await a.recover()
+    job = await _commands_of(h, "a").create(_small())
+    h.port.still_posting.add(job.id)
+    b = h.worker("b")
+    await b.recover()
+    for _ in range(20):
+        h.clock.advance(30)  # not the simulator: the task stays at Runway, nothing to deliver
+        for w in (a, b):
+            await w.run_once()
+            await w.drain()
+    assert h.port.publishes == []
+    assert (await h.job(job.id)).state is JobState.RUNNING
+    status = 515151
+    await h.engine.jobs.attach_message(
+        job.id, channel_id=0, thread_id=status, status_message_id=status
+    )
+
+    async def delivered() -> bool:
+        return (await h.job(job.id)).delivered
+
+    for _ in range(40):
+        if await delivered():
+            break
+        await _cycle_all(h, [a, b], 6)
+    assert await delivered()
+    assert (job.id, True) not in h.port.publishes
+    assert job.id not in h.port.status_posts  # only the command's own post exists
+    assert [kind for kind, *_ in h.port.visible()] == ["clip"]
+
+
+async def test_a_dead_peers_unposted_job_is_published_once_its_lease_ends(
+    harness: Harness,
+) -> None:
+    """Process A died (kill -9) between creating a job and recording its status message;
+    process B, already running, publishes it once A's publish lease has ended, not before,
+    and only once although a third process C runs too."""
+    h = harness
+    b, c = h.worker("b"), h.worker("c")
+    await b.recover()
+    await c.recover()
+    a = h.worker("a")
+    await a.recover()
+    job = await _commands_of(h, "a").create(_small())
+    await a.abort()  # dead: nobody renews its publish lease
+    waited = 0.0
+    while (job.id, True) not in h.port.publishes:
+        assert waited < 3 * LEASE
+        h.clock.advance(10)  # not the simulator: the task stays at Runway meanwhile
+        for w in (b, c):
+            await w.run_once()
+            await w.drain()
+        waited += 10
+    assert waited >= LEASE  # its lease ran out at creation + LEASE
+    assert h.port.publishes == [(job.id, True)]
+    await _finish_with(h, b, job.id)
+    for _ in range(3):
+        await _cycle_all(h, [b, c], 2 * LEASE)
+    assert h.port.publishes == [(job.id, True)]
+    assert [kind for kind, *_ in h.port.visible()] == ["clip"]
+    await _consistent(h)
+
+
+async def test_a_peer_starting_after_a_crash_waits_for_the_dead_ones_lease(
+    harness: Harness,
+) -> None:
+    """On PostgreSQL a restarted process has a new owner id: the dead run's unposted job is
+    not taken at start while its publish lease runs, then taken by the running worker."""
+    h = harness
+    job = await _commands_of(h, "dead-run").create(_small())
+    w = h.worker("new-run")
+    await w.recover()
+    await w.run_once()
+    assert h.port.publishes == []
+    await _cycle_all(h, [w], LEASE / 2)
+    assert h.port.publishes == []
+    await _cycle_all(h, [w], LEASE / 2 + 1)
+    assert h.port.publishes == [(job.id, True)]
+    await w.drain()
+    await _finish_with(h, w, job.id)
+    assert [kind for kind, *_ in h.port.visible()] == ["clip"]

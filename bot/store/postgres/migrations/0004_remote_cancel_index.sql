@@ -1,0 +1,1 @@
+CREATE INDEX jobs_remote_cancel ON jobs(model) WHERE remote_cancel = 1;
