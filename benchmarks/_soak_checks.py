@@ -70,7 +70,22 @@ def report(world: World, drain: dict[str, Any]) -> dict[str, Any]:
         for r in rows
         if not job_is_settled(r)
     ]
-    lost = [int(r["id"]) for r in rows if r["state"] not in FINAL_STATES or not finals[r["id"]]]
+    # A job cancelled because its status message could not be posted is told so in the
+    # answer to the command itself ("Job #N was cancelled and not charged.").
+    replies = _reply_texts(world)
+    told_in_reply = sorted(
+        int(r["id"])
+        for r in rows
+        if r["state"] == "cancelled"
+        and not finals[r["id"]]
+        and any(f"Job #{r['id']} was cancelled" in text for text in replies)
+    )
+    lost = [
+        int(r["id"])
+        for r in rows
+        if r["state"] not in FINAL_STATES
+        or (not finals[r["id"]] and int(r["id"]) not in told_in_reply)
+    ]
     posted_twice = sorted(j for j, ms in finals.items() if len(ms) > 1)
     status_twice = sorted(j for j, ms in statuses.items() if len(ms) > 1)
     final_ids = {int(r["id"]) for r in rows if r["state"] in FINAL_STATES}
@@ -122,6 +137,7 @@ def report(world: World, drain: dict[str, Any]) -> dict[str, Any]:
             Counter(str(r["error_code"]) for r in rows if r["error_code"]).most_common()
         ),
         "lost": len(lost),
+        "told_only_in_the_command_reply": len(told_in_reply),
         "posted_twice": len(posted_twice),
         "status_posted_twice": len(status_twice),
         "stray_live_cancel_buttons": len(stray_live),
@@ -175,6 +191,18 @@ def report(world: World, drain: dict[str, Any]) -> dict[str, Any]:
         violations.append(f"fake_discord_errors: {world.fake.errors[:3]}")
     figures["violations"] = violations
     return figures
+
+
+def _reply_texts(world: World) -> list[str]:
+    """The text of every answer the bot gave to an interaction (callbacks and followups)."""
+    texts: list[str] = []
+    messages = world.fake.world.messages
+    for interaction in world.fake.world.interactions.values():
+        bodies = [(interaction.callback or {}).get("data") or {}]
+        ids = [*interaction.followup_ids, interaction.original_message_id]
+        bodies += [messages[m] for m in ids if m is not None and m in messages]
+        texts.append(json.dumps(bodies))
+    return texts
 
 
 def _unanswered(world: World) -> tuple[int, list[str]]:

@@ -44,7 +44,6 @@ from bot.jobs import JobService  # noqa: E402
 from bot.quota import QuotaService  # noqa: E402
 from bot.runway.client import RunwayClient  # noqa: E402
 from bot.simulator import RunwaySimulator, SimulatorOptions  # noqa: E402
-from bot.store.db import StoreError  # noqa: E402
 from bot.store.postgres.db import PgStore  # noqa: E402
 from bot.worker import Worker  # noqa: E402
 
@@ -67,24 +66,11 @@ def bench_settings() -> Any:
 # -- a child: one worker process ---------------------------------------------------------------
 
 
-async def connect(url: str, attempts: int = 5) -> PgStore:
-    """The shared database. asyncpg's connect timeout runs on the virtual clock (10 simulated
-    seconds are 0.2 real ones here), which a busy machine can miss: try again."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return await PgStore.connect(url, pool_size=4, migrate_schema=False)
-        except StoreError:
-            if attempt == attempts:
-                raise
-            c.log(f"connecting to PostgreSQL timed out (attempt {attempt}), trying again")
-    raise AssertionError("unreachable")
-
-
 async def worker_main(url: str, sim_url: str, jobs: int, owner: str, limit_s: float) -> int:
     """Run a Worker on the shared database until ``jobs`` jobs are finished; print what this
     process delivered as one JSON line."""
     settings = bench_settings()
-    store = await connect(url)
+    store = await PgStore.connect(url, pool_size=4, migrate_schema=False)
     client = RunwayClient(base_url=sim_url, api_key=c.SIM_KEY, max_retries=2, backoff_base=0.01)
     port = c.CountingPort()
     quota = QuotaService(store, settings.quota, settings.models)

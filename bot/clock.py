@@ -119,6 +119,17 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         return self.clock.monotonic()
 
 
+def real_timeout(seconds: float) -> float:
+    """The loop seconds that last ``seconds`` of real time on the running event loop: a
+    :class:`VirtualTimeLoop` runs ``factor`` times faster. For timeouts that guard real I/O
+    (connecting to a database server), which must not shrink with the simulated schedule."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return seconds
+    return seconds * loop.clock.factor if isinstance(loop, VirtualTimeLoop) else seconds
+
+
 _current: Clock = SYSTEM
 
 

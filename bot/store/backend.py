@@ -23,7 +23,6 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-
 def on_postgres(
     twin: Callable[Concatenate[PgConn, P], Coroutine[Any, Any, R]],
 ) -> Callable[

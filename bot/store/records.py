@@ -29,10 +29,6 @@ class JobRecord:
     quota_key: str | None
     quota_guild: int
     cap_key: str | None
-    publisher: str | None = None
-    """The owner id of the process whose command posts the status message (its publish
-    lease ends at ``publish_expires_at`` unless that process's worker renews it)."""
-    publish_expires_at: float | None = None
 
     @property
     def id(self) -> int:

@@ -83,6 +83,4 @@ def row_to_record(row: Row) -> JobRecord:
         quota_key=row["quota_key"],
         quota_guild=int(row["quota_guild"]),
         cap_key=row["cap_key"],
-        publisher=row["publisher"],
-        publish_expires_at=row["publish_expires_at"],
     )

@@ -32,17 +32,11 @@ async def ensure_published(ctx: StepContext, rec: JobRecord) -> JobRecord | None
 
     Returns the record to deliver with, or None when the delivery was rescheduled (the
     command that created the job is still posting them, or Discord failed). On the last
-    attempts the worker stops waiting for the command and publishes itself, unless that
-    command runs in another process that is alive (its publish lease runs): only it may post.
+    attempts the worker stops waiting for the command and publishes itself.
     """
     if rec.job.status_message_id is not None:
         return rec
-    peer_alive = (
-        rec.publisher not in (None, ctx.owner)
-        and rec.publish_expires_at is not None
-        and rec.publish_expires_at > ctx.clock()
-    )
-    last = rec.delivery_attempts + 2 >= MAX_DELIVERY_ATTEMPTS and not peer_alive
+    last = rec.delivery_attempts + 2 >= MAX_DELIVERY_ATTEMPTS
     kind = "clip" if rec.job.state is JobState.SUCCEEDED else "notice"
     try:
         published = await ctx.port.publish(rec.job, orphan=last)

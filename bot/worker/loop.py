@@ -217,6 +217,7 @@ class Worker:
                 # no publisher, of this owner's previous run, or of a process whose publish
                 # lease expired lost its poster to a crash (Discord may hold the post;
                 # publish looks first). A live peer's job is left to it.
+                self._orphans = {}  # a previous start's are found again below
                 self._orphans = dict.fromkeys(await self._adopt(conn, now, at_start=True), now)
                 self._last_adoption = now
         for rec in recs:

@@ -118,3 +118,29 @@ def test_aiohttp_timeouts_are_virtual_too() -> None:
     virtual_elapsed, real_elapsed = clock.run(main(), VirtualClock(500.0))
     assert virtual_elapsed >= 90.0
     assert real_elapsed < 30.0
+
+
+def test_real_timeout_scales_by_the_running_loops_factor_only() -> None:
+    assert clock.real_timeout(10.0) == 10.0  # no loop running
+
+    async def inside() -> float:
+        return clock.real_timeout(10.0)
+
+    assert clock.run(inside(), VirtualClock(50.0)) == 500.0
+    assert asyncio.run(inside()) == 10.0
+    with clock.installed(VirtualClock(50.0)):  # a virtual clock, but the loop's time is real
+        assert asyncio.run(inside()) == 10.0
+
+
+def test_a_real_timeout_on_a_virtual_loop_waits_that_long_in_real_time() -> None:
+    """What the PostgreSQL connect timeout relies on: under factor 50, 0.3 s stays 0.3 real
+    seconds (a plain 0.3 s timeout would fire after 6 ms)."""
+
+    async def wait() -> float:
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(asyncio.Event().wait(), clock.real_timeout(0.3))
+        return time.monotonic() - started
+
+    # a timer never fires before its loop time: a lower bound, whatever the machine's load
+    assert clock.run(wait(), VirtualClock(50.0)) >= 0.3

@@ -13,12 +13,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg  # type: ignore[import-untyped]
 
+from ...clock import real_timeout
 from ..db import Store, StoreError, Wakeup
 from .conn import PgConn, Row
 from .schema import current_version, migrate, require_version
 
 WAKEUP_CHANNEL = "runway_bot_wakeup"
-CONNECT_TIMEOUT_SECONDS = 10.0
+CONNECT_TIMEOUT_SECONDS = 10.0  # real seconds, also on a virtual-time loop (real_timeout)
 RELISTEN_FIRST_DELAY = 0.5  # seconds before listening again after the connection was lost
 RELISTEN_MAX_DELAY = 30.0
 
@@ -65,7 +66,10 @@ class PgStore(Store):
         a failure names the server, never the password."""
         try:
             pool = await asyncpg.create_pool(
-                dsn, min_size=1, max_size=pool_size, timeout=CONNECT_TIMEOUT_SECONDS
+                dsn,
+                min_size=1,
+                max_size=pool_size,
+                timeout=real_timeout(CONNECT_TIMEOUT_SECONDS),
             )
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise StoreError(f"cannot connect to PostgreSQL at {redact(dsn)}: {exc}") from None
@@ -134,7 +138,7 @@ class PgStore(Store):
         """Call ``callback`` on every wake-up notification, on a connection of its own (outside
         the pool) kept until :meth:`close`. A lost connection is made again (with back-off),
         then ``callback`` is called once for what may have been missed meanwhile."""
-        raw = await asyncpg.connect(self._dsn, timeout=CONNECT_TIMEOUT_SECONDS)
+        raw = await asyncpg.connect(self._dsn, timeout=real_timeout(CONNECT_TIMEOUT_SECONDS))
         await raw.add_listener(WAKEUP_CHANNEL, lambda *_: callback())
         raw.add_termination_listener(lambda _: self._listener_lost(raw, callback))
         self._listeners.append(raw)

@@ -188,3 +188,15 @@ def test_who_cancelled_reads_in_the_servers_language() -> None:
         failure_embed(cancelled, locale="ja").description or ""
     )
     assert "Cancelled by an admin." in (failure_embed(cancelled).description or "")
+
+
+async def test_the_job_service_records_a_cancel_the_notice_can_translate(engine: Any) -> None:
+    from bot.ui.embeds import CANCELLED_BY
+    from tests.bot.conftest import new_animate
+
+    mine = await engine.jobs.create(new_animate(user_id=1))
+    theirs = await engine.jobs.create(new_animate(user_id=2))
+    by_self = await engine.jobs.cancel(mine.id, actor_id=1, actor_is_admin=False)
+    by_admin = await engine.jobs.cancel(theirs.id, actor_id=9, actor_is_admin=True)
+    assert CANCELLED_BY[by_self.error_text or ""] == "you"
+    assert CANCELLED_BY[by_admin.error_text or ""] == "admin"

@@ -236,9 +236,9 @@ async def test_after_a_restart_a_job_without_its_status_is_published_before_it_i
     w = h.worker("bot")
     await w.recover()
     await w.run_once()  # this pass publishes only
+    await w.drain()  # publishing runs as a step of its own
     assert h.port.publishes == [(job.id, True)]
     assert h.sim.created_count == 0
-    await w.drain()
     published = await h.job(job.id)
     assert published.status_message_id == h.port.status_posts[job.id]
     assert published.thread_id == h.port.status_posts[job.id]
@@ -342,8 +342,9 @@ async def test_a_restarted_process_publishes_its_unposted_job_at_once(harness: H
     w = h.worker("bot")
     await w.recover()
     await w.run_once()
+    await w.drain()  # the pass's steps (the publishing task) have run
     assert h.port.publishes == [(job.id, True)]
-    await w.drain()
+    assert h.sim.created_count == 0  # published before it is sent
     await _finish_with(h, w, job.id)
     assert h.port.publishes == [(job.id, True)]
     assert [kind for kind, *_ in h.port.visible()] == ["clip"]
@@ -429,6 +430,7 @@ async def test_a_peer_starting_after_a_crash_waits_for_the_dead_ones_lease(
     w = h.worker("new-run")
     await w.recover()
     await w.run_once()
+    await w.drain()
     assert h.port.publishes == []
     await _cycle_all(h, [w], LEASE / 2)
     assert h.port.publishes == []

@@ -104,3 +104,22 @@ async def test_an_unreachable_server_is_named_without_its_password() -> None:
     with pytest.raises(StoreError) as caught:
         await PgStore.connect("postgresql://bot:hunter2@127.0.0.1:1/bot")
     assert "127.0.0.1:1/bot" in str(caught.value) and "hunter2" not in str(caught.value)
+
+
+async def test_postgresql_has_every_sqlite_index(pg_url: str, tmp_path: Path) -> None:
+    sqlite = await Store.open(tmp_path / "db.sqlite3")
+    try:
+        rows = await sqlite.fetchall(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'"
+        )
+    finally:
+        await sqlite.close()
+    conn = await asyncpg.connect(pg_url)
+    try:
+        pg = await conn.fetch(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = 'public'"
+            " AND indexname NOT LIKE '%\\_pkey'"
+        )
+    finally:
+        await conn.close()
+    assert {r["indexname"] for r in pg} == {str(r[0]) for r in rows}
