@@ -233,8 +233,11 @@ class JobService:
         if not changed:
             raise JobNotFound()
 
-    async def cancel(self, job_id: int, *, actor_id: int, actor_is_admin: bool) -> Job:
-        """Cancel a waiting or running job and refund its quota.
+    async def cancel(
+        self, job_id: int, *, actor_id: int, actor_is_admin: bool, reason: str | None = None
+    ) -> Job:
+        """Cancel a waiting or running job and refund its quota; ``reason`` (stored as its
+        text) replaces "Cancelled by you/an admin." when nobody asked for the cancel.
 
         A task already at Runway is cancelled there by the worker (``remote_cancel``).
         """
@@ -258,7 +261,7 @@ class JobService:
                 {
                     "state": JobState.CANCELLED.value,
                     "error_code": "cancelled",
-                    "error_text": f"Cancelled by {who}.",
+                    "error_text": reason or f"Cancelled by {who}.",
                     "remote_cancel": int(state is not JobState.QUEUED),
                     "finished_at": now,
                     "updated_at": now,

@@ -380,6 +380,8 @@ class GenerateCog(commands.Cog):
     async def _animate_from(
         self, interaction: discord.Interaction[Any], message_id: int, prompt: str
     ) -> None:
+        # First: fetching the message can outlast Discord's 3 s window under load.
+        await interaction.response.defer(ephemeral=True, thinking=True)
         channel = interaction.channel
         if not isinstance(channel, discord.abc.Messageable):
             await reply(interaction, tr(interaction, "gen.cannot_read"))
@@ -436,7 +438,8 @@ class GenerateCog(commands.Cog):
             await reply(interaction, f"{refusal}\n{note}" if note else refusal)
             return
 
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        if not interaction.response.is_done():  # a modal submit was acknowledged first
+            await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             inputs, source_seconds = await self._inputs(request, params)
         except UserError as exc:  # CheckFailed, MediaError

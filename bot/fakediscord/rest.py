@@ -495,6 +495,25 @@ async def get_user(fake: FakeCore, call: Call) -> Result:
     return 200, fake.world.user(call.int("user_id")).to_json()
 
 
+@route("POST", "/users/@me/channels", "create_dm")
+async def create_dm(fake: FakeCore, call: Call) -> Result:
+    """The bot's DM channel with ``recipient_id``: one per user, the same id on every call."""
+    raw = _body(call).get("recipient_id")
+    if raw is None:
+        raise rules.form_error(["recipient_id"], "BASE_TYPE_REQUIRED", "This field is required")
+    recipient = fake.world.user(int(raw))
+    if recipient.id == fake.world.bot_user.id:
+        raise rules.form_error(["recipient_id"], "INVALID_RECIPIENT", "Invalid recipient")
+    channel_id = fake.world.dm_channels.setdefault(recipient.id, fake.world.ids.next())
+    return 200, {
+        "id": str(channel_id),
+        "type": 1,
+        "flags": 0,
+        "last_message_id": None,
+        "recipients": [recipient.to_json()],
+    }
+
+
 @route("GET", "/oauth2/applications/@me", "get_my_oauth2_application")
 async def get_application(fake: FakeCore, call: Call) -> Result:
     owner = (

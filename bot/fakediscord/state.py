@@ -299,6 +299,8 @@ class World:
     users: dict[int, User] = field(default_factory=dict)
     guilds: dict[int, Guild] = field(default_factory=dict)
     channels: dict[int, Channel] = field(default_factory=dict)
+    dm_channels: dict[int, int] = field(default_factory=dict)
+    """Recipient user id -> the id of the bot's DM channel with them (POST /users/@me/channels)."""
     messages: dict[int, dict[str, Any]] = field(default_factory=dict)
     files: dict[int, StoredFile] = field(default_factory=dict)
     interactions: dict[int, Interaction] = field(default_factory=dict)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
+from bot.i18n import Text
+from bot.media.errors import UnsupportedMedia
+
 
 def human_size(n: int) -> str:
     """Bytes as a short decimal size ("850 KB", "12.3 MB")."""
@@ -47,10 +50,21 @@ EXTENSIONS: dict[str, frozenset[str]] = {
 MEDIA_EXTENSIONS = frozenset().union(*EXTENSIONS.values())
 
 
-def not_a(expected: str, what: str, filename: str, mime: str | None = None) -> str:
+def not_a(expected: Text, what: Text, filename: str, mime: str | None = None) -> UnsupportedMedia:
     """E.g. "That file is called .png but it is actually text, not an image." The name is only
     mentioned when it claims a media type the content (``mime``) does not have."""
     ext = extension(filename)
     if ext in MEDIA_EXTENSIONS and ext not in EXTENSIONS.get(mime or "", frozenset()):
-        return f"That file is called .{ext} but it is actually {what}, not {expected}."
-    return f"That file is {what}, not {expected}."
+        return UnsupportedMedia.of("media.misnamed", ext=ext, what=what, expected=expected)
+    return UnsupportedMedia.of("media.not_a", what=what, expected=expected)
+
+
+class Capitalised(Text):
+    """A catalogue text that starts a sentence: its first letter upper-case in any locale."""
+
+    __slots__ = ()
+
+    def render(self, locale: object) -> str:
+        """The text in ``locale``, first letter capitalised."""
+        out = super().render(locale)
+        return out[:1].upper() + out[1:]

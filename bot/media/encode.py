@@ -15,6 +15,7 @@ from av.audio.stream import AudioStream
 from av.video.stream import VideoStream
 from PIL import Image
 
+from bot.i18n import t
 from bot.media._text import human_size
 from bot.media.errors import ClipTooLarge, CorruptMedia
 from bot.media.probe import DAMAGED_VIDEO, VideoInfo, open_input
@@ -119,12 +120,15 @@ def encode_within(src: Path, dest: Path, max_bytes: int, plan: EncodePlan) -> Pa
             width, height = _even(width * shrink), _even(height * shrink)
         plan = replace(plan, width=width, height=height, video_bitrate=bitrate)
     dest.unlink(missing_ok=True)
-    reached = f" (the smallest we got was {human_size(smallest)})" if smallest else ""
+    key = "media.clip.too_large"
+    fmt: dict[str, object] = {
+        "size": human_size(src.stat().st_size),
+        "limit": human_size(max_bytes),
+    }
+    if smallest:
+        key, fmt["reached"] = "media.clip.too_large_reached", human_size(smallest)
     raise ClipTooLarge(
-        f"This clip is {human_size(src.stat().st_size)} and cannot be shrunk to fit "
-        f"{human_size(max_bytes)} without ruining it{reached}.",
-        achieved_bytes=smallest,
-        max_bytes=max_bytes,
+        t(key, None, **fmt), achieved_bytes=smallest, max_bytes=max_bytes, key=key, fmt=fmt
     )
 
 
@@ -134,7 +138,7 @@ def transcode(src: Path, dest: Path, plan: EncodePlan) -> None:
         _transcode(src, dest, plan)
     except (av.FFmpegError, EOFError) as exc:
         dest.unlink(missing_ok=True)
-        raise CorruptMedia(DAMAGED_VIDEO) from exc
+        raise CorruptMedia.of(DAMAGED_VIDEO) from exc
 
 
 def _transcode(src: Path, dest: Path, plan: EncodePlan) -> None:
@@ -198,7 +202,7 @@ def _transcode(src: Path, dest: Path, plan: EncodePlan) -> None:
             out.mux(aout.encode(None))
     if last_pts < 0:
         dest.unlink(missing_ok=True)
-        raise CorruptMedia(DAMAGED_VIDEO)
+        raise CorruptMedia.of(DAMAGED_VIDEO)
 
 
 def _decode(packet: av.Packet[Any]) -> Iterator[av.VideoFrame | av.AudioFrame]:

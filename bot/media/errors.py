@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Self
+
 from bot.domain import UserError
+from bot.i18n import t
 
 
 class MediaError(UserError):
     """An input or output file we cannot use as it is; ``message`` says why in plain words."""
 
     code = "media"
+
+    @classmethod
+    def of(cls, key: str, /, **fmt: object) -> Self:
+        """The error whose text is catalogue entry ``key`` (``message`` is the English)."""
+        return cls(t(key, None, **fmt), key=key, fmt=fmt)
 
 
 class EmptyMedia(MediaError):
@@ -76,7 +85,15 @@ class ClipTooLarge(MediaError):
 
     code = "clip_too_large"
 
-    def __init__(self, message: str, *, achieved_bytes: int | None, max_bytes: int) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        *,
+        achieved_bytes: int | None,
+        max_bytes: int,
+        key: str | None = None,
+        fmt: Mapping[str, object] | None = None,
+    ) -> None:
+        super().__init__(message, key=key, fmt=fmt)
         self.achieved_bytes = achieved_bytes
         self.max_bytes = max_bytes

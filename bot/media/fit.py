@@ -27,7 +27,7 @@ def fit_clip(src: Path, max_bytes: int, workdir: Path) -> Path:
     if src.stat().st_size <= max_bytes:
         return src
     if max_bytes <= 0:
-        raise MediaError("There is no room to upload this clip here.")
+        raise MediaError.of("media.clip.no_room")
     info = probe_video(src)
     workdir.mkdir(parents=True, exist_ok=True)
     dest = workdir / f"{src.stem}.fit-{uuid.uuid4().hex[:8]}.mp4"

@@ -25,16 +25,16 @@ def last_frame(video: bytes) -> bytes:
     try:
         with open_input(video) as container:
             if not container.streams.video:
-                raise NoVideoStream("That file has no video in it.")
+                raise NoVideoStream.of("media.video.none")
             stream = container.streams.video[0]
             ctx = stream.codec_context
             if ctx.width * ctx.height > MAX_VIDEO_PIXELS:
-                raise CorruptMedia(DAMAGED_VIDEO)
+                raise CorruptMedia.of(DAMAGED_VIDEO)
             frame = _last_decoded(container, stream)
     except (av.FFmpegError, OSError, EOFError, ValueError) as exc:
-        raise CorruptMedia(DAMAGED_VIDEO) from exc
+        raise CorruptMedia.of(DAMAGED_VIDEO) from exc
     if frame is None:
-        raise CorruptMedia(DAMAGED_VIDEO)
+        raise CorruptMedia.of(DAMAGED_VIDEO)
     image: Image.Image = frame.to_image()  # type: ignore[no-untyped-call]
     out = io.BytesIO()
     image.convert("RGB").save(out, "PNG")

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from PIL import Image, ImageCms, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from bot.domain import InputRole, JobInput
-from bot.media._text import human_size, not_a, with_extension
+from bot.i18n import text
+from bot.media._text import Capitalised, human_size, not_a, with_extension
 from bot.media.datauri import max_raw_bytes
 from bot.media.errors import (
     BadAspectRatio,
@@ -33,7 +34,7 @@ from bot.media.errors import (
     TooManyPixels,
     UnsupportedMedia,
 )
-from bot.media.sniff import describe, sniff
+from bot.media.sniff import SVG, describe_text, sniff
 
 MAX_IMAGE_INPUT_BYTES = 50_000_000
 MAX_PIXELS = 80_000_000
@@ -67,9 +68,7 @@ MAX_KEPT_ICC_BYTES = 64 * 1024
 # Pillow's total cap for them (MAX_TEXT_MEMORY, 64 MB) still holds.
 _PNG_CHUNK_LIMIT = 16 * 1024 * 1024
 PngImagePlugin.MAX_TEXT_CHUNK = max(PngImagePlugin.MAX_TEXT_CHUNK, _PNG_CHUNK_LIMIT)
-_DAMAGED = (
-    "This image is damaged or incomplete, so it cannot be read. Try saving or exporting it again."
-)
+_DAMAGED = "media.image.damaged"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +93,10 @@ def prepare_image(
     """Verify ``data`` is a usable image and return it ready for Runway (JPEG/PNG/WebP that fits
     a 5 MB data URI, upright, between 640 px short side and 4K); MediaError says why not."""
     if len(data) > max_input_bytes:
-        raise MediaTooLarge(
-            f"This image is {human_size(len(data))}; the limit is {human_size(max_input_bytes)}."
+        raise MediaTooLarge.of(
+            "media.image.too_large",
+            size=human_size(len(data)),
+            limit=human_size(max_input_bytes),
         )
     opened = _open(data, filename=filename)
     image = opened.image
@@ -130,41 +131,36 @@ _EXT = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 
 def _open(data: bytes, *, filename: str) -> _Opened:
     if not data:
-        raise EmptyMedia("That file is empty.")
+        raise EmptyMedia.of("media.empty")
     mime = sniff(data)
     if mime is None or not mime.startswith("image/"):
-        what = describe(data)
-        if what == "an SVG drawing":
-            raise UnsupportedMedia(
-                "That file is an SVG drawing; those cannot be used: export it as PNG or JPEG first."
-            )
-        raise UnsupportedMedia(not_a("an image", what, filename, mime))
+        what = describe_text(data)
+        if what.key == SVG:
+            raise UnsupportedMedia.of("media.image.svg")
+        raise not_a(text("media.what.image"), what, filename, mime)
     pillow_format = _PILLOW_FORMATS.get(mime)
     if pillow_format is None:
-        what = describe(data)
-        message = (
-            f"{what[0].upper()}{what[1:]} cannot be used here: send a PNG, JPEG or WebP image."
-        )
+        what = Capitalised(describe_text(data).key)
         if mime == "image/heic":
-            message += " (On an iPhone: Settings > Camera > Formats > Most Compatible.)"
-        raise UnsupportedMedia(message)
+            raise UnsupportedMedia.of("media.image.heic", what=what)
+        raise UnsupportedMedia.of("media.image.format", what=what)
     try:
         image = Image.open(io.BytesIO(data), formats=[pillow_format])
     except Image.DecompressionBombError as exc:
-        raise TooManyPixels(
-            f"This image has far too many pixels to process safely (the limit is "
-            f"{MAX_PIXELS // 1_000_000} megapixels)."
-        ) from exc
+        raise TooManyPixels.of("media.image.bomb", limit=MAX_PIXELS // 1_000_000) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise _unreadable(exc) from exc
     width, height = image.size
     if width * height > MAX_PIXELS:
-        raise TooManyPixels(
-            f"This image is {width}×{height} pixels ({width * height / 1_000_000:.0f} megapixels); "
-            f"the limit is {MAX_PIXELS // 1_000_000} megapixels."
+        raise TooManyPixels.of(
+            "media.image.too_many_pixels",
+            width=width,
+            height=height,
+            megapixels=f"{width * height / 1_000_000:.0f}",
+            limit=MAX_PIXELS // 1_000_000,
         )
     if width <= 0 or height <= 0:
-        raise CorruptMedia(_DAMAGED)
+        raise CorruptMedia.of(_DAMAGED)
     return _Opened(image=image, mime=mime)
 
 
@@ -179,10 +175,7 @@ def _decode(image: Image.Image) -> None:
         image.seek(0)
         image.load()
     except Image.DecompressionBombError as exc:
-        raise TooManyPixels(
-            f"This image has far too many pixels to process safely (the limit is "
-            f"{MAX_PIXELS // 1_000_000} megapixels)."
-        ) from exc
+        raise TooManyPixels.of("media.image.bomb", limit=MAX_PIXELS // 1_000_000) from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise _unreadable(exc) from exc
 
@@ -190,26 +183,19 @@ def _decode(image: Image.Image) -> None:
 def _unreadable(exc: BaseException) -> MediaError:
     """Pillow's refusal to inflate an oversized metadata chunk (a zlib bomb), or damage."""
     if isinstance(exc, ValueError) and "Decompressed data too large" in str(exc):
-        return MediaTooLarge(
-            "This image carries more hidden data than I can safely unpack (its metadata "
-            "inflates to too much). Save or export it again without metadata."
-        )
-    return CorruptMedia(_DAMAGED)
+        return MediaTooLarge.of("media.image.hidden_data")
+    return CorruptMedia.of(_DAMAGED)
 
 
 def _check_shape(width: int, height: int) -> None:
     if min(width, height) < MIN_SIDE:
-        raise ImageTooSmall(
-            f"This image is only {width}×{height} pixels; send one at least {MIN_SIDE} pixels "
-            f"on each side ({TARGET_SIDE} or more looks best)."
+        raise ImageTooSmall.of(
+            "media.image.too_small", width=width, height=height, min=MIN_SIDE, best=TARGET_SIDE
         )
     aspect = width / height
     if aspect < MIN_ASPECT - _ASPECT_SLACK or aspect > MAX_ASPECT + _ASPECT_SLACK:
         shape = f"{aspect:.2g}:1" if aspect >= 1 else f"1:{1 / aspect:.2g}"
-        raise BadAspectRatio(
-            f"This image is {shape} ({width}×{height}); Runway accepts shapes between 1:2 "
-            f"(tall) and 2.36:1 (wide). Crop it and try again."
-        )
+        raise BadAspectRatio.of("media.image.aspect", shape=shape, width=width, height=height)
 
 
 def _scale_for(width: int, height: int) -> float:
@@ -290,4 +276,4 @@ def _encode_to_fit(
         encoded = _encode(current, "JPEG", _JPEG_QUALITIES[-1], icc)
         if len(encoded) <= limit:
             return "image/jpeg", encoded, current
-    raise MediaError("This image is too detailed to shrink below Runway's 5 MB limit.")
+    raise MediaError.of("media.image.too_detailed")

@@ -13,9 +13,7 @@ from av.container import InputContainer
 
 from bot.media.errors import CorruptMedia, NoVideoStream, TooManyPixels
 
-DAMAGED_VIDEO = (
-    "This video is damaged or incomplete, so it cannot be read. Try saving or exporting it again."
-)
+DAMAGED_VIDEO = "media.video.damaged"  # catalogue key
 # Frames beyond 8K are refused before decoding anything (a decode would need gigabytes).
 MAX_VIDEO_PIXELS = 8192 * 4320
 # A clip whose packets cover much less than its header claims is treated as cut off.
@@ -48,7 +46,7 @@ def open_input(source: bytes | Path) -> InputContainer:
             return av.open(str(source), "r")
         return av.open(io.BytesIO(source), "r")
     except (av.FFmpegError, OSError, ValueError, EOFError) as exc:
-        raise CorruptMedia(DAMAGED_VIDEO) from exc
+        raise CorruptMedia.of(DAMAGED_VIDEO) from exc
 
 
 def probe_video(source: bytes | Path) -> VideoInfo:
@@ -62,25 +60,22 @@ def probe_video(source: bytes | Path) -> VideoInfo:
         with open_input(source) as container:
             return _probe(container, size)
     except (av.FFmpegError, OSError, EOFError) as exc:
-        raise CorruptMedia(DAMAGED_VIDEO) from exc
+        raise CorruptMedia.of(DAMAGED_VIDEO) from exc
 
 
 def _probe(container: InputContainer, size: int) -> VideoInfo:
     if not container.streams.video:
         if container.streams.audio:
-            raise NoVideoStream("That file has only sound in it, no video.")
-        raise NoVideoStream("That file has no video in it.")
+            raise NoVideoStream.of("media.video.sound_only")
+        raise NoVideoStream.of("media.video.none")
     stream = container.streams.video[0]
     ctx = stream.codec_context
     audio = container.streams.audio[0] if container.streams.audio else None
     time_base = stream.time_base or Fraction(1, 90_000)
     if ctx.width * ctx.height > MAX_VIDEO_PIXELS:
-        raise TooManyPixels(
-            f"This video is {ctx.width}×{ctx.height} pixels; the largest we accept is 8K "
-            f"(8192×4320)."
-        )
+        raise TooManyPixels.of("media.video.too_many_pixels", width=ctx.width, height=ctx.height)
     if ctx.width <= 0 or ctx.height <= 0:
-        raise CorruptMedia(DAMAGED_VIDEO)
+        raise CorruptMedia.of(DAMAGED_VIDEO)
 
     first_ts: int | None = None
     end_ts: int | None = None
@@ -108,16 +103,15 @@ def _probe(container: InputContainer, size: int) -> VideoInfo:
             decoded, rotation = True, _rotation_of(frame)
             break
     if not decoded or frames == 0:
-        raise CorruptMedia(DAMAGED_VIDEO)
+        raise CorruptMedia.of(DAMAGED_VIDEO)
 
     measured = float((end_ts - first_ts) * time_base) if first_ts is not None and end_ts else 0.0
     claimed = float(stream.duration * time_base) if stream.duration else None
     if claimed is None and container.duration:
         claimed = container.duration / av.time_base
     if claimed and measured and measured < claimed * _TRUNCATION_RATIO - _TRUNCATION_SLACK_SECONDS:
-        raise CorruptMedia(
-            f"This video seems to be cut off: it should be {claimed:.1f} s long but only "
-            f"{measured:.1f} s of it is there. Try saving or exporting it again."
+        raise CorruptMedia.of(
+            "media.video.cut_off", claimed=f"{claimed:.1f}", measured=f"{measured:.1f}"
         )
     duration = measured or claimed or 0.0
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bot.i18n import Text, text
+
 _HEAD = 4096
 
 # ISO base media (ftyp) major/compatible brands that mean a still image rather than a video.
@@ -74,9 +76,19 @@ def _iso_media_type(head: bytes) -> str | None:
 
 def describe(data: bytes) -> str:
     """A short phrase for what ``data`` is, for messages ("text", "a PDF document", "a video")."""
+    return describe_text(data).render(None)
+
+
+def describe_text(data: bytes) -> Text:
+    """What ``data`` is, as a catalogue text to render in the reader's locale."""
+    return text(_describe_key(data))
+
+
+def _describe_key(data: bytes) -> str:
     mime = sniff(data)
     if mime is not None:
-        return _MIME_PHRASES.get(mime, "an image" if mime.startswith("image/") else "a video")
+        default = "media.what.image" if mime.startswith("image/") else "media.what.video"
+        return _MIME_PHRASES.get(mime, default)
     head = data[:_HEAD]
     for magic, phrase in _OTHER_MAGIC:
         if head.startswith(magic):
@@ -84,45 +96,48 @@ def describe(data: bytes) -> str:
     if _looks_like_text(head):
         lowered = head.lstrip().lower()
         if lowered.startswith(b"<svg") or (lowered.startswith(b"<?xml") and b"<svg" in lowered):
-            return "an SVG drawing"
+            return SVG
         if lowered.startswith((b"<!doctype html", b"<html")):
-            return "a web page (HTML)"
-        return "text"
-    return "a kind of file we do not recognise"
+            return "media.what.html"
+        return "media.what.text"
+    return "media.what.unknown"
 
 
+SVG = "media.what.svg"
+
+# Catalogue keys of the phrases (English: "a PNG image", "a PDF document", ...).
 _MIME_PHRASES = {
-    "image/png": "a PNG image",
-    "image/jpeg": "a JPEG image",
-    "image/gif": "a GIF image",
-    "image/webp": "a WebP image",
-    "image/bmp": "a BMP image",
-    "image/tiff": "a TIFF image",
-    "image/heic": "a HEIC photo",
-    "image/avif": "an AVIF image",
-    "video/mp4": "an MP4 video",
-    "video/quicktime": "a QuickTime (MOV) video",
-    "video/webm": "a WebM video",
-    "video/x-matroska": "an MKV video",
-    "video/x-msvideo": "an AVI video",
-    "video/3gpp": "a 3GP video",
-    "audio/mpeg": "an MP3 audio file",
-    "audio/ogg": "an Ogg audio file",
-    "audio/wav": "a WAV audio file",
-    "audio/flac": "a FLAC audio file",
-    "audio/mp4": "an M4A audio file",
+    "image/png": "media.what.png",
+    "image/jpeg": "media.what.jpeg",
+    "image/gif": "media.what.gif",
+    "image/webp": "media.what.webp",
+    "image/bmp": "media.what.bmp",
+    "image/tiff": "media.what.tiff",
+    "image/heic": "media.what.heic",
+    "image/avif": "media.what.avif",
+    "video/mp4": "media.what.mp4",
+    "video/quicktime": "media.what.mov",
+    "video/webm": "media.what.webm",
+    "video/x-matroska": "media.what.mkv",
+    "video/x-msvideo": "media.what.avi",
+    "video/3gpp": "media.what.3gp",
+    "audio/mpeg": "media.what.mp3",
+    "audio/ogg": "media.what.ogg",
+    "audio/wav": "media.what.wav",
+    "audio/flac": "media.what.flac",
+    "audio/mp4": "media.what.m4a",
 }
 
 _OTHER_MAGIC: tuple[tuple[bytes, str], ...] = (
-    (b"%PDF-", "a PDF document"),
-    (b"PK\x03\x04", "a ZIP archive (or an Office document)"),
-    (b"PK\x05\x06", "a ZIP archive"),
-    (b"Rar!\x1a\x07", "a RAR archive"),
-    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
-    (b"\x1f\x8b", "a gzip archive"),
-    (b"\x7fELF", "a program"),
-    (b"MZ", "a Windows program"),
-    (b"8BPS", "a Photoshop document"),
+    (b"%PDF-", "media.what.pdf"),
+    (b"PK\x03\x04", "media.what.zip_office"),
+    (b"PK\x05\x06", "media.what.zip"),
+    (b"Rar!\x1a\x07", "media.what.rar"),
+    (b"7z\xbc\xaf\x27\x1c", "media.what.7z"),
+    (b"\x1f\x8b", "media.what.gzip"),
+    (b"\x7fELF", "media.what.program"),
+    (b"MZ", "media.what.windows_program"),
+    (b"8BPS", "media.what.photoshop"),
 )
 
 

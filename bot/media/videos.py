@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from bot.domain import InputRole, JobInput
+from bot.i18n import text
 from bot.media._text import human_size, not_a, with_extension
 from bot.media.datauri import max_raw_bytes
 from bot.media.encode import encode_within, plan_for_budget
@@ -24,7 +25,7 @@ from bot.media.errors import (
     VideoTooShort,
 )
 from bot.media.probe import VideoInfo, probe_video
-from bot.media.sniff import describe, sniff
+from bot.media.sniff import describe_text, sniff
 
 __all__ = ["VideoInfo", "prepare_video", "probe_video"]
 
@@ -62,32 +63,30 @@ def prepare_video(
     caller will upload the file instead. MediaError says what is wrong.
     """
     if not data:
-        raise EmptyMedia("That file is empty.")
+        raise EmptyMedia.of("media.empty")
     if len(data) > max_input_bytes:
-        raise MediaTooLarge(
-            f"This video is {human_size(len(data))}; the limit is {human_size(max_input_bytes)}."
+        raise MediaTooLarge.of(
+            "media.video.too_large", size=human_size(len(data)), limit=human_size(max_input_bytes)
         )
     mime = sniff(data)
     if mime not in _ACCEPTED:
-        raise UnsupportedMedia(not_a("a video", describe(data), filename, mime))
+        raise not_a(text("media.what.video"), describe_text(data), filename, mime)
     info = probe_video(data)
     if info.frames < 2:
         if mime == "image/gif":
-            raise UnsupportedMedia("That GIF has a single frame: it is a still image, not a video.")
-        raise VideoTooShort(
-            f"This video has only one frame; send a clip of at least {MIN_VIDEO_SECONDS:g} s."
-        )
+            raise UnsupportedMedia.of("media.video.still_gif")
+        raise VideoTooShort.of("media.video.one_frame", min=f"{MIN_VIDEO_SECONDS:g}")
     if info.duration_seconds < MIN_VIDEO_SECONDS:
-        raise VideoTooShort(
-            f"This video is only {info.duration_seconds:.1f} s long; send a clip of at least "
-            f"{MIN_VIDEO_SECONDS:g} s."
+        raise VideoTooShort.of(
+            "media.video.too_short",
+            seconds=f"{info.duration_seconds:.1f}",
+            min=f"{MIN_VIDEO_SECONDS:g}",
         )
     trim = keep_seconds is not None and info.duration_seconds > keep_seconds + _TRIM_SLACK_SECONDS
     sent_seconds = keep_seconds if trim and keep_seconds is not None else info.duration_seconds
     if max_seconds is not None and sent_seconds > max_seconds + _TRIM_SLACK_SECONDS:
-        raise VideoTooLong(
-            f"This video is {info.duration_seconds:.1f} s long; the model accepts at most "
-            f"{max_seconds:g} s. Trim it and try again."
+        raise VideoTooLong.of(
+            "media.video.too_long", seconds=f"{info.duration_seconds:.1f}", max=f"{max_seconds:g}"
         )
     budget = max_output_bytes if max_output_bytes is not None else max_raw_bytes("video/mp4")
     name = with_extension(filename, "mp4", "video")
@@ -115,9 +114,8 @@ def prepare_video(
         try:
             encode_within(src, dest, budget, plan)
         except ClipTooLarge as exc:
-            raise MediaTooLarge(
-                f"This video is too large to send even after compressing it "
-                f"(limit {human_size(budget)}); try a shorter or smaller clip."
+            raise MediaTooLarge.of(
+                "media.video.too_large_encoded", limit=human_size(budget)
             ) from exc
         encoded = dest.read_bytes()
     out = probe_video(encoded)

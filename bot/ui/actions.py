@@ -41,7 +41,14 @@ from .permissions import (
     missing_permission_text,
     role_ids,
 )
-from .posting import PostFailed, StatusView, can_hold_threads, confirmation_text, post_job
+from .posting import (
+    PostFailed,
+    PostUncertain,
+    StatusView,
+    can_hold_threads,
+    confirmation_text,
+    post_job,
+)
 from .translator import interaction_public_locale, member_locale, tr
 
 log = logging.getLogger(__name__)
@@ -125,6 +132,10 @@ async def cost_of(services: Services, new: NewJob) -> Cost:
     return Cost(estimate, status.unit, needed, status.remaining, threshold)
 
 
+POST_FAILED_REASON = "Cancelled: Discord refused its status message."
+"""The stored text of a job cancelled because its status message could not be posted."""
+
+
 async def publish(
     interaction: discord.Interaction[Any],
     services: Services,
@@ -137,8 +148,10 @@ async def publish(
     thread, then confirm ephemerally with a link, the cost and what the bot changed.
 
     If the bot cannot post, the job is cancelled (its quota refunded) and the user is told
-    exactly which permission is missing. A job the worker sent to Runway meanwhile has its
-    status redrawn at once (the worker's own update found no message to edit).
+    exactly which permission is missing; when the outcome is unknown (a dropped connection,
+    a 5xx) the job stays and the worker's publishing step posts or adopts its message.
+    A job the worker sent to Runway meanwhile has its status redrawn at once (the worker's
+    own update found no message to edit).
     """
     interaction.extras["job_id"] = job.id
     position = await services.jobs.queue_position(job.id)
@@ -170,9 +183,16 @@ async def publish(
             if missing(interaction.app_permissions, ("attach_files",))
             else await _preview(services, job),
         )
+    except PostUncertain as exc:
+        # Discord may have stored it, or will take it later: the worker adopts or posts it.
+        log.warning("job %s: %s; left to the publishing step", job.id, exc)
+        await reply(interaction, tr(interaction, "action.post_pending", job=job.id))
+        return
     except PostFailed as exc:
         try:
-            await services.jobs.cancel(job.id, actor_id=job.user_id, actor_is_admin=True)
+            await services.jobs.cancel(
+                job.id, actor_id=job.user_id, actor_is_admin=True, reason=POST_FAILED_REASON
+            )
             outcome = tr(interaction, "action.post_cancelled", job=job.id)
         except JobError:
             log.warning("job %s: could not cancel after a failed post", job.id)

@@ -96,6 +96,10 @@ def is_final_message(message: discord.Message, job: Job, nonce: str) -> bool:
     )
 
 
+class _ThreadGone(Exception):
+    """Discord says the job's thread no longer exists (its channel may still)."""
+
+
 @dataclass
 class _EditState:
     at: float
@@ -133,6 +137,9 @@ class DiscordDelivery:
         # Jobs whose command's status post failed: told in the reply (refused), or unknown.
         self._refused: set[int] = set()
         self._lost: set[int] = set()
+        self._edit_locks: dict[int, asyncio.Lock] = {}
+        self._final: set[int] = set()  # jobs whose status message shows (or is getting) the end
+        self._threads_gone: set[int] = set()  # deleted threads: their jobs post in the channel
 
     # -- publishing -----------------------------------------------------------------------
 
@@ -278,7 +285,7 @@ class DiscordDelivery:
 
     async def _edit_status(self, update: StatusUpdate, *, force: bool) -> None:
         job = update.job
-        if job.status_message_id is None or job.id in self._gone:
+        if job.status_message_id is None or job.id in self._gone or self._stale(job):
             return
         key = _edit_key(update)
         now = self._clock()
@@ -308,15 +315,29 @@ class DiscordDelivery:
             changes: dict[str, Any] = {"content": None, "embed": embed}  # clears a fallback
         else:
             changes = {"content": embed_as_text(embed), "embed": None}
-        try:
-            await message.edit(**changes, view=job_view(job, locale))
-        except discord.NotFound:
-            self._gone.add(job.id)
-            log.info("job %s: status message is gone; no more edits", job.id)
-        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
-            log.warning("job %s: status edit failed: %s", job.id, exc)
+        if not job.state.active:
+            self._final.add(job.id)  # from now on an edit still waiting would be stale
+        # One edit at a time per job: one that discord.py retries after a 429 must not land
+        # after the final state and bring the Cancel button back.
+        lock = self._edit_locks.setdefault(job.id, asyncio.Lock())
+        async with lock:
+            if self._stale(job) or job.id in self._gone:
+                return
+            try:
+                await message.edit(**changes, view=job_view(job, locale))
+            except discord.NotFound:
+                self._gone.add(job.id)
+                log.info("job %s: status message is gone; no more edits", job.id)
+            except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
+                log.warning("job %s: status edit failed: %s", job.id, exc)
         if not job.state.active:
             self._edits.pop(job.id, None)
+            if not lock.locked():
+                self._edit_locks.pop(job.id, None)
+
+    def _stale(self, job: Job) -> bool:
+        """True for an edit showing a job as active after its final state was shown."""
+        return job.state.active and job.id in self._final
 
     async def _flush_later(self, job_id: int, delay: float) -> None:
         try:
@@ -330,8 +351,17 @@ class DiscordDelivery:
     # -- clip and failure -----------------------------------------------------------------
 
     async def deliver_clip(self, job: Job, clip: Path, nonce: str) -> DeliveryReceipt:
-        """Post the clip in the job's thread (or channel/DM), fitted to the upload limit."""
-        target = self._channel(job.thread_id or job.channel_id, job.guild_id)
+        """Post the clip in the job's thread (or channel/DM), fitted to the upload limit; in
+        the channel when the thread was deleted."""
+        try:
+            return await self._clip_into(job, self._target(job), clip, nonce)
+        except _ThreadGone:
+            log.info("job %s: its thread is gone; delivering in the channel", job.id)
+            return await self._clip_into(job, self._target(job), clip, nonce)
+
+    async def _clip_into(
+        self, job: Job, target: _Target, clip: Path, nonce: str
+    ) -> DeliveryReceipt:
         earlier = await self._earlier_message(job, target, nonce)
         if earlier is not None:
             return await self._already_posted(job, earlier)
@@ -381,7 +411,13 @@ class DiscordDelivery:
             # Cancelled because its status message could not be posted: the requester was
             # already told in their ephemeral reply, and the channel refuses messages.
             raise DeliveryFailed("cancelled before it was ever posted", permanent=True)
-        target = self._channel(job.thread_id or job.channel_id, job.guild_id)
+        try:
+            return await self._failure_into(job, self._target(job), nonce)
+        except _ThreadGone:
+            log.info("job %s: its thread is gone; posting the notice in the channel", job.id)
+            return await self._failure_into(job, self._target(job), nonce)
+
+    async def _failure_into(self, job: Job, target: _Target, nonce: str) -> DeliveryReceipt:
         earlier = await self._earlier_message(job, target, nonce)
         if earlier is not None:
             return await self._already_posted(job, earlier)
@@ -399,6 +435,12 @@ class DiscordDelivery:
         )
 
     # -- helpers --------------------------------------------------------------------------
+
+    def _target(self, job: Job) -> _Target:
+        """Where the job's clip or notice goes: its thread, unless Discord said it is gone."""
+        if job.thread_id is not None and job.thread_id not in self._threads_gone:
+            return self._channel(job.thread_id, job.guild_id)
+        return self._channel(job.channel_id, job.guild_id)
 
     def _channel(self, channel_id: int, guild_id: int | None) -> _Target:
         channel = self._client.get_channel(channel_id)
@@ -549,7 +591,15 @@ class DiscordDelivery:
             await self._tell_missing(job, target, names)
             raise DeliveryFailed(f"forbidden ({exc.code})", permanent=True) from exc
         except discord.NotFound as exc:
-            raise DeliveryFailed("the channel or thread no longer exists", permanent=True) from exc
+            thread = job.thread_id
+            if (
+                thread is not None
+                and thread != job.channel_id
+                and getattr(target, "id", None) == thread
+            ):
+                self._threads_gone.add(thread)
+                raise _ThreadGone() from exc
+            raise DeliveryFailed("the channel no longer exists", permanent=True) from exc
         except discord.HTTPException as exc:
             permanent = exc.status < 500 and exc.status != 429 and exc.status != 408
             log.warning("job %s: delivery failed with HTTP %s (%s)", job.id, exc.status, exc.code)

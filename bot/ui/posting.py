@@ -39,6 +39,11 @@ class PostFailed(UserError):
     """The status message could not be posted; ``message`` is safe to show the user."""
 
 
+class PostUncertain(Exception):
+    """The status post failed in a way that may pass (a dropped connection, a 5xx, a 429)
+    and no stored copy was found: the worker's publishing step adopts or posts it."""
+
+
 @dataclass
 class Posted:
     """Where a job's messages went."""
@@ -142,6 +147,8 @@ async def post_job(
         status = getattr(exc, "status", type(exc).__name__)
         log.warning("job %s: posting the status message failed: %s", job.id, status)
         stored = await _stored_anyway(channel, job, exc)
+        if stored is None and _transient(exc):
+            raise PostUncertain(f"status post of job {job.id}: {status}") from exc
         if stored is None:
             raise PostFailed(t("post.refused", reader), key="post.refused") from exc
         log.info("job %s: Discord stored the status message anyway: adopting it", job.id)
@@ -180,6 +187,13 @@ async def post_job(
         thumbnail=thumbnail is not None,
     )
     return Posted(status_message=message, thread=thread, notes=notes)
+
+
+def _transient(exc: BaseException) -> bool:
+    """True when a failed post may have reached Discord or may succeed when repeated."""
+    if not isinstance(exc, discord.HTTPException):
+        return True  # the connection dropped or timed out: the outcome is unknown
+    return exc.status >= 500 or exc.status in (408, 429)
 
 
 def can_hold_threads(channel: discord.abc.Messageable) -> bool:

@@ -34,6 +34,14 @@ def video_budget(provider: str) -> int:
     return MAX_UPLOAD_VIDEO_BYTES if can_upload(provider) else max_raw_bytes("video/mp4")
 
 
+_TOO_LARGE = {
+    InputRole.IMAGE: "submission.too_large.image",
+    InputRole.LAST_FRAME: "submission.too_large.last_frame",
+    InputRole.VIDEO: "submission.too_large.video",
+    InputRole.REFERENCE: "submission.too_large.reference",
+}
+
+
 async def _uri(client: RunwayClient, item: JobInput) -> str:
     """A data URI when it fits; otherwise an ephemeral upload where the provider has them."""
     if data_uri_fits(item):
@@ -41,10 +49,10 @@ async def _uri(client: RunwayClient, item: JobInput) -> str:
     if can_upload(client.provider):
         name = item.filename or f"input.{item.mime.split('/')[-1]}"
         return await client.upload_ephemeral(name, item.data, item.mime)
-    raise JobError(
-        f"The {item.role.value.replace('_', ' ')} file is {human_size(len(item.data))}; "
-        f"this bot's Runway provider accepts at most {human_size(max_raw_bytes(item.mime))} "
-        f"per file. Send a shorter or smaller one."
+    raise JobError.of(
+        _TOO_LARGE[item.role],
+        size=human_size(len(item.data)),
+        limit=human_size(max_raw_bytes(item.mime)),
     )
 
 
@@ -68,7 +76,7 @@ async def build_request(
     moderation = ContentModeration()
     if kind is JobKind.ANIMATE:
         if not by_role.get(InputRole.IMAGE) or ratio is None:
-            raise JobError("The input image of this job is no longer available.")
+            raise JobError.of("submission.image_gone")
         first = await _uri(client, by_role[InputRole.IMAGE][0])
         image: str | list[PromptFrame] = first
         if by_role.get(InputRole.LAST_FRAME):
@@ -88,7 +96,7 @@ async def build_request(
             content_moderation=moderation,
         )
     if not by_role.get(InputRole.VIDEO):
-        raise JobError("The input video of this job is no longer available.")
+        raise JobError.of("submission.video_gone")
     video = await _uri(client, by_role[InputRole.VIDEO][0])
     refs = [
         VideoReference(uri=await _uri(client, item))

@@ -142,24 +142,68 @@ async def _submitted(ctx: StepContext, job_id: int, task_id: str) -> None:
 
 async def _fail_submit(ctx: StepContext, job_id: int, code: str, text: str) -> None:
     ctx.metrics.submission("failed")
-    await ctx.finish(
+    if not await ctx.finish(
         job_id, JobState.FAILED, expect=JobState.SUBMITTING, code=code, text=text, charge=False
-    )
+    ):
+        await _cancelled_in_flight(ctx, job_id)
 
 
 async def _in_doubt(ctx: StepContext, job_id: int, *, no_task_id: bool = False) -> None:
     """The create may have started (and billed) a task: refund the user, while the bot-wide
     counter keeps the estimate, since Runway may have billed it."""
     ctx.metrics.submission("in_doubt")
-    await ctx.finish(
+    code = "no_task_id" if no_task_id else "in_doubt"
+    text = NO_TASK_ID_TEXT if no_task_id else IN_DOUBT_TEXT
+    if await ctx.finish(
         job_id,
         JobState.IN_DOUBT,
         expect=JobState.SUBMITTING,
-        code="no_task_id" if no_task_id else "in_doubt",
-        text=NO_TASK_ID_TEXT if no_task_id else IN_DOUBT_TEXT,
+        code=code,
+        text=text,
         charge=False,
         provider_billed=True,
-    )
+    ):
+        return
+    await _cancelled_in_flight(ctx, job_id, in_doubt=(code, text))
+
+
+async def _cancelled_in_flight(
+    ctx: StepContext, job_id: int, *, in_doubt: tuple[str, str] | None = None
+) -> None:
+    """Settle a job cancelled while its create was in flight and no task id came back.
+
+    The cancel refunded the member and asked for a remote cancel that has no task to aim at.
+    ``in_doubt`` (code, text): the create may have started a task, so the job ends in doubt
+    and the bot-wide counter counts its estimate again; otherwise nothing reached Runway and
+    the job stays cancelled. Either way the remote-cancel request is dropped.
+    """
+    now = ctx.clock()
+    async with ctx.store.transaction() as conn:
+        rec = await jobs_repo.get(conn, job_id)
+        if (
+            rec is None
+            or rec.job.state is not JobState.CANCELLED
+            or not rec.remote_cancel
+            or rec.job.provider_task_id
+        ):
+            return
+        values: dict[str, object] = {"remote_cancel": 0, "next_poll_at": now, "updated_at": now}
+        if in_doubt is not None:
+            await ctx.quota.keep_provider_spend(conn, rec)
+            code, text = in_doubt
+            prior = rec.job.error_text or ""
+            values.update(
+                {
+                    "state": JobState.IN_DOUBT.value,
+                    "error_code": code,
+                    "error_text": f"{prior} {text}".strip(),
+                }
+            )
+        changed = await jobs_repo.update_released(
+            conn, job_id, values, expect_state=JobState.CANCELLED
+        )
+    if changed:
+        await ctx.notify(job_id, force=True)
 
 
 async def _submit_error(
@@ -222,4 +266,5 @@ async def _requeue(ctx: StepContext, rec: JobRecord, exc: RunwayError) -> None:
             expect_state=JobState.SUBMITTING,
         )
         await ctx.release(conn, job_id)
+    await _cancelled_in_flight(ctx, job_id)
     await ctx.notify(job_id, force=True)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 from unittest.mock import AsyncMock, MagicMock
 
+import aiohttp
 import av
 import discord
 import pytest
@@ -20,7 +21,10 @@ from bot.media import data_uri_fits
 from bot.media.datauri import max_raw_bytes
 from bot.quota import QuotaService
 from bot.store import jobs_repo
+from bot.ui.actions import POST_FAILED_REASON
 from bot.ui.context import Services, StatusRefresher
+from bot.ui.delivery import DiscordDelivery
+from bot.ui.embeds import explain_failure
 from cogs.generate import MAX_VIDEO_BYTES, CheckFailed, GenerateCog, PromptModal
 from tests.cogs.conftest import Harness, build_settings, make_harness, png_bytes
 from tests.discord_doubles import (
@@ -30,6 +34,7 @@ from tests.discord_doubles import (
     make_member,
     make_user,
     not_found,
+    server_error,
 )
 
 
@@ -197,6 +202,43 @@ async def test_missing_attach_files_is_named_and_nothing_is_created(
     assert await harness.jobs.list_user_jobs(user.id) == []
 
 
+@pytest.mark.parametrize(
+    "failure",
+    [server_error(503), aiohttp.ClientConnectionError("dropped")],
+    ids=["5xx", "dropped"],
+)
+async def test_a_status_post_of_unknown_outcome_is_left_to_the_publishing_step(
+    harness: Harness, cog: GenerateCog, tmp_path: Path, failure: Exception
+) -> None:
+    user = make_member()
+    recording = harness.channel.send.side_effect
+    harness.channel.send.side_effect = failure
+    harness.channel.history = MagicMock(side_effect=no_history)  # Discord did not store it
+    client = MagicMock(spec_set=discord.Client)
+    client.get_channel.return_value = harness.channel
+    client.user = make_user()
+    delivery = DiscordDelivery(client, harness.settings, tmp_path / "work")
+    assert harness.bot.services is not None
+    harness.bot.services.delivery = delivery
+    interaction, log = harness.interaction(user=user)
+
+    await animate(cog, interaction, make_attachment(png_bytes()), "x")
+
+    assert "will post it shortly" in log.last
+    assert "cancelled" not in log.last.lower()
+    (job,) = await harness.jobs.list_user_jobs(user.id)
+    assert job.state is JobState.QUEUED, "never cancelled for a post that may have worked"
+    harness.channel.send.side_effect = recording
+    published = await delivery.publish(job, orphan=False)  # the worker's step, not a peer's
+    assert published is not None and published.status_message_id is not None
+    assert len(harness.channel.sent) == 1
+
+
+async def no_history(**_: Any) -> Any:
+    for message in ():
+        yield message
+
+
 async def test_without_create_threads_the_job_runs_in_the_channel(
     harness: Harness, cog: GenerateCog
 ) -> None:
@@ -228,6 +270,8 @@ async def test_forbidden_status_post_cancels_and_refunds(
     assert "cancelled and not charged" in log.last
     (job,) = await harness.jobs.list_user_jobs(user.id)
     assert job.state is JobState.CANCELLED
+    assert job.error_text == POST_FAILED_REASON, "not 'Cancelled by you.': they did not ask"
+    assert "by you" not in explain_failure(job)
     status = await harness.quota.status(harness.guild_id, user.id)
     assert status.reserved == 0 and status.used == 0
 
@@ -354,6 +398,28 @@ async def test_prompt_modal_on_a_message_that_changed_is_refused_clearly(
     assert expected in log.last, log.last
     assert await harness.jobs.list_user_jobs(user.id) == []
     assert (await harness.quota.status(harness.guild_id, user.id)).reserved == 0
+
+
+async def test_a_prompt_modal_is_acknowledged_before_the_message_is_fetched(
+    harness: Harness, cog: GenerateCog
+) -> None:
+    from unittest.mock import AsyncMock, MagicMock
+
+    user = make_member()
+    message = MagicMock(spec_set=discord.Message)
+    message.attachments = [make_attachment(png_bytes(720, 1280))]
+    submit, log = modal_submit(harness, user, "rw:animate-message:77", "the leaves fall")
+    deferred_at_fetch: list[bool] = []
+
+    async def fetch(message_id: int) -> Any:
+        deferred_at_fetch.append(log.deferred)
+        return message
+
+    harness.channel.fetch_message = AsyncMock(side_effect=fetch)
+    await cog.on_interaction(submit)
+    assert deferred_at_fetch == [True]  # inside Discord's 3 s window, whatever the load
+    (job,) = await harness.jobs.list_user_jobs(user.id)
+    assert job.prompt == "the leaves fall"
 
 
 async def test_other_modals_and_interactions_are_left_alone(

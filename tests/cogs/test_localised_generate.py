@@ -64,3 +64,26 @@ async def test_autocomplete_speaks_the_members_language(harness: Harness) -> Non
     assert "1280×720(横長)" in [c.name for c in ratios]
     durations = await cog.duration_autocomplete(interaction, "")
     assert durations[0].name == "2 秒(約 10 クレジット)"
+
+
+async def test_a_damaged_image_is_refused_in_japanese(harness: Harness) -> None:
+    interaction, log = harness.interaction(user=make_member())
+    interaction.locale = discord.Locale.japanese
+    whole = png_bytes()
+    damaged = make_attachment(whole[: len(whole) // 2], filename="sea.png")
+    await GenerateCog.animate.callback(GenerateCog(harness.bot), interaction, damaged, "sea")
+    assert log.last == (
+        "この画像は壊れているか不完全なため、読み込めません。"
+        "もう一度保存するか書き出してから試してください。"
+    )
+    assert await harness.jobs.list_user_jobs(interaction.user.id) == []
+    assert harness.channel.sent == []
+
+
+async def test_an_image_given_to_restyle_is_refused_in_spanish(harness: Harness) -> None:
+    interaction, log = harness.interaction(user=make_member())
+    interaction.locale = discord.Locale.spain_spanish
+    image = make_attachment(png_bytes(), filename="clip.mp4", content_type="video/mp4")
+    await GenerateCog.restyle.callback(GenerateCog(harness.bot), interaction, image, "x")
+    assert log.last == "Ese archivo se llama .mp4 pero en realidad es una imagen PNG, no un vídeo."
+    assert await harness.jobs.list_user_jobs(interaction.user.id) == []

@@ -45,6 +45,7 @@ OPERATIONS: tuple[str, ...] = (
     "update_channel",
     "trigger_typing_indicator",
     "get_user",
+    "create_dm",
     "list_my_guilds",
     "get_guild",
     "get_guild_member",

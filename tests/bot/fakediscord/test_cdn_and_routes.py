@@ -54,3 +54,30 @@ async def test_missing_bot_token_is_401(fake: FakeDiscord, seed: Seed) -> None:
     ):
         assert resp.status == 401
         assert await resp.json() == {"message": "401: Unauthorized", "code": 0}
+
+
+async def test_dm_channels_are_opened_once_per_user_and_checked(
+    fake: FakeDiscord, seed: Seed
+) -> None:
+    headers = {"Authorization": f"Bot {fake.token}"}
+    url = f"{fake.api_base}/users/@me/channels"
+    async with aiohttp.ClientSession() as http:
+        answers = []
+        for _ in range(2):
+            async with http.post(
+                url, headers=headers, json={"recipient_id": str(seed.user_id)}
+            ) as r:
+                assert r.status == 200
+                answers.append(await r.json())
+        async with http.post(url, headers=headers, json={"recipient_id": "not a snowflake"}) as r:
+            assert r.status == 400 and (await r.json())["code"] == 50035
+        async with http.post(url, headers=headers, json={}) as r:
+            assert r.status == 400 and "recipient_id" in (await r.json())["errors"]
+        async with http.post(url, headers=headers, json={"recipient_id": "999"}) as r:
+            assert r.status == 404 and (await r.json())["code"] == rules.UNKNOWN_USER
+    first, again = answers
+    assert first == again and first["type"] == 1
+    assert [u["id"] for u in first["recipients"]] == [str(seed.user_id)]
+    codes = [e["errors"]["recipient_id"]["_errors"][0]["code"] for e in fake.invalid]
+    assert codes == ["STRING_TYPE_REGEX", "BASE_TYPE_REQUIRED"]
+    fake.invalid.clear()  # expected here; the fixture fails the test on leftovers

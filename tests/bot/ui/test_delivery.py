@@ -191,6 +191,52 @@ async def test_a_state_change_supersedes_a_postponed_edit(world: World) -> None:
     assert "Rendering" in message.edit.await_args.kwargs["embed"].description
 
 
+async def test_an_edit_retried_after_a_429_never_lands_after_the_final_state(
+    world: World, tmp_path: Path
+) -> None:
+    message = MagicMock(spec_set=discord.PartialMessage)
+    views: list[discord.ui.View | None] = []
+    retrying = asyncio.Event()
+    retry_over = asyncio.Event()
+
+    async def edit(**kwargs: Any) -> None:
+        if not views and not retry_over.is_set():
+            retrying.set()  # discord.py sleeps inside this call until the 429 is over
+            await retry_over.wait()
+        views.append(kwargs["view"])
+
+    message.edit = AsyncMock(side_effect=edit)
+    world.channel.get_partial_message.side_effect = None
+    world.channel.get_partial_message.return_value = message
+    history_of(world.thread)
+    clip_posted = asyncio.Event()
+    record = world.thread.send.side_effect
+
+    async def send(*args: Any, **kwargs: Any) -> Any:
+        message = await record(*args, **kwargs)
+        clip_posted.set()
+        return message
+
+    world.thread.send.side_effect = send
+    running = world.job(state=JobState.RUNNING, provider_status="RUNNING")
+    late = asyncio.create_task(world.delivery.status_changed(StatusUpdate(job=running)))
+    await retrying.wait()
+
+    done = dataclasses.replace(running, state=JobState.SUCCEEDED, progress=1.0)
+    delivering = asyncio.create_task(
+        world.delivery.deliver_clip(done, small_clip(tmp_path), done.nonce)
+    )
+    await clip_posted.wait()  # the clip is posted while the old edit still waits
+    retry_over.set()
+    await asyncio.gather(late, delivering)
+    # An active update that arrives after the end is stale and skipped.
+    await world.delivery.status_changed(StatusUpdate(job=running, queue_position=1))
+
+    assert len(views) == 2
+    assert views[0] is not None, "the retried edit still had its Cancel button"
+    assert views[-1] is None, "the final state shows no live Cancel button"
+
+
 async def test_close_drops_postponed_edits(tmp_path: Path) -> None:
     world = World(tmp_path)
     world.delivery = DiscordDelivery(
@@ -388,12 +434,53 @@ async def test_server_errors_are_retryable(world: World, tmp_path: Path) -> None
     assert not caught.value.permanent
 
 
-async def test_deleted_thread_is_permanent(world: World, tmp_path: Path) -> None:
+async def test_a_deleted_thread_sends_the_clip_to_the_channel_once(
+    world: World, tmp_path: Path
+) -> None:
     world.thread.send.side_effect = not_found()
+    history_of(world.channel)
+    job = world.job()
+
+    receipt = await world.delivery.deliver_clip(job, small_clip(tmp_path), job.nonce)
+
+    ((args, kwargs, message),) = world.channel.sent
+    assert receipt.message_id == message.id
+    assert kwargs["nonce"] == job.nonce
+    assert f"<@{job.user_id}>" in args[0]
+    assert [o.id for o in kwargs["allowed_mentions"].users] == [job.user_id]
+    assert kwargs["file"].filename == "runway-job-7.mp4"
+    # The failure notice of a later step goes straight to the channel too.
+    failed = world.job(
+        id=job.id, state=JobState.FAILED, error_code="x", error_text="broke", refunded=True
+    )
+    await world.delivery.deliver_failure(failed, failed.nonce)
+    assert world.thread.send.await_count == 1
+    assert len(world.channel.sent) == 2
+
+
+async def test_a_deleted_thread_finds_the_clip_already_in_the_channel(
+    world: World, tmp_path: Path
+) -> None:
+    world.thread.send.side_effect = not_found()
+    job = world.job()
+    clip = posted(world.me, embeds=[result_embed(job)], filenames=("runway-job-7.mp4",))
+    history_of(world.channel, clip)
+
+    receipt = await world.delivery.deliver_clip(job, small_clip(tmp_path), job.nonce)
+
+    assert receipt.message_id == clip.id
+    assert world.channel.sent == [], "posted once, before the restart"
+
+
+async def test_deleted_thread_and_channel_is_permanent(world: World, tmp_path: Path) -> None:
+    world.thread.send.side_effect = not_found()
+    world.channel.send.side_effect = not_found()
+    history_of(world.channel)
     job = world.job()
     with pytest.raises(DeliveryFailed) as caught:
         await world.delivery.deliver_clip(job, small_clip(tmp_path), job.nonce)
     assert caught.value.permanent
+    assert "channel" in str(caught.value)
 
 
 # -- failures -------------------------------------------------------------------------------

@@ -388,6 +388,61 @@ async def test_cancel_while_the_create_is_in_flight_cancels_the_new_task(
     assert await _quota(h) == (0, 0)
 
 
+async def _wait_for_create(h: Harness) -> None:
+    async with asyncio.timeout(10):
+        while not any(r[0] == "POST" for r in h.sim.request_log):  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+
+
+async def test_cancel_while_a_create_times_out_settles_the_job_in_doubt(
+    harness: Harness,
+) -> None:
+    h = harness
+    h.client = make_client(h.sim)
+    h.client._request_timeout = 0.3
+    h.sim.add_fault(Fault(method="POST", path_prefix="/v1/image_to_video", status=200, delay=1.0))
+    job = await h.engine.jobs.create(_small())
+    w = h.worker()
+    try:
+        await w.run_once()
+        await _wait_for_create(h)
+        await h.engine.jobs.cancel(job.id, actor_id=1, actor_is_admin=False)
+        await w.drain()
+        await _finish(h, job.id)
+    finally:
+        await h.client.close()
+    done = await h.job(job.id)
+    assert done.state is JobState.IN_DOUBT and done.error_code == "in_doubt"
+    assert done.provider_task_id is None and done.attempts == 1  # never resent
+    row = await h.store.fetchone("SELECT remote_cancel FROM jobs")
+    assert row is not None and row[0] == 0
+    assert [r for r in h.sim.request_log if r[0] == "POST"] == [("POST", "/v1/image_to_video")]
+    assert h.port.visible("failure") and not h.port.visible("clip")
+    assert done.refunded and await _quota(h) == (0, 0)
+    used, reserved = await h.engine.quota.bot_usage_today()
+    assert used == done.estimated_credits > 0 and reserved == 0  # Runway may bill it
+    assert (await h.engine.jobs.queue_stats()).in_flight_by_model == {}
+
+
+async def test_cancel_while_a_create_fails_for_sure_leaves_nothing_pending(
+    harness: Harness,
+) -> None:
+    h = harness
+    h.sim.add_fault(Fault(method="POST", path_prefix="/v1/image_to_video", status=400, delay=0.5))
+    job = await h.engine.jobs.create(_small())
+    w = h.worker()
+    await w.run_once()
+    await _wait_for_create(h)
+    await h.engine.jobs.cancel(job.id, actor_id=1, actor_is_admin=False)
+    await w.drain()
+    await _finish(h, job.id)
+    done = await h.job(job.id)
+    assert done.state is JobState.CANCELLED and done.provider_task_id is None
+    row = await h.store.fetchone("SELECT remote_cancel FROM jobs")
+    assert row is not None and row[0] == 0
+    assert await h.engine.quota.bot_usage_today() == (0, 0)
+
+
 async def test_a_refused_key_while_polling_is_waited_out(harness: Harness) -> None:
     h = harness
     job = await h.engine.jobs.create(_small())

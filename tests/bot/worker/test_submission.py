@@ -92,4 +92,18 @@ async def test_cometapi_refuses_an_input_too_big_for_a_data_uri_clearly(
     assert message.startswith("The video file is 13.0 MB;")
     assert "at most 12.0 MB per file" in message
     assert "Send a shorter or smaller one." in message
+    assert caught.value.text("ja").startswith("動画ファイルは 13.0 MB あります。")
+    assert sim.request_log == []
+
+
+async def test_a_lost_input_is_explained_in_the_members_language(sim: RunwaySimulator) -> None:
+    async with client_for(sim, "runway") as client:
+        with pytest.raises(JobError) as caught:
+            await build(
+                client, JobKind.ANIMATE, model="gen4_turbo", prompt="sea", ratio="1280:720",
+                duration=5, seed=1, audio=False, inputs=[],
+            )  # fmt: skip
+    assert caught.value.message == "The input image of this job is no longer available."
+    assert caught.value.text("ja") == "このジョブの入力画像はもう利用できません。"
+    assert caught.value.text("es") == "La imagen de entrada de este trabajo ya no está disponible."
     assert sim.request_log == []
