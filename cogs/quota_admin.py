@@ -204,33 +204,15 @@ class QuotaAdminCog(
                 unit=unit,
             )
         ]
-        if done.bonus_cleared:
-            lines.append(
-                tr(
-                    interaction,
-                    "quota.reset_bonus_cleared",
-                    bonus=fmt_amount(done.bonus_cleared),
-                    unit=unit,
-                )
-            )
-        elif done.bonus_kept:
-            lines.append(
-                tr(
-                    interaction,
-                    "quota.reset_bonus_kept",
-                    bonus=fmt_amount(done.bonus_kept),
-                    unit=unit,
-                )
-            )
-        if done.reserved:
-            lines.append(
-                tr(
-                    interaction,
-                    "quota.reset_reserved",
-                    reserved=fmt_amount(done.reserved),
-                    unit=unit,
-                )
-            )
+        # At most one of the bonus lines applies: a reset either clears or keeps a grant.
+        extras = (
+            ("quota.reset_bonus_cleared", "bonus", done.bonus_cleared),
+            ("quota.reset_bonus_kept", "bonus", 0 if done.bonus_cleared else done.bonus_kept),
+            ("quota.reset_reserved", "reserved", done.reserved),
+        )
+        for key, name, value in extras:
+            if value:
+                lines.append(tr(interaction, key, **{name: fmt_amount(value)}, unit=unit))
         await reply(interaction, "\n".join(lines))
 
     @app_commands.command(name="grant", description="Give a member extra quota for this period.")
