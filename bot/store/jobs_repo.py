@@ -362,8 +362,8 @@ async def claim_for_submit(
 ) -> bool:
     """Move a queued job to ``submitting`` under ``owner``'s lease, counting the attempt."""
     cur = await conn.execute(
-        "UPDATE jobs SET state = 'submitting', submit_after = NULL, lease_owner = ?,"
-        " lease_expires_at = ?, updated_at = ?, attempts = attempts + 1"
+        "UPDATE jobs SET state = 'submitting', submit_after = NULL, create_sent_at = NULL,"
+        " lease_owner = ?, lease_expires_at = ?, updated_at = ?, attempts = attempts + 1"
         " WHERE id = ? AND state = 'queued'",
         (owner, expires, now, job_id),
     )

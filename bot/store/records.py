@@ -29,6 +29,8 @@ class JobRecord:
     quota_key: str | None
     quota_guild: int
     cap_key: str | None
+    create_sent_at: float | None = None
+    """When the submit step committed to sending the create request (None: not yet)."""
 
     @property
     def id(self) -> int:

@@ -83,4 +83,5 @@ def row_to_record(row: Row) -> JobRecord:
         quota_key=row["quota_key"],
         quota_guild=int(row["quota_guild"]),
         cap_key=row["cap_key"],
+        create_sent_at=row["create_sent_at"],
     )

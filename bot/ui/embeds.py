@@ -333,6 +333,7 @@ BOT_FAILURES = frozenset(
         "cancelled_remote",
         "balance",
         "auth",
+        "interrupted",
     }
 )
 

@@ -4,8 +4,10 @@ Everything the worker does is driven by the jobs table, so a restart loses nothi
 
 - Queued jobs are submitted per model in fair order (``fair_seq``, then id), at most
   ``runway.concurrency_for(model)`` in flight per model. ``submitting`` is written (with a
-  lease) before the create request is sent; a job found in ``submitting`` without a live
-  lease after a crash becomes ``in_doubt`` and is never resubmitted silently.
+  lease) when the job is claimed, and ``create_sent_at`` in its own commit just before the
+  create request leaves. A job found in ``submitting`` without a live lease after a crash
+  becomes ``in_doubt`` (never resubmitted silently) if the create may have left, and goes
+  back to the queue if it had not.
 - Every other step is due at ``next_poll_at`` (indexed): polling a running task,
   cancelling a task at Runway, posting the clip or the failure notice. A step first takes
   the job's lease (owner + expiry, one UPDATE) so two workers never work on one job and a
@@ -35,12 +37,13 @@ from ..runway.client import RunwayClient
 from ..store import jobs_repo
 from ..store.backend import Conn
 from ..store.db import Store
+from ..store.records import JobRecord
 from .cancel import cancel_remote
 from .context import StepContext
 from .deliver import deliver_clip, deliver_failure, ensure_published
 from .poll import poll
 from .scheduling import MIN_POLL_SECONDS, submit_room
-from .submit import IN_DOUBT_TEXT, submit
+from .submit import IN_DOUBT_TEXT, INTERRUPTED_TEXT, MAX_SUBMIT_ATTEMPTS, submit
 
 log = logging.getLogger(__name__)
 
@@ -187,30 +190,19 @@ class Worker:
     # -- recovery ---------------------------------------------------------------------
 
     async def recover(self) -> int:
-        """Mark jobs left in ``submitting`` by a dead worker (or a previous run) in doubt.
+        """Settle jobs left in ``submitting`` by a dead worker (or a previous run).
 
-        Returns how many jobs were marked. Leases of this owner's previous run are released.
+        A job whose create request may have left is marked in doubt and never resubmitted
+        silently; one that crashed before it (nothing reached Runway) goes back to the queue
+        with its reservation, unless it has used up its attempts. Returns how many jobs were
+        settled either way. Leases of this owner's previous run are released.
         """
         now = self._clock()
         async with self._store.transaction() as conn:
             stale = await jobs_repo.stale_submitting(conn, self.owner, now)
             recs = [r for r in stale if r.id not in self._steps]
             for rec in recs:
-                # Runway may have billed the create: the bot-wide counter keeps it.
-                await self._quota.refund(conn, rec, provider_spent=rec.job.estimated_credits)
-                await jobs_repo.update_released(
-                    conn,
-                    rec.id,
-                    {
-                        "state": JobState.IN_DOUBT.value,
-                        "error_code": "in_doubt",
-                        "error_text": IN_DOUBT_TEXT,
-                        "finished_at": now,
-                        "updated_at": now,
-                        "next_poll_at": now,
-                    },
-                    expect_state=JobState.SUBMITTING,
-                )
+                await self._settle_stale(conn, rec, now)
             if self._loop_task is None and not self._steps:
                 await jobs_repo.release_all(conn, self.owner)
                 # Nothing in this process has posted yet: a job without a status message of
@@ -221,9 +213,45 @@ class Worker:
                 self._orphans = dict.fromkeys(await self._adopt(conn, now, at_start=True), now)
                 self._last_adoption = now
         for rec in recs:
-            log.warning("job %s was left submitting: now in doubt", rec.id)
             await self._ctx.notify(rec.id, force=True)
+        if any(r.create_sent_at is None for r in recs):
+            self.wake()
         return len(recs)
+
+    async def _settle_stale(self, conn: Conn, rec: JobRecord, now: float) -> None:
+        """One job found ``submitting`` without a live lease (see :meth:`recover`)."""
+        sent = rec.create_sent_at is not None
+        if not sent and rec.job.attempts < MAX_SUBMIT_ATTEMPTS:
+            log.warning("job %s was left submitting before its create was sent: requeued", rec.id)
+            await jobs_repo.update_released(
+                conn,
+                rec.id,
+                {"state": JobState.QUEUED.value, "submit_after": now, "updated_at": now},
+                expect_state=JobState.SUBMITTING,
+            )
+            return
+        if sent:
+            log.warning("job %s was left submitting after its create was sent: in doubt", rec.id)
+            # Runway may have billed the create: the bot-wide counter keeps it.
+            await self._quota.refund(conn, rec, provider_spent=rec.job.estimated_credits)
+            code, text = "in_doubt", IN_DOUBT_TEXT
+        else:
+            log.warning("job %s was interrupted before its create too often: failed", rec.id)
+            await self._quota.refund(conn, rec)
+            code, text = "interrupted", INTERRUPTED_TEXT
+        await jobs_repo.update_released(
+            conn,
+            rec.id,
+            {
+                "state": (JobState.IN_DOUBT if sent else JobState.FAILED).value,
+                "error_code": code,
+                "error_text": text,
+                "finished_at": now,
+                "updated_at": now,
+                "next_poll_at": now,
+            },
+            expect_state=JobState.SUBMITTING,
+        )
 
     # -- one scheduler pass -----------------------------------------------------------
 

@@ -33,6 +33,10 @@ IN_DOUBT_TEXT = (
     "The bot was interrupted while sending this job to Runway, so it cannot tell whether "
     "Runway received it. Your quota was refunded; use Retry to send it again."
 )
+INTERRUPTED_TEXT = (
+    "The bot was interrupted every time it prepared this job, so it stopped trying. Nothing "
+    "was sent to Runway and your quota was refunded."
+)
 NO_TASK_ID_TEXT = (
     "Runway accepted this job but its answer did not say which task it started, so the bot "
     "cannot follow it: the clip may be made without reaching you. Your quota was refunded; "
@@ -89,6 +93,9 @@ async def submit(ctx: StepContext, job_id: int) -> None:
             "and your quota was refunded.",
         )
         return
+    if not await _mark_create_sent(ctx, job_id):  # cancelled while preparing: nothing sent
+        await _cancelled_in_flight(ctx, job_id)
+        return
     try:
         if isinstance(request, ImageToVideoRequest):
             task_id = await ctx.client.create_image_to_video(request)
@@ -104,6 +111,20 @@ async def submit(ctx: StepContext, job_id: int) -> None:
         await _in_doubt(ctx, job_id)
         return
     await _submitted(ctx, job_id, task_id)
+
+
+async def _mark_create_sent(ctx: StepContext, job_id: int) -> bool:
+    """Record, in its own commit, that the create request is about to leave; False when the
+    job is no longer ``submitting`` (a member's cancel), so the request must not be sent.
+
+    A crash before this commit left nothing at Runway, so recovery requeues the job; after
+    it, the create may have reached Runway and the job ends in doubt.
+    """
+    now = ctx.clock()
+    async with ctx.store.transaction() as conn:
+        return await jobs_repo.update(
+            conn, job_id, {"create_sent_at": now}, expect_state=JobState.SUBMITTING
+        )
 
 
 async def _submitted(ctx: StepContext, job_id: int, task_id: str) -> None:

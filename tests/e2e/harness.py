@@ -76,13 +76,15 @@ class Hold:
     message exists, the caller never hears back in time); without it the request is dropped
     on release, never processed (as if the connection broke before Discord read it). With
     ``status`` the request is processed and answered at once with that error (a 503 after
-    Discord stored the message) instead of being held, ``times`` times."""
+    Discord stored the message) instead of being held, ``times`` times. With ``body`` only a
+    request whose body contains that text matches (one particular edit of a message)."""
 
     method: str
     path: re.Pattern[str]
     after: bool
     times: int = 1
     status: int | None = None
+    body: str | None = None
     reached: asyncio.Event = field(default_factory=asyncio.Event)
     release: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -104,8 +106,10 @@ class HoldingFakeDiscord(FakeDiscord):
         after: bool,
         status: int | None = None,
         times: int = 1,
+        body: str | None = None,
     ) -> Hold:
-        hold = Hold(method, re.compile(path_regex), after or status is not None, times, status)
+        after = after or status is not None
+        hold = Hold(method, re.compile(path_regex), after, times, status, body)
         self.holds.append(hold)
         return hold
 
@@ -114,10 +118,12 @@ class HoldingFakeDiscord(FakeDiscord):
             hold.release.set()
         self.holds.clear()
 
-    def _take(self, request: web.Request) -> Hold | None:
+    async def _take(self, request: web.Request) -> Hold | None:
         path = request.path.removeprefix("/api/v10")
         for hold in self.holds:
             if hold.times > 0 and hold.method == request.method and hold.path.fullmatch(path):
+                if hold.body is not None and hold.body not in await request.text():
+                    continue
                 hold.times -= 1
                 return hold
         return None
@@ -136,7 +142,7 @@ class HoldingFakeDiscord(FakeDiscord):
         @web.middleware
         async def holding(request: web.Request, handler: Any) -> web.StreamResponse:
             self._note_callback(request.path)
-            hold = self._take(request) if request.path.startswith("/api/") else None
+            hold = await self._take(request) if request.path.startswith("/api/") else None
             if hold is None:
                 response: web.StreamResponse = await handler(request)
                 return response

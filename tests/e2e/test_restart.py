@@ -197,6 +197,39 @@ async def test_kill_while_submitting_ends_in_doubt_with_a_retry_button(
     assert (await env.usage(place, alice))["Used"] == "10 credits"
 
 
+async def test_kill_before_the_create_was_sent_requeues_and_delivers_once(
+    env: Env, place: Place
+) -> None:
+    alice = place.members[0]
+    created, posts = env.sim.created_count, _posts(env)
+    # Runway is busy for two minutes: the job goes back to the queue, its status is posted.
+    env.sim.add_fault(
+        Fault(method="POST", path_prefix="/v1/image_to_video", status=429, retry_after=120)
+    )
+    # Its next submit redraws the status ("Sending to Runway…") before it sends the create:
+    # holding that edit stops the bot where nothing has reached Runway yet.
+    hold = env.fake.hold(
+        "PATCH", r"/channels/\d+/messages/\d+", after=False, body="Sending to Runway"
+    )
+    try:
+        job_id, thread_id = await start_job(env, place, alice, "before the create")
+        await wait_for(_is_set(hold.reached), "the bot to redraw the status before the create")
+        row = env.db.job(job_id)
+        assert (row["state"], row["create_sent_at"], row["attempts"]) == ("submitting", None, 2)
+        assert _posts(env) == posts + 1  # only the create Runway refused
+        env.bot.kill()
+    finally:
+        env.fake.release_all()
+        env.sim.faults.clear()
+    await env.bot.start()
+
+    await assert_delivered_once(env, place, job_id, thread_id, alice)
+    assert _posts(env) == posts + 2 and env.sim.created_count == created + 1
+    assert env.db.job(job_id)["attempts"] == 3
+    assert "before its create was sent: requeued" in env.bot.log.read_text(), env.bot.tail()
+    assert (await env.usage(place, alice))["Used"] == "10 credits"
+
+
 def _posts(env: Env) -> int:
     return sum(1 for m, p in env.sim.request_log if m == "POST" and p == "/v1/image_to_video")
 

@@ -317,8 +317,8 @@ async def claim_for_submit(
     the submit lock, so it is atomic with the in-flight count of the same transaction."""
     await conn.lock(SUBMIT_LOCK)
     changed = await conn.execute(
-        "UPDATE jobs SET state = 'submitting', submit_after = NULL, lease_owner = $1,"
-        " lease_expires_at = $2, updated_at = $3, attempts = attempts + 1"
+        "UPDATE jobs SET state = 'submitting', submit_after = NULL, create_sent_at = NULL,"
+        " lease_owner = $1, lease_expires_at = $2, updated_at = $3, attempts = attempts + 1"
         " WHERE id = $4 AND state = 'queued'",
         owner,
         expires,

@@ -11,7 +11,9 @@ from bot.domain import JobState, NewJob
 from bot.jobs import JobService
 from bot.ports import DeliveryFailed
 from bot.simulator import Fault
+from bot.store import jobs_repo
 from bot.worker import Worker
+from bot.worker.submit import MAX_SUBMIT_ATTEMPTS
 from tests.bot.conftest import image_input, new_animate
 from tests.bot.worker.harness import Harness
 
@@ -85,6 +87,105 @@ async def test_restart_while_submitting_makes_the_job_in_doubt(
     done = await h.job(job.id)
     assert done.attempts == 1 and done.refunded
     assert h.port.visible() == [("failure", job.id, done.delivered_message_id)]
+    await _consistent(h)
+
+
+class _HeldPreparation:
+    """Replaces the submit step's request building: it waits until released, so a test can
+    stop the worker (or cancel the job) while nothing has been sent to Runway yet."""
+
+    def __init__(self, real: Callable[..., Awaitable[object]]) -> None:
+        self.real = real
+        self.reached = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def __call__(self, *args: object, **kwargs: object) -> object:
+        self.reached.set()
+        await self.release.wait()
+        return await self.real(*args, **kwargs)
+
+
+@pytest.fixture
+def held(monkeypatch: pytest.MonkeyPatch) -> _HeldPreparation:
+    import bot.worker.submit as submit_module
+
+    hold = _HeldPreparation(submit_module.build_request)
+    monkeypatch.setattr(submit_module, "build_request", hold)
+    return hold
+
+
+@pytest.mark.parametrize("same_owner", [True, False])
+async def test_restart_before_the_create_was_sent_requeues_the_job(
+    harness: Harness, held: _HeldPreparation, same_owner: bool
+) -> None:
+    h = harness
+    job = await h.engine.jobs.create(_small())
+    w1 = h.worker("w1", lease_seconds=LEASE)
+    await w1.run_once()
+    async with asyncio.timeout(10):
+        await held.reached.wait()
+    assert await _state(h, job.id) is JobState.SUBMITTING
+    await w1.abort()  # dies while preparing: no request has left
+    held.release.set()
+
+    w2 = h.worker("w1" if same_owner else "w2", lease_seconds=LEASE)
+    settled = await w2.recover()
+    if not same_owner:  # another worker's live lease is respected until it expires
+        assert settled == 0 and await _state(h, job.id) is JobState.SUBMITTING
+        h.clock.advance(LEASE + 1)
+        await w2.recover()
+    assert await _state(h, job.id) is JobState.QUEUED
+    quota = await h.engine.quota.status(1000, 1)
+    assert quota.reserved == 10  # the reservation stays with the requeued job
+    await _finish_with(h, w2, job.id)
+    done = await h.job(job.id)
+    assert done.state is JobState.SUCCEEDED and done.attempts == 2
+    assert h.sim.created_count == 1
+    assert [kind for kind, _, _ in h.port.visible()] == ["clip"]
+    await _consistent(h)
+
+
+async def test_a_job_interrupted_before_every_create_fails_refunded_after_its_attempts(
+    harness: Harness,
+) -> None:
+    h = harness
+    job = await h.engine.jobs.create(_small())
+    for n in range(MAX_SUBMIT_ATTEMPTS):
+        async with h.store.transaction() as conn:  # a worker claims it, then dies preparing
+            now = h.clock()
+            assert await jobs_repo.claim_for_submit(conn, job.id, f"dead{n}", now, now + 1)
+        h.clock.advance(2)
+        w = h.worker(f"w{n}", lease_seconds=LEASE)
+        assert await w.recover() == 1
+    done = await h.job(job.id)
+    assert done.state is JobState.FAILED and done.error_code == "interrupted"
+    assert done.attempts == MAX_SUBMIT_ATTEMPTS and done.refunded
+    await _finish_with(h, w, job.id)
+    assert h.sim.created_count == 0 and not h.sim.request_log
+    assert [kind for kind, _, _ in h.port.visible()] == ["failure"]
+    await _consistent(h)
+
+
+async def test_a_cancel_while_preparing_means_the_create_is_never_sent(
+    harness: Harness, held: _HeldPreparation
+) -> None:
+    h = harness
+    job = await h.engine.jobs.create(_small())
+    w = h.worker("w1", lease_seconds=LEASE)
+    await w.run_once()
+    async with asyncio.timeout(10):
+        await held.reached.wait()
+    await h.engine.jobs.cancel(job.id, actor_id=1, actor_is_admin=False)
+    held.release.set()
+    await w.drain()
+    await _finish_with(h, w, job.id)
+    done = await h.job(job.id)
+    assert done.state is JobState.CANCELLED and done.refunded
+    assert not [r for r in h.sim.request_log if r[0] == "POST"]
+    row = await h.store.fetchone(
+        "SELECT remote_cancel, lease_owner FROM jobs WHERE id = ?", (job.id,)
+    )
+    assert row is not None and tuple(row) == (0, None)
     await _consistent(h)
 
 
@@ -217,7 +318,8 @@ async def test_a_new_worker_after_every_pass_loses_and_repeats_nothing(harness: 
     assert await h.delivered_all()
     assert len(h.port.visible()) == len(jobs)
     rows = await h.store.fetchall("SELECT * FROM jobs")
-    assert all(r["attempts"] <= 1 for r in rows)  # nothing resubmitted
+    creates = [p for m, p in h.sim.request_log if m == "POST" and p.endswith("_to_video")]
+    assert len(creates) <= len(jobs)  # a create that left is never sent again
     assert h.sim.created_count <= len(jobs)
     assert all(r["quota_state"] in ("settled", "refunded") for r in rows)
     await _consistent(h)
