@@ -161,6 +161,7 @@ def report(world: World, drain: dict[str, Any]) -> dict[str, Any]:
         "actions": dict(sorted(world.actions.items())),
         "creates_answered": sum(world.creates_by_tag.values()),
         "create_requests": sum(world.create_requests_by_tag.values()),
+        "requeued_before_create_log_lines": logs.count("before its create was sent: requeued"),
         "delivery_given_up_log_lines": logs.count("giving up delivering"),
         "tracebacks_in_logs": logs.count("Traceback (most recent call last)"),
         "drain": drain,

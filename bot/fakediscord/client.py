@@ -60,6 +60,13 @@ class FakeDiscordClient:
     async def create_user(self, username: str, *, user_id: int | None = None) -> Json:
         return await self._request("POST", "/users", {"username": username, "id": user_id})
 
+    async def direct_messages(self, user_id: int, *, open: bool | None = None) -> Json:
+        """The user's DM channel with the bot (``channel_id``, null until opened) and whether
+        they accept DMs; ``open`` changes that first."""
+        if open is None:
+            return await self._request("GET", f"/users/{user_id}/dms")
+        return await self._request("PUT", f"/users/{user_id}/dms", {"open": open})
+
     async def create_guild(
         self,
         name: str = "Guild",

@@ -92,6 +92,22 @@ async def add_user(fake: FakeCore, request: web.Request, body: dict[str, Any]) -
     return user.to_json()
 
 
+async def direct_messages(fake: FakeCore, request: web.Request, body: dict[str, Any]) -> Any:
+    """A user's DM channel with the bot (null until the bot opens it) and whether they accept
+    DMs; a PUT with ``{"open": false}`` closes them (the bot's DMs then get 50007)."""
+    user = fake.world.user(_ids(request, "user_id"))
+    if request.method == "PUT":
+        if body.get("open", True):
+            fake.world.dms_closed.discard(user.id)
+        else:
+            fake.world.dms_closed.add(user.id)
+    channel_id = fake.world.dm_channels.get(user.id)
+    return {
+        "channel_id": None if channel_id is None else str(channel_id),
+        "open": user.id not in fake.world.dms_closed,
+    }
+
+
 async def add_guild(fake: FakeCore, request: web.Request, body: dict[str, Any]) -> Any:
     kwargs: dict[str, Any] = {}
     for key in ("premium_tier", "upload_limit", "everyone_permissions", "bot_permissions"):
@@ -435,6 +451,8 @@ async def register_commands(fake: FakeCore, request: web.Request, body: dict[str
 ENDPOINTS: list[tuple[str, str, JsonHandler]] = [
     ("GET", "/state", state),
     ("POST", "/users", add_user),
+    ("GET", "/users/{user_id}/dms", direct_messages),
+    ("PUT", "/users/{user_id}/dms", direct_messages),
     ("POST", "/guilds", add_guild),
     ("PATCH", "/guilds/{guild_id}", update_guild),
     ("POST", "/guilds/{guild_id}/channels", add_channel),

@@ -19,6 +19,7 @@ DEFAULT_APPLICATION_ID = 1100000000000000001
 INTENT_GUILDS = 1 << 0
 INTENT_GUILD_MEMBERS = 1 << 1
 INTENT_GUILD_MESSAGES = 1 << 9
+INTENT_DIRECT_MESSAGES = 1 << 12
 
 GUILD_MESSAGE_EVENTS = {"MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE"}
 GUILD_MEMBER_EVENTS = {"GUILD_MEMBER_ADD", "GUILD_MEMBER_UPDATE", "GUILD_MEMBER_REMOVE"}
@@ -149,6 +150,12 @@ class FakeCore:
                 event in GUILD_MESSAGE_EVENTS
                 and guild_id
                 and not session.intents & (INTENT_GUILD_MESSAGES)
+            ):
+                continue
+            if (
+                event in GUILD_MESSAGE_EVENTS
+                and not routed
+                and not session.intents & INTENT_DIRECT_MESSAGES
             ):
                 continue
             if event in GUILDS_EVENTS and not session.intents & INTENT_GUILDS:

@@ -246,7 +246,16 @@ def _cdn(fake: FakeCore) -> Callable[[web.Request], Awaitable[web.StreamResponse
 
 
 def _bot_perms(fake: FakeCore, channel: Channel) -> int:
+    if channel.is_dm:
+        return rules.DM_PERMISSIONS
     return fake.world.permissions(channel.id, channel.guild_id, fake.world.bot_user.id)
+
+
+def _upload_limit(fake: FakeCore, channel: Channel) -> int:
+    """Per file: the guild's limit, or Discord's default in a DM."""
+    if channel.is_dm:
+        return rules.DEFAULT_UPLOAD_LIMIT
+    return fake.world.guild(channel.guild_id).upload_limit
 
 
 def _require(perms: int, *needed: int) -> None:
@@ -504,14 +513,7 @@ async def create_dm(fake: FakeCore, call: Call) -> Result:
     recipient = fake.world.user(int(raw))
     if recipient.id == fake.world.bot_user.id:
         raise rules.form_error(["recipient_id"], "INVALID_RECIPIENT", "Invalid recipient")
-    channel_id = fake.world.dm_channels.setdefault(recipient.id, fake.world.ids.next())
-    return 200, {
-        "id": str(channel_id),
-        "type": 1,
-        "flags": 0,
-        "last_message_id": None,
-        "recipients": [recipient.to_json()],
-    }
+    return 200, fake.world.dm_json(fake.world.open_dm(recipient.id))
 
 
 @route("GET", "/oauth2/applications/@me", "get_my_oauth2_application")
@@ -847,7 +849,7 @@ async def delete_webhook_message(fake: FakeCore, call: Call) -> Result:
 async def get_channel(fake: FakeCore, call: Call) -> Result:
     channel = await _channel(fake, call)
     _require(_bot_perms(fake, channel))
-    return 200, channel.to_json()
+    return 200, fake.world.dm_json(channel) if channel.is_dm else channel.to_json()
 
 
 @route("PATCH", "/channels/{channel_id}", "update_channel")
@@ -891,6 +893,8 @@ async def create_message(fake: FakeCore, call: Call) -> Result:
     perms = _bot_perms(fake, channel)
     send = rules.SEND_MESSAGES_IN_THREADS if channel.is_thread else rules.SEND_MESSAGES
     _require(perms, send, *([rules.ATTACH_FILES] if call.uploads else []))
+    if channel.is_dm and fake.world.dm_recipient(channel) in fake.world.dms_closed:
+        raise rules.cannot_message_user()
     if channel.is_thread and channel.locked and not perms & rules.MANAGE_THREADS:
         if channel.archived:
             raise rules.thread_archived()
@@ -902,7 +906,7 @@ async def create_message(fake: FakeCore, call: Call) -> Result:
         # Only interaction responses and followups can be ephemeral.
         raise rules.form_error(["flags"], "MESSAGE_FLAGS_INVALID", "Invalid message flags")
     _check_message_body(body, call.uploads, creating=True)
-    _check_size(call.uploads, fake.world.guild(channel.guild_id).upload_limit)
+    _check_size(call.uploads, _upload_limit(fake, channel))
     body = _without_embed_links(body, call.uploads, perms)
     nonce = body.get("nonce")
     bot_id = fake.world.bot_user.id
@@ -985,7 +989,7 @@ async def edit_message(fake: FakeCore, call: Call) -> Result:
     _check_message_body(body, call.uploads, creating=False, flags=int(msg["flags"]))
     if call.uploads:
         _require(perms, rules.ATTACH_FILES)
-    _check_size(call.uploads, fake.world.guild(channel.guild_id).upload_limit)
+    _check_size(call.uploads, _upload_limit(fake, channel))
     body = _without_embed_links(body, call.uploads, perms, msg)
     _apply_edit(fake, msg, body, call.uploads)
     _until_answered(fake, call, msg)

@@ -46,6 +46,11 @@ DEFAULT_EVERYONE_PERMISSIONS = (
 )
 """What a new guild's @everyone role gets (close to Discord's default)."""
 
+DM_PERMISSIONS = (
+    VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS | ATTACH_FILES | READ_MESSAGE_HISTORY
+    | ADD_REACTIONS | USE_EXTERNAL_EMOJIS
+)  # fmt: skip
+"""What the bot may do in its own DM channel with a user."""
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
 UPLOAD_LIMIT_BY_TIER = {0: DEFAULT_UPLOAD_LIMIT, 1: DEFAULT_UPLOAD_LIMIT, 2: 50 << 20, 3: 100 << 20}
 MAX_CONTENT_LENGTH = 2000
@@ -124,6 +129,11 @@ def thread_archived() -> DiscordError:
 
 def missing_access() -> DiscordError:
     return DiscordError(403, 50001, "Missing Access")
+
+
+def cannot_message_user() -> DiscordError:
+    """The user does not accept direct messages from the bot (or shares no server with it)."""
+    return DiscordError(403, 50007, "Cannot send messages to this user")
 
 
 def too_large() -> DiscordError:

@@ -20,6 +20,7 @@ DISCORD_EPOCH_MS = 1420070400000
 
 TEXT_CHANNEL = 0
 CATEGORY = 4
+DM_CHANNEL = 1
 PUBLIC_THREAD = 11
 PRIVATE_THREAD = 12
 THREAD_TYPES = (PUBLIC_THREAD, PRIVATE_THREAD)
@@ -128,7 +129,14 @@ class Channel:
     def is_thread(self) -> bool:
         return self.type in THREAD_TYPES
 
+    @property
+    def is_dm(self) -> bool:
+        return self.type == DM_CHANNEL
+
     def to_json(self) -> dict[str, Any]:
+        if self.is_dm:  # the caller adds "recipients" (World.dm_json)
+            last = None if self.last_message_id is None else str(self.last_message_id)
+            return {"id": str(self.id), "type": self.type, "flags": 0, "last_message_id": last}
         out: dict[str, Any] = {
             "id": str(self.id),
             "type": self.type,
@@ -301,6 +309,8 @@ class World:
     channels: dict[int, Channel] = field(default_factory=dict)
     dm_channels: dict[int, int] = field(default_factory=dict)
     """Recipient user id -> the id of the bot's DM channel with them (POST /users/@me/channels)."""
+    dms_closed: set[int] = field(default_factory=set)
+    """Users who do not accept direct messages from the bot (Discord answers 50007)."""
     messages: dict[int, dict[str, Any]] = field(default_factory=dict)
     files: dict[int, StoredFile] = field(default_factory=dict)
     interactions: dict[int, Interaction] = field(default_factory=dict)
@@ -369,6 +379,23 @@ class World:
             return self.channels[channel_id]
         except KeyError:
             raise rules.unknown("Channel", rules.UNKNOWN_CHANNEL) from None
+
+    def open_dm(self, recipient_id: int) -> Channel:
+        """The bot's DM channel with a user: one per user, made on first use."""
+        channel_id = self.dm_channels.get(recipient_id)
+        if channel_id is None:
+            channel_id = self.dm_channels[recipient_id] = self.ids.next()
+            self.channels[channel_id] = Channel(channel_id, DM_CHANNEL, "", 0)
+        return self.channels[channel_id]
+
+    def dm_recipient(self, channel: Channel) -> int:
+        """The user at the other end of the bot's DM channel."""
+        return next(user for user, cid in self.dm_channels.items() if cid == channel.id)
+
+    def dm_json(self, channel: Channel) -> dict[str, Any]:
+        """A DM channel as Discord answers it, with its recipient."""
+        recipient = self.user(self.dm_recipient(channel))
+        return {**channel.to_json(), "recipients": [recipient.to_json()]}
 
     def message(self, channel_id: int, message_id: int) -> dict[str, Any]:
         msg = self.messages.get(message_id)
@@ -642,8 +669,9 @@ class World:
                 "type": 0,
                 "message_id": str(ref["message_id"]),
                 "channel_id": str(ref.get("channel_id") or channel.id),
-                "guild_id": str(channel.guild_id),
             }
+            if channel.guild_id:
+                msg["message_reference"]["guild_id"] = str(channel.guild_id)
         self.apply_mentions(msg, body.get("allowed_mentions"))
         self.messages[mid] = msg
         channel.last_message_id = mid

@@ -492,6 +492,49 @@ async def test_thread_permission_lost_before_delivery_is_named_to_the_requester(
     assert len(told_again) == 1, "\n".join(m["content"] for m in told_again)
 
 
+@pytest.mark.parametrize("dms_open", [True, False])
+async def test_when_the_bot_may_post_nowhere_the_requester_is_told_by_dm(
+    env: Env, place: Place, dms_open: bool
+) -> None:
+    alice, bob = place.members
+    await env.ctl.direct_messages(alice, open=dms_open)
+    iid = await env.invoke(
+        place,
+        alice,
+        "animate",
+        {"prompt": "slow [sim:seconds=600]", "duration": 2},
+        [("s.png", png(), "image/png")],
+    )
+    job_id = job_id_in(await env.reply_text(iid))
+    thread_id = int((await thread_of(env, place, job_id))["id"])
+    await wait_for(
+        lambda: _contains(status_text(env, thread_id), "Rendering"), "the job to be rendering"
+    )
+    # An admin leaves the bot only reading: it may post neither in the thread nor the channel.
+    reading = ALL_THE_BOT_NEEDS["VIEW_CHANNEL"] | ALL_THE_BOT_NEEDS["READ_MESSAGE_HISTORY"]
+    await env.ctl.set_channel_permissions(place.channel_id, reading)
+    await env.barrier(place)
+    env.sim.advance(600)
+
+    row = await env.settled(job_id)
+    assert (row["state"], row["error_code"]) == ("failed", "delivery_failed"), dict(row)
+    assert env.db.ledger(job_id) == [("reserve", 10.0), ("refund", 10.0)]
+    assert await env.ctl.messages(thread_id) == []
+    dm = await env.ctl.direct_messages(alice)
+    assert dm["channel_id"] is not None, "the bot never opened a DM with the requester"
+    told = await env.ctl.messages(int(dm["channel_id"]))
+    if dms_open:
+        (message,) = told
+        assert f"job #{job_id}" in message["content"], message["content"]
+        assert "**Send Messages in Threads**" in message["content"], message["content"]
+        assert mentioned(message) == [alice]
+    else:
+        assert told == []
+        assert "could not tell the user about missing permissions" in env.bot.log.read_text()
+    assert (await env.ctl.direct_messages(bob))["channel_id"] is None
+    await env.ctl.direct_messages(alice, open=True)
+
+
 async def test_restyle_of_a_long_video_uses_and_bills_its_first_seconds(
     env: Env, place: Place
 ) -> None:

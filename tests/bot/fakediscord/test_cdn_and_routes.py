@@ -81,3 +81,40 @@ async def test_dm_channels_are_opened_once_per_user_and_checked(
     codes = [e["errors"]["recipient_id"]["_errors"][0]["code"] for e in fake.invalid]
     assert codes == ["STRING_TYPE_REGEX", "BASE_TYPE_REQUIRED"]
     fake.invalid.clear()  # expected here; the fixture fails the test on leftovers
+
+
+async def test_the_bot_can_post_in_its_dm_channel_unless_the_user_closed_dms(
+    fake: FakeDiscord, ctl: FakeDiscordClient, seed: Seed
+) -> None:
+    headers = {"Authorization": f"Bot {fake.token}"}
+    assert await ctl.direct_messages(seed.user_id) == {"channel_id": None, "open": True}
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            f"{fake.api_base}/users/@me/channels",
+            headers=headers,
+            json={"recipient_id": str(seed.user_id)},
+        ) as r:
+            dm_id = (await r.json())["id"]
+        assert (await ctl.direct_messages(seed.user_id))["channel_id"] == dm_id
+        messages = f"{fake.api_base}/channels/{dm_id}/messages"
+        async with http.post(messages, headers=headers, json={"content": "hello"}) as r:
+            assert r.status == 200
+            posted = await r.json()
+        assert posted["channel_id"] == dm_id and "guild_id" not in posted
+        async with http.get(f"{fake.api_base}/channels/{dm_id}", headers=headers) as r:
+            channel = await r.json()
+        assert channel["type"] == 1 and "guild_id" not in channel
+        assert [u["id"] for u in channel["recipients"]] == [str(seed.user_id)]
+
+        form = aiohttp.FormData()
+        form.add_field("payload_json", '{"content": "big"}', content_type="application/json")
+        big = b"\0" * (rules.DEFAULT_UPLOAD_LIMIT + 1)
+        form.add_field("files[0]", big, filename="big.mp4", content_type="video/mp4")
+        async with http.post(messages, headers=headers, data=form) as r:
+            assert r.status == 413  # a DM has Discord's default upload limit
+
+        await ctl.direct_messages(seed.user_id, open=False)
+        async with http.post(messages, headers=headers, json={"content": "again"}) as r:
+            assert r.status == 403 and (await r.json())["code"] == 50007
+    assert [m["content"] for m in await ctl.messages(int(dm_id))] == ["hello"]
+    assert await ctl.direct_messages(seed.user_id) == {"channel_id": dm_id, "open": False}
