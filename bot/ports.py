@@ -43,6 +43,14 @@ class DeliveryFailed(Exception):
         self.permanent = permanent
 
 
+class AlreadyTold(DeliveryFailed):
+    """Nothing to post: the requester already heard the outcome another way (the answer to
+    their command, when Discord refused the job's status message for good)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, permanent=True)
+
+
 class DeliveryPort(Protocol):
     """How the worker tells the outside world about a job.
 

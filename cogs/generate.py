@@ -498,23 +498,21 @@ class PromptModal(discord.ui.Modal, title="Animate this image"):
     PREFIX = "rw:animate-message:"
     PROMPT_ID = "prompt"
 
-    prompt: discord.ui.TextInput[PromptModal] = discord.ui.TextInput(
-        label="Prompt",
-        custom_id=PROMPT_ID,
-        style=discord.TextStyle.paragraph,
-        placeholder="What should happen in the clip?",
-        required=False,
-        max_length=4000,
-    )
-
     def __init__(self, message_id: int, locale: str = "en") -> None:
         super().__init__(
             title=t("modal.animate_title", locale),
             timeout=None,
             custom_id=f"{self.PREFIX}{message_id}",
         )
-        self.prompt.label = t("modal.prompt", locale)
-        self.prompt.placeholder = t("modal.animate_placeholder", locale)
+        self.prompt: discord.ui.TextInput[PromptModal] = discord.ui.TextInput(
+            label=t("modal.prompt", locale),
+            custom_id=self.PROMPT_ID,
+            style=discord.TextStyle.paragraph,
+            placeholder=t("modal.animate_placeholder", locale),
+            required=False,
+            max_length=4000,
+        )
+        self.add_item(self.prompt)
 
     @classmethod
     def message_id_in(cls, custom_id: str) -> int | None:

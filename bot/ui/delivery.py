@@ -24,7 +24,7 @@ from bot.config import Settings
 from bot.domain import Job
 from bot.i18n import t
 from bot.media import MediaError, fit_clip
-from bot.ports import DeliveryFailed, DeliveryReceipt, Published, StatusUpdate
+from bot.ports import AlreadyTold, DeliveryFailed, DeliveryReceipt, Published, StatusUpdate
 
 from .embeds import (
     Outcome,
@@ -410,7 +410,7 @@ class DiscordDelivery:
         if job.id in self._refused and outcome(job) is Outcome.CANCELLED:
             # Cancelled because its status message could not be posted: the requester was
             # already told in their ephemeral reply, and the channel refuses messages.
-            raise DeliveryFailed("cancelled before it was ever posted", permanent=True)
+            raise AlreadyTold("cancelled before it was ever posted; told in the command's answer")
         try:
             return await self._failure_into(job, self._target(job), nonce)
         except _ThreadGone:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..domain import JobState
 from ..media import sniff
-from ..ports import DeliveryFailed
+from ..ports import AlreadyTold, DeliveryFailed
 from ..runway.errors import OutputExpiredError, OutputTooLargeError, RunwayError
 from ..runway.models import TaskStatus
 from ..store import jobs_repo
@@ -90,6 +90,10 @@ async def deliver_failure(ctx: StepContext, rec: JobRecord) -> None:
     job = rec.job
     try:
         receipt = await ctx.port.deliver_failure(job, job.nonce)
+    except AlreadyTold as exc:
+        log.info("job %s: no notice posted: %s", job.id, exc)
+        await _stop_delivering(ctx, job.id)
+        return
     except DeliveryFailed as exc:
         if exc.permanent or not await _delivery_retry(ctx, rec, str(exc), "notice"):
             ctx.metrics.delivery_failed("notice", gave_up=True)
@@ -131,6 +135,11 @@ async def _delivered(ctx: StepContext, job_id: int, message_id: int) -> None:
 
 async def _give_up_delivery(ctx: StepContext, job_id: int, reason: str) -> None:
     log.error("giving up delivering job %s: %s", job_id, reason)
+    await _stop_delivering(ctx, job_id)
+
+
+async def _stop_delivering(ctx: StepContext, job_id: int) -> None:
+    """No more delivery attempts for the job (it keeps its final state and quota)."""
     async with ctx.store.transaction() as conn:
         await jobs_repo.update_released(
             conn,

@@ -21,9 +21,10 @@ from bot.catalog import default_catalog
 from bot.config import Settings
 from bot.domain import Job, JobKind, JobParams, JobState
 from bot.media import probe_video
-from bot.ports import DeliveryFailed, StatusUpdate
+from bot.ports import AlreadyTold, DeliveryFailed, StatusUpdate
 from bot.ui.delivery import LOOK_BACK_MESSAGES, UPLOAD_HEADROOM_BYTES, DiscordDelivery
 from bot.ui.embeds import embed_as_text, failure_embed, result_embed, status_embed
+from bot.ui.posting import PostFailed
 from bot.ui.views import failure_view, result_view
 from tests.discord_doubles import (
     forbidden,
@@ -424,6 +425,19 @@ async def test_when_the_channel_refuses_too_the_user_gets_a_dm(
         await world.delivery.deliver_clip(job, small_clip(tmp_path), job.nonce)
     world.user.send.assert_awaited_once()
     assert "job #7" in world.user.send.await_args.args[0]
+
+
+async def test_a_job_cancelled_for_a_refused_status_post_is_not_announced_again(
+    world: World,
+) -> None:
+    job = world.job(state=JobState.CANCELLED, status_message_id=None, thread_id=None)
+    with pytest.raises(PostFailed):
+        async with world.delivery.posting(job.id):
+            raise PostFailed("Discord refused the status message")
+    with pytest.raises(AlreadyTold) as caught:
+        await world.delivery.deliver_failure(job, job.nonce)
+    assert caught.value.permanent  # the requester read it in their command's answer
+    assert world.channel.sent == [] and world.thread.sent == []
 
 
 async def test_server_errors_are_retryable(world: World, tmp_path: Path) -> None:

@@ -1,11 +1,12 @@
 """Every failure kind: Runway task failures, HTTP faults on create/poll/download, delivery."""
 
 import asyncio
+import logging
 
 import pytest
 
 from bot.domain import JobState, NewJob
-from bot.ports import DeliveryFailed
+from bot.ports import AlreadyTold, DeliveryFailed
 from bot.simulator import Fault
 from bot.worker.poll import LOST_AFTER_MISSES
 from tests.bot.conftest import image_input, new_animate
@@ -478,6 +479,24 @@ async def test_an_undeliverable_failure_notice_is_dropped_not_retried_forever(
     assert h.port.calls == [("failure", job.id, f"rwjob-{job.id}")]
     row = await h.store.fetchone("SELECT next_poll_at, delivered_at FROM jobs")
     assert row is not None and tuple(row) == (None, None)
+
+
+async def test_a_notice_the_requester_already_read_is_dropped_without_an_error(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = harness
+    caplog.set_level(logging.INFO, logger="bot.worker")
+    h.port.failures = [AlreadyTold("told in the command's answer")]
+    job = await h.engine.jobs.create(_small())
+    await h.engine.jobs.cancel(job.id, actor_id=1, actor_is_admin=False)
+    w = h.worker()
+    for _ in range(3):
+        await h.cycle(w)
+    assert h.port.calls == [("failure", job.id, f"rwjob-{job.id}")]
+    row = await h.store.fetchone("SELECT next_poll_at, delivered_at FROM jobs")
+    assert row is not None and tuple(row) == (None, None)
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    assert f"job {job.id}: no notice posted: told in the command's answer" in caplog.text
 
 
 async def test_cancel_during_a_failing_poll_is_not_delayed_by_the_back_off(
