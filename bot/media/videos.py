@@ -1,9 +1,11 @@
 """Check and prepare input videos for Runway: probe, refuse, trim and re-encode to H.264 MP4.
 
-A video passes through untouched when it is already H.264/yuv420p MP4, upright, within
-1920x1080 and 60 fps, short enough, and small enough for ``max_output_bytes`` (by default a
-16 MB data URI). Otherwise it is re-encoded (video only: Runway's video_to_video ignores
-sound) at up to 30 fps, sized to the byte budget. Animated GIFs are accepted and converted.
+A video that is already H.264/yuv420p MP4, upright, within 1920x1080 and 60 fps, short
+enough, and small enough for ``max_output_bytes`` (by default a 16 MB data URI) keeps its
+encoded pictures: they are copied into a fresh MP4 without sound, other streams or metadata
+(a phone's GPS location goes no further). Otherwise it is re-encoded (video only: Runway's
+video_to_video ignores sound) at up to 30 fps, sized to the byte budget. Animated GIFs are
+accepted and converted.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from bot.media.errors import (
     VideoTooShort,
 )
 from bot.media.probe import VideoInfo, probe_video
+from bot.media.remux import video_only
 from bot.media.sniff import describe_text, sniff
 
 __all__ = ["VideoInfo", "prepare_video", "probe_video"]
@@ -91,15 +94,17 @@ def prepare_video(
     budget = max_output_bytes if max_output_bytes is not None else max_raw_bytes("video/mp4")
     name = with_extension(filename, "mp4", "video")
     if not trim and _passes(mime, info, len(data), budget):
-        return JobInput(
-            role=InputRole.VIDEO,
-            mime="video/mp4",
-            data=data,
-            filename=name,
-            width=info.width,
-            height=info.height,
-            duration_seconds=info.duration_seconds,
-        )
+        stripped = video_only(data)
+        if stripped is not None and len(stripped) <= budget:
+            return JobInput(
+                role=InputRole.VIDEO,
+                mime="video/mp4",
+                data=stripped,
+                filename=name,
+                width=info.width,
+                height=info.height,
+                duration_seconds=info.duration_seconds,
+            )
     with tempfile.TemporaryDirectory(prefix="media-") as tmp:
         src = Path(tmp) / "in"
         src.write_bytes(data)

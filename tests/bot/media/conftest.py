@@ -60,6 +60,12 @@ def _noise_samples(count: int, seed: int) -> bytes:
     return array("f", (rng.uniform(-0.5, 0.5) for _ in range(count))).tobytes()
 
 
+def video_packets(data: bytes) -> list[bytes]:
+    """The encoded packets of a video's first video stream, in order."""
+    with av.open(io.BytesIO(data), "r") as container:
+        return [bytes(p) for p in container.demux(video=0) if p.dts is not None]
+
+
 def rgb_at(image: Image.Image, xy: tuple[int, int]) -> tuple[int, int, int]:
     """The RGB colour of one pixel."""
     pixel = image.convert("RGB").getpixel(xy)
@@ -83,6 +89,7 @@ class MakeVideo(Protocol):
         noisy: bool = False,
         rotation: int | None = None,
         options: dict[str, str] | None = None,
+        tags: dict[str, str] | None = None,
     ) -> Path: ...
 
 
@@ -99,10 +106,12 @@ def _write_video(
     noisy: bool,
     rotation: int | None,
     options: dict[str, str] | None,
+    tags: dict[str, str] | None = None,
 ) -> Path:
     width, height = size
     frames = max(1, round(fps * seconds))
     with av.open(str(path), "w", format=fmt, options=options or {}) as out:
+        out.metadata.update(tags or {})
         vstream: av.VideoStream | None = None
         if video:
             codec_options = {"preset": "ultrafast"} if codec == "libx264" else {}
@@ -154,6 +163,7 @@ def make_video(tmp_path: Path) -> MakeVideo:
         noisy: bool = False,
         rotation: int | None = None,
         options: dict[str, str] | None = None,
+        tags: dict[str, str] | None = None,
     ) -> Path:
         return _write_video(
             tmp_path / name,
@@ -167,6 +177,7 @@ def make_video(tmp_path: Path) -> MakeVideo:
             noisy=noisy,
             rotation=rotation,
             options=options,
+            tags=tags,
         )
 
     return make

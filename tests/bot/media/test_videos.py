@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 
+import av
 import pytest
 
 from bot.domain import InputRole
@@ -18,13 +19,26 @@ from bot.media.errors import (
 from bot.media.probe import probe_video
 from bot.media.sniff import sniff
 from bot.media.videos import prepare_video
-from tests.bot.media.conftest import MakeVideo, encode_image, first_frame, rgb_at, solid
+from tests.bot.media.conftest import (
+    MakeVideo,
+    encode_image,
+    first_frame,
+    rgb_at,
+    solid,
+    video_packets,
+)
 
 
-def test_h264_mp4_passes_through_untouched(make_video: MakeVideo) -> None:
-    data = make_video("a.mp4", size=(96, 64), seconds=2).read_bytes()
+def test_h264_mp4_keeps_its_pictures_and_loses_sound_and_metadata(make_video: MakeVideo) -> None:
+    tags = {"title": "my secret walk", "comment": "filmed on Alice's phone"}
+    data = make_video("a.mp4", size=(96, 64), seconds=2, audio=True, tags=tags).read_bytes()
+    assert b"my secret walk" in data
     item = prepare_video(data, filename="walk.mp4", max_seconds=30)
-    assert item.data == data
+    assert video_packets(item.data) == video_packets(data)  # copied, not re-encoded
+    with av.open(io.BytesIO(item.data)) as out:
+        assert [s.type for s in out.streams] == ["video"]
+        assert not set(tags) & set(out.metadata)
+    assert b"my secret walk" not in item.data and b"Alice" not in item.data
     assert item.role is InputRole.VIDEO
     assert item.mime == "video/mp4"
     assert item.filename == "walk.mp4"
