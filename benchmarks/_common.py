@@ -167,7 +167,8 @@ class CountingPort:
     itself grow with the clips it is handed (the memory benchmark relies on that).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, edit_seconds: float = 0.0) -> None:
+        self.edit_seconds = edit_seconds  # how long a status edit takes (Discord's round trip)
         self.status_updates = 0
         self.clips: dict[int, int] = {}  # job id -> clip size in bytes
         self.failures: dict[int, str] = {}  # job id -> error code
@@ -187,6 +188,8 @@ class CountingPort:
 
     async def status_changed(self, update: StatusUpdate) -> None:
         self.status_updates += 1
+        if self.edit_seconds:
+            await asyncio.sleep(self.edit_seconds)
 
     def _post(self, nonce: str) -> DeliveryReceipt:
         if nonce not in self._messages:

@@ -35,6 +35,7 @@ from bot.worker import Worker
 from bot.worker.scheduling import MIN_POLL_SECONDS
 
 SCALE = 100.0  # virtual (simulated) seconds per real second
+STATUS_EDIT_SECONDS = 0.25  # a status edit's round trip to Discord (simulated seconds)
 IN_FLIGHT = 4  # per model, in the bot and at the simulator
 HEAVY = 1
 
@@ -88,7 +89,7 @@ async def main(quick: bool) -> int:
             client = TimedClient(
                 sim, base_url=sim.base_url, api_key=c.SIM_KEY, max_retries=2, backoff_base=0.01
             )
-            port = c.CountingPort()
+            port = c.CountingPort(edit_seconds=STATUS_EDIT_SECONDS)
             quota = QuotaService(store, settings.quota, settings.models)
             worker = Worker(
                 settings, store, client, port, owner="bench", workdir=Path(tmp) / "work",
@@ -176,6 +177,7 @@ async def main(quick: bool) -> int:
             "light_max_turnaround_s": c.rounded(max(turnaround["light"], default=0.0)),
             "heavy_max_turnaround_s": c.rounded(max(turnaround["heavy"], default=0.0)),
             "status_updates": port.status_updates,
+            "status_edit_s": STATUS_EDIT_SECONDS,
             "peak_rss_kib": c.peak_rss_kib(),
         },
     )

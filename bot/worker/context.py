@@ -47,6 +47,7 @@ class StepContext:
         rng: random.Random,
         model_paused_until: dict[str, float],
         metrics: Metrics | None = None,
+        wake: Callable[[], None] = lambda: None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -59,6 +60,8 @@ class StepContext:
         self.rng = rng
         self.model_paused_until = model_paused_until
         self.metrics = metrics if metrics is not None else quota.metrics
+        self.wake = wake
+        """Ask the scheduler for a pass now (a Runway slot came free)."""
         self._last_status: dict[int, float] = {}
         self.rates: dict[int, tuple[float | None, float | None]] = {}
         self.run_times = RunTimes()  # recent run times per model, run starts per job
@@ -124,6 +127,8 @@ class StepContext:
             }
             values.update(extra or {})
             await jobs_repo.update_released(conn, job_id, values)
+        if rec.job.state in (JobState.SUBMITTING, JobState.RUNNING):
+            self.wake()  # its Runway slot is free: the next job need not wait for the status edit
         await self.notify(job_id, force=True)
         return True
 

@@ -105,6 +105,7 @@ class Worker:
             rng=rng or random.Random(),
             model_paused_until=self._model_paused_until,
             metrics=self.metrics,
+            wake=self.wake,
         )
         self._last_purge = 0.0
         self._last_adoption = 0.0  # when publish leases were last renewed and checked

@@ -10,6 +10,7 @@ from bot.config import DiscordSettings, Settings
 from bot.domain import JobState, NewJob
 from bot.jobs import JobService
 from bot.media import probe_video, sniff
+from bot.ports import StatusUpdate
 from bot.quota import QuotaService
 from bot.simulator import RunwaySimulator, SimulatorOptions
 from bot.store.db import Store
@@ -177,3 +178,40 @@ async def _loop_alone(tmp_path: Path) -> int:
         return len(created) if polls else 0
     finally:
         await store.close()
+
+
+async def test_a_freed_runway_slot_is_refilled_while_the_status_edit_is_in_flight(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slow status edit (Discord rate-limiting the channel) must not hold the next job."""
+    h = harness
+    h.configure(worker_settings(max_concurrent_per_model=1))
+    first = await h.engine.jobs.create(new_animate(1, duration=2, inputs=(image_input(640, 360),)))
+    second = await h.engine.jobs.create(new_animate(2, duration=2, inputs=(image_input(640, 360),)))
+    w = h.worker()
+    await h.run_until(w, lambda: h.sim.created_count == 1, seconds=0)
+    assert (await h.job(second.id)).state is JobState.QUEUED  # one slot, taken
+
+    edit_reached, edit_done = asyncio.Event(), asyncio.Event()
+    real_edit = h.port.status_changed
+
+    async def slow_edit(update: StatusUpdate) -> None:
+        if update.job.id == first.id and not update.job.state.active:
+            edit_reached.set()
+            await edit_done.wait()
+        await real_edit(update)
+
+    monkeypatch.setattr(h.port, "status_changed", slow_edit)
+    h.clock.advance(60)  # the first task is done by now
+    h.sim.advance(60)
+    await h.sim.wait_rendered()
+    await w.start()
+    try:
+        async with asyncio.timeout(10):
+            await edit_reached.wait()
+            while h.sim.created_count < 2:  # noqa: ASYNC110 - the simulator's own count
+                await asyncio.sleep(0.01)
+        assert not edit_done.is_set()  # the second create went out during the first's edit
+    finally:
+        edit_done.set()
+        await w.stop()
