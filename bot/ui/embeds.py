@@ -334,6 +334,10 @@ BOT_FAILURES = frozenset(
         "balance",
         "auth",
         "interrupted",
+        "rejected",
+        "busy",
+        "daily_limit",
+        "prepare_failed",
     }
 )
 
