@@ -96,15 +96,7 @@ def prepare_video(
     if not trim and _passes(mime, info, len(data), budget):
         stripped = video_only(data)
         if stripped is not None and len(stripped) <= budget:
-            return JobInput(
-                role=InputRole.VIDEO,
-                mime="video/mp4",
-                data=stripped,
-                filename=name,
-                width=info.width,
-                height=info.height,
-                duration_seconds=info.duration_seconds,
-            )
+            return _mp4_input(stripped, name, info)
     with tempfile.TemporaryDirectory(prefix="media-") as tmp:
         src = Path(tmp) / "in"
         src.write_bytes(data)
@@ -123,15 +115,18 @@ def prepare_video(
                 "media.video.too_large_encoded", limit=human_size(budget)
             ) from exc
         encoded = dest.read_bytes()
-    out = probe_video(encoded)
+    return _mp4_input(encoded, name, probe_video(encoded))
+
+
+def _mp4_input(data: bytes, filename: str, info: VideoInfo) -> JobInput:
     return JobInput(
         role=InputRole.VIDEO,
         mime="video/mp4",
-        data=encoded,
-        filename=name,
-        width=out.width,
-        height=out.height,
-        duration_seconds=out.duration_seconds,
+        data=data,
+        filename=filename,
+        width=info.width,
+        height=info.height,
+        duration_seconds=info.duration_seconds,
     )
 
 

@@ -450,23 +450,28 @@ async def test_missing_attach_files_is_named_before_anything_starts(env: Env, pl
     )
 
 
-async def test_thread_permission_lost_before_delivery_is_named_to_the_requester(
-    env: Env, place: Place
-) -> None:
-    alice, bob = place.members
+async def _start_rendering(env: Env, place: Place, user: int) -> tuple[int, int]:
+    """Start a 600 s /animate and wait until it renders; returns (job id, thread id)."""
     iid = await env.invoke(
         place,
-        alice,
+        user,
         "animate",
         {"prompt": "slow [sim:seconds=600]", "duration": 2},
         [("s.png", png(), "image/png")],
     )
     job_id = job_id_in(await env.reply_text(iid))
-    thread = await thread_of(env, place, job_id)
-    thread_id = int(thread["id"])
+    thread_id = int((await thread_of(env, place, job_id))["id"])
     await wait_for(
         lambda: _contains(status_text(env, thread_id), "Rendering"), "the job to be rendering"
     )
+    return job_id, thread_id
+
+
+async def test_thread_permission_lost_before_delivery_is_named_to_the_requester(
+    env: Env, place: Place
+) -> None:
+    alice, bob = place.members
+    job_id, thread_id = await _start_rendering(env, place, alice)
     # An admin takes away the bot's right to post in threads while the clip is being made.
     await allow_all_but(env, place, "SEND_MESSAGES_IN_THREADS")
     env.sim.advance(600)
@@ -498,18 +503,7 @@ async def test_when_the_bot_may_post_nowhere_the_requester_is_told_by_dm(
 ) -> None:
     alice, bob = place.members
     await env.ctl.direct_messages(alice, open=dms_open)
-    iid = await env.invoke(
-        place,
-        alice,
-        "animate",
-        {"prompt": "slow [sim:seconds=600]", "duration": 2},
-        [("s.png", png(), "image/png")],
-    )
-    job_id = job_id_in(await env.reply_text(iid))
-    thread_id = int((await thread_of(env, place, job_id))["id"])
-    await wait_for(
-        lambda: _contains(status_text(env, thread_id), "Rendering"), "the job to be rendering"
-    )
+    job_id, thread_id = await _start_rendering(env, place, alice)
     # An admin leaves the bot only reading: it may post neither in the thread nor the channel.
     reading = ALL_THE_BOT_NEEDS["VIEW_CHANNEL"] | ALL_THE_BOT_NEEDS["READ_MESSAGE_HISTORY"]
     await env.ctl.set_channel_permissions(place.channel_id, reading)
