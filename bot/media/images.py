@@ -16,6 +16,7 @@ Choices (Runway asks for JPEG/PNG/WebP, "avoid < 640x640 or > 4K", width/height 
 from __future__ import annotations
 
 import io
+import warnings
 from dataclasses import dataclass
 
 from PIL import Image, ImageCms, ImageOps, PngImagePlugin, UnidentifiedImageError
@@ -145,7 +146,9 @@ def _open(data: bytes, *, filename: str) -> _Opened:
             raise UnsupportedMedia.of("media.image.heic", what=what)
         raise UnsupportedMedia.of("media.image.format", what=what)
     try:
-        image = Image.open(io.BytesIO(data), formats=[pillow_format])
+        with warnings.catch_warnings():  # the pixel count is checked below, against our limit
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=[pillow_format])
     except Image.DecompressionBombError as exc:
         raise TooManyPixels.of("media.image.bomb", limit=MAX_PIXELS // 1_000_000) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
