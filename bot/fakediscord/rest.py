@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 from aiohttp import BodyPartReader, web
 
 from bot.fakediscord import bodies, rules
@@ -201,6 +202,11 @@ def _wrap(
             if error.code == 50035 and not recorded:
                 fake.record_invalid(call, error)  # Discord's extra checks (content, embeds...)
             status, result = error.status, error.body()
+        except (ConnectionResetError, aiohttp.ClientConnectionResetError):
+            # The client went away mid-request (a bot killed while uploading): Discord never
+            # got the whole request, so nothing happened; not a bug in the fake.
+            call.status = 499
+            raise
         except Exception as error:  # a bug in the fake: surface it to the tests
             fake.errors.append(f"{method} {path}: {type(error).__name__}: {error}")
             status, result = 500, {"message": "500: Internal Server Error", "code": 0}
